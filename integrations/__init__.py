@@ -1,0 +1,1 @@
+"""Framework adapters (PyTorch Lightning, Hugging Face Transformers, Keras); each imports its framework lazily."""

@@ -1,0 +1,70 @@
+"""tracker_core: record training runs to a crash-safe local store and read them back.
+
+    import tracker_core as tracker
+    run = tracker.init(project="p", config={"lr": 3e-4})
+    run.log({"train/loss": 0.5}, step=0)
+    run.finish()
+
+Module-level ``run``, ``config`` and ``summary`` follow the active run (``None``
+when there is none), as in W&B.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracker_core._errors import (
+    ConfigChangeError,
+    LogValueError,
+    PersistError,
+    RunExistsError,
+    RunLockedError,
+    RunNotFoundError,
+    RunStateError,
+    SettingsError,
+    StepOrderError,
+    TrackerError,
+    TrackerWarning,
+)
+from tracker_core._fluent import define_metric, finish, init, log
+from tracker_core._run import Run
+from tracker_core.api import Api, StoredRun
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Api",
+    "ConfigChangeError",
+    "LogValueError",
+    "PersistError",
+    "Run",
+    "RunExistsError",
+    "RunLockedError",
+    "RunNotFoundError",
+    "RunStateError",
+    "SettingsError",
+    "StepOrderError",
+    "StoredRun",
+    "TrackerError",
+    "TrackerWarning",
+    "__version__",
+    "config",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "run",
+    "summary",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """``run``, ``config`` and ``summary`` of the active run, looked up at each access."""
+    if name in ("run", "config", "summary"):
+        from tracker_core._fluent import active_run
+
+        active = active_run()
+        if name == "run" or active is None:
+            return active
+        return getattr(active, name)
+    raise AttributeError(f"module 'tracker_core' has no attribute {name!r}")

@@ -1,0 +1,158 @@
+"""``run.config``: attribute and item access over the run's hyperparameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from tracker_core._encoding import Problem, _Rejected, to_tree
+from tracker_core._errors import ConfigChangeError, SettingsError
+
+__all__ = ["Config", "ConfigNode"]
+
+
+class ConfigNode(Mapping[str, Any]):
+    """A read-only view of a nested config section: ``cfg.optimizer.name`` or ``cfg["optimizer"]["name"]``."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_data", data)
+
+    def __getitem__(self, key: str) -> Any:
+        return _wrap(self._data[key])
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return _wrap(self._data[key])
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise TypeError("nested config sections are read-only. Hint: use "
+                        "config.update({'section': {...}}, allow_val_change=True)")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"ConfigNode({self._data!r})"
+
+
+def _wrap(value: Any) -> Any:
+    return ConfigNode(value) if isinstance(value, dict) else value
+
+
+def to_config_dict(values: object, problems: list[Problem]) -> dict[str, Any]:
+    """Plain dict from a mapping, namespace, dataclass or object with ``to_dict()``.
+
+    Raises:
+        SettingsError: ``values`` is not config-like at all.
+    """
+    if values is None:
+        return {}
+    try:
+        tree = to_tree(values, problems)
+    except _Rejected:
+        tree = None
+    if not isinstance(tree, dict):
+        raise SettingsError("config", f"a {type(values).__name__} is not a mapping",
+                            "pass a dict, an argparse.Namespace, a dataclass or an object with to_dict()")
+    return tree
+
+
+class Config:
+    """The run's config. New keys may be added freely; changing a value needs ``allow_val_change``.
+
+    Every change is handed to ``on_change`` (the run records it); bad values inside
+    are handed to ``on_problems`` and left out.
+    """
+
+    def __init__(self, initial: Mapping[str, Any] | None = None,
+                 on_change: Callable[[dict[str, Any]], None] | None = None,
+                 on_problems: Callable[[list[Problem]], None] | None = None) -> None:
+        object.__setattr__(self, "_data", dict(initial or {}))
+        object.__setattr__(self, "_on_change", on_change)
+        object.__setattr__(self, "_on_problems", on_problems)
+
+    def update(self, values: object, allow_val_change: bool = False) -> None:
+        """Merge top-level keys in and record them.
+
+        Raises:
+            ConfigChangeError: an existing key would get a different value.
+            SettingsError: ``values`` is not config-like.
+        """
+        problems: list[Problem] = []
+        incoming = to_config_dict(values, problems)
+        if problems and self._on_problems:
+            self._on_problems(problems)
+        changed = {}
+        for key, value in incoming.items():
+            if key in self._data and not _same(self._data[key], value):
+                if not allow_val_change:
+                    raise ConfigChangeError(key, self._data[key], value)
+            elif key in self._data:
+                continue
+            changed[key] = value
+        if changed:
+            self._data.update(changed)
+            if self._on_change:
+                self._on_change(changed)
+
+    def setdefaults(self, values: Mapping[str, Any]) -> None:
+        """Add only the keys not set yet (as W&B's ``config.setdefaults``)."""
+        self.update({k: v for k, v in values.items() if k not in self._data})
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def __getitem__(self, key: str) -> Any:
+        return _wrap(self._data[key])
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return _wrap(self._data[key])
+        except KeyError:
+            raise AttributeError(f"config has no key {key!r}") from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return _wrap(self._data.get(key, default))
+
+    def keys(self) -> Any:
+        return self._data.keys()
+
+    def items(self) -> Any:
+        return [(k, _wrap(v)) for k, v in self._data.items()]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A deep-enough copy of the config as plain dicts."""
+        import copy
+
+        return copy.deepcopy(self._data)
+
+    def __repr__(self) -> str:
+        return f"Config({self._data!r})"
+
+
+def _same(old: Any, new: Any) -> bool:
+    try:
+        return bool(old == new) or (old != old and new != new)  # NaN equals NaN here
+    except (TypeError, ValueError):
+        return False

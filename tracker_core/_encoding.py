@@ -1,0 +1,229 @@
+"""Pure value encoding: user data -> plain Python values -> JSON-safe values, and back.
+
+JSON has no NaN, no infinities and (in orjson) no integers beyond 64 bits, so those
+are written as one-key tag objects and round-trip exactly:
+
+    float("nan") -> {"$f": "nan"}     float("inf") -> {"$f": "inf"}
+    2**70        -> {"$i": "1180591620717411303424"}
+
+Logged rows are flat (nested dicts are flattened with "/"), so a dict value in a
+row is always a tag. Trees (config, summary) may hold user dicts: there, a user
+key starting with "$" is escaped by doubling the "$", so a one-key dict whose key
+is "$f" or "$i" is always a tag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+ACCEPTED_SCALARS = (
+    "int, float, bool, str, None, NumPy scalars, 0-d NumPy arrays or torch tensors, "
+    "and dicts of these (flattened with '/')"
+)
+RESERVED_KEYS = frozenset({"_step", "_timestamp", "_runtime"})
+
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_INFINITIES = (math.inf, -math.inf)
+
+
+class Problem(NamedTuple):
+    """A key or value that was left out of a row, and why."""
+
+    key: object
+    value: object
+    reason: str
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _is_special_number(value: object) -> bool:
+    if type(value) is float:
+        return value != value or value in _INFINITIES
+    if type(value) is int:
+        return not _INT_MIN <= value <= _INT_MAX
+    return False
+
+
+def to_scalar(value: object) -> object:
+    """Convert a loggable value to int/float/bool/str/None.
+
+    Raises:
+        _Rejected: the value is not a scalar the tracker accepts.
+    """
+    if value is None or type(value) in (bool, str, int, float):
+        return value
+    for plain in (bool, str, int, float):  # subclasses such as IntEnum or numpy.float64
+        if isinstance(value, plain):
+            return plain(value)
+    module = type(value).__module__ or ""
+    if module == "numpy" or module.startswith("torch"):
+        shape = getattr(value, "shape", ())
+        if len(shape) == 0 and hasattr(value, "item"):
+            return to_scalar(value.item())
+        raise _Rejected(f"an array or tensor of shape {tuple(shape)} in a scalar slot")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        raise _Rejected(f"a {type(value).__name__} in a scalar slot")
+    raise _Rejected(f"a value of type {type(value).__name__}")
+
+
+def _key_problem(key: object) -> str | None:
+    if type(key) is not str and not isinstance(key, str):
+        return f"a key of type {type(key).__name__}; keys must be non-empty strings"
+    if not key:
+        return "an empty key; keys must be non-empty strings"
+    if key in RESERVED_KEYS:
+        return f"the reserved key {key!r}"
+    return None
+
+
+_GOOD_KEYS: set[str] = set()  # keys already found valid: one set lookup per key on the hot path
+
+
+def _remember_good_key(key: object) -> bool:
+    if type(key) is not str or not key or key in RESERVED_KEYS:
+        return False
+    if len(_GOOD_KEYS) < 100_000:
+        _GOOD_KEYS.add(key)
+    return True
+
+
+def normalize_row(data: Mapping[Any, Any]) -> tuple[dict[str, Any], list[Problem], bool]:
+    """Flatten and check one logged row.
+
+    Returns ``(row, problems, special)``: ``row`` maps string keys to plain scalars
+    (it is ``data`` itself when nothing needed changing), ``problems`` lists the
+    keys left out, and ``special`` says whether a value needs a JSON tag.
+    """
+    special = False
+    good_keys = _GOOD_KEYS
+    for key, value in data.items():
+        kind = type(value)
+        if kind is float:
+            if value - value:  # NaN or ±Inf: x - x is NaN (truthy) instead of 0.0
+                special = True
+        elif kind is int:
+            if not _INT_MIN <= value <= _INT_MAX:
+                special = True
+        elif not (kind is str or kind is bool or value is None):
+            break
+        if key not in good_keys and not _remember_good_key(key):
+            break
+    else:
+        return data, [], special  # the fast path: already flat and plain
+    row: dict[str, Any] = {}
+    problems: list[Problem] = []
+    _flatten_into(row, problems, "", data)
+    return row, problems, any(_is_special_number(v) for v in row.values())
+
+
+def _flatten_into(row: dict[str, Any], problems: list[Problem], prefix: str, data: Mapping[Any, Any]) -> None:
+    for key, value in data.items():
+        reason = _key_problem(key)
+        if reason:
+            problems.append(Problem(prefix + str(key), value, reason))
+            continue
+        full = prefix + str(key)
+        if isinstance(value, Mapping):
+            _flatten_into(row, problems, full + "/", value)
+            continue
+        try:
+            row[full] = to_scalar(value)
+        except _Rejected as rejected:
+            problems.append(Problem(full, value, rejected.reason))
+
+
+def tag_scalar(value: object) -> object:
+    """A JSON-safe stand-in for NaN, ±Inf and integers beyond 64 bits; others unchanged."""
+    if type(value) is float:
+        if value != value:
+            return {"$f": "nan"}
+        if value in _INFINITIES:
+            return {"$f": "inf" if value > 0 else "-inf"}
+    elif type(value) is int and not _INT_MIN <= value <= _INT_MAX:
+        return {"$i": str(value)}
+    return value
+
+
+def tag_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Copy of a flat row with every special number tagged."""
+    return {key: tag_scalar(value) for key, value in row.items()}
+
+
+def untag(value: object) -> object:
+    """Inverse of ``tag_scalar`` for one JSON value."""
+    if type(value) is dict and len(value) == 1:
+        if "$f" in value:
+            return float(value["$f"])
+        if "$i" in value:
+            return int(value["$i"])
+    return value
+
+
+def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of ``tag_row``."""
+    return {key: untag(value) for key, value in row.items()}
+
+
+def to_tree(value: object, problems: list[Problem], path: str = "") -> object:
+    """Convert config-like data to plain dicts, lists and scalars.
+
+    Accepts mappings, lists, tuples, dataclasses, argparse-style namespaces and
+    objects with ``to_dict()``; anything else is reported in ``problems`` and left out.
+    Raises ``_Rejected`` only for the top value itself.
+    """
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            full = f"{path}.{key}" if path else str(key)
+            if not isinstance(key, str) or not key:
+                problems.append(Problem(full, item, "keys must be non-empty strings"))
+                continue
+            try:
+                out[str(key)] = to_tree(item, problems, full)
+            except _Rejected as rejected:
+                problems.append(Problem(full, item, rejected.reason))
+        return out
+    if isinstance(value, (list, tuple)):
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(to_tree(item, problems, f"{path}[{index}]"))
+            except _Rejected as rejected:
+                problems.append(Problem(f"{path}[{index}]", item, rejected.reason))
+        return items
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_tree(dataclasses.asdict(value), problems, path)
+    if type(value).__name__ == "Namespace" and hasattr(value, "__dict__"):
+        return to_tree(vars(value), problems, path)
+    if callable(getattr(value, "to_dict", None)) and not isinstance(value, type):
+        return to_tree(value.to_dict(), problems, path)
+    module = type(value).__module__ or ""
+    if (module == "numpy" or module.startswith("torch")) and hasattr(value, "tolist"):
+        return to_tree(value.tolist(), problems, path)
+    return to_scalar(value)
+
+
+def encode_tree(value: object) -> object:
+    """JSON-safe form of a plain tree: special numbers tagged, "$" keys escaped."""
+    if type(value) is dict:
+        return {("$" + k if k.startswith("$") else k): encode_tree(v) for k, v in value.items()}
+    if type(value) is list:
+        return [encode_tree(v) for v in value]
+    return tag_scalar(value)
+
+
+def decode_tree(value: object) -> object:
+    """Inverse of ``encode_tree``."""
+    if type(value) is dict:
+        if len(value) == 1 and ("$f" in value or "$i" in value):
+            return untag(value)
+        return {(k[1:] if k.startswith("$") else k): decode_tree(v) for k, v in value.items()}
+    if type(value) is list:
+        return [decode_tree(v) for v in value]
+    return value

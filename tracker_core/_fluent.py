@@ -1,0 +1,136 @@
+"""Module-level convenience: find the active run, then call it (``tracker_core.log`` -> ``Run.log``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tracker_core._distributed import detect_rank, job_group
+from tracker_core._errors import RunStateError
+from tracker_core._run import Run
+
+__all__ = ["active_run", "define_metric", "finish", "init", "log"]
+
+_active: Run | None = None
+_init_lock = threading.Lock()
+
+
+def active_run() -> Run | None:
+    """The run that module-level calls act on, or None."""
+    return _active
+
+
+def _forget(run: Run) -> None:
+    global _active
+    if _active is run:
+        _active = None
+
+
+def init(
+    project: str | None = None,
+    *,
+    name: str | None = None,
+    config: Any = None,
+    tags: Sequence[str] | None = None,
+    notes: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    entity: str | None = None,
+    dir: str | None = None,  # noqa: A002 - the W&B name for it
+    id: str | None = None,  # noqa: A002 - the W&B name for it
+    resume: str | None = None,
+    resume_from_step: int | None = None,
+    reinit: str | None = None,
+    mode: str | None = None,
+    strict: bool | None = None,
+    step_policy: str | None = None,
+    distributed: str | None = None,
+    console: str | None = None,
+    **options: Any,
+) -> Run:
+    """Start (or resume) a run and make it the active one.
+
+    Every option falls back to its ``TRACKER_*`` environment variable, then to its
+    default (see the README's settings table). On a non-zero rank, or with
+    ``mode="disabled"``, the run accepts every call and writes nothing. A run already
+    active is finished first (``reinit="return_previous"`` returns it instead).
+
+    Raises:
+        SettingsError: an unknown option or a bad value, with a hint.
+        RunExistsError, RunNotFoundError, RunLockedError: the id and ``resume`` clash with the store.
+    """
+    global _active
+    rank, rank_source = detect_rank()  # before anything else
+    from tracker_core._settings import resolve_settings  # pydantic loads on first init
+
+    arguments = {"project": project, "name": name, "tags": tags, "notes": notes, "group": group,
+                 "job_type": job_type, "entity": entity, "dir": dir, "id": id, "resume": resume,
+                 "resume_from_step": resume_from_step, "reinit": reinit, "mode": mode, "strict": strict,
+                 "step_policy": step_policy, "distributed": distributed, "console": console, **options}
+    settings = resolve_settings(arguments)
+    with _init_lock:
+        previous = _active
+        if previous is not None:
+            if settings.reinit == "return_previous":
+                return previous
+            previous.finish()
+        if settings.mode == "disabled":
+            run = _inactive(settings, config, "disabled")
+        elif rank != 0 and settings.distributed == "rank0":
+            run = _inactive(settings, config, "rank")
+        else:
+            if settings.distributed == "all":
+                settings = _per_rank(settings, rank)
+            from tracker_core._open import open_run
+
+            run = open_run(settings, config, rank, rank_source)
+        run._finish_callbacks.append(_forget)
+        _active = run
+        return run
+
+
+def _inactive(settings: Any, config: Any, reason: str) -> Run:
+    from tracker_core._open import open_inactive_run
+
+    return open_inactive_run(settings, config, reason)
+
+
+def _per_rank(settings: Any, rank: int) -> Any:
+    """One run per rank: same group for the whole launch, the rank in the name and tags."""
+    group = settings.group or job_group() or "per-rank"
+    name = f"{settings.name or 'rank'}-rank{rank}" if settings.name else f"rank{rank}"
+    return settings.model_copy(update={"group": group, "name": name, "tags": (*settings.tags, f"rank{rank}")})
+
+
+def _require_active(what: str) -> Run:
+    run = _active
+    if run is None:
+        raise RunStateError(f"tracker_core.{what}() needs an active run", "call tracker_core.init() first")
+    return run
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """``Run.log`` on the active run.
+
+    Raises:
+        RunStateError: no run is active.
+    """
+    _require_active("log").log(data, step=step, commit=commit)
+
+
+def define_metric(name: str, step_metric: str | None = None, summary: str | None = None,
+                  goal: str | None = None, hidden: bool = False, step_sync: bool = True) -> None:
+    """``Run.define_metric`` on the active run.
+
+    Raises:
+        RunStateError: no run is active.
+    """
+    _require_active("define_metric").define_metric(name, step_metric, summary, goal, hidden, step_sync)
+
+
+def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """Finish the active run, if any."""
+    run = _active
+    if run is not None:
+        run.finish(exit_code=exit_code, quiet=quiet)

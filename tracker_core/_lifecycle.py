@@ -1,0 +1,194 @@
+"""Process-wide hooks that give every run a true final state, and the per-run heartbeat.
+
+Installed once, on the first run (signal handlers only from the main thread):
+
+- ``atexit``: finishes live runs (``finished``; ``failed`` after ``sys.exit(n)``;
+  ``killed`` after a signal that the program did not outlive).
+- ``sys.excepthook``: an uncaught exception marks live runs ``failed`` with the
+  traceback (``killed`` for KeyboardInterrupt), then calls the previous hook.
+- ``sys.exit`` is wrapped to remember the exit code, then calls the original.
+- SIGTERM and SIGINT: the signal is recorded at once. A previous Python handler is
+  then called (so KeyboardInterrupt still happens, and a notebook cell may catch it
+  and go on without ending the run). A previous default action finishes the runs
+  as ``killed`` and re-raises the signal, so the process dies as it would have.
+  A signal that lands while the main thread is inside a run's write is handled
+  right after that write.
+
+None of it acts in a forked child: each run knows the pid that owns it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any, Protocol
+
+__all__ = ["Heartbeat", "LiveRun", "handle_deferred_signal", "register", "unregister"]
+
+_HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class LiveRun(Protocol):
+    """What the hooks need from a run."""
+
+    owner_pid: int
+
+    def note_signal(self, signum: int) -> bool: ...  # False: busy, try again after its write
+
+    def finish_from_hook(self, status: str, exit_code: int, traceback_text: str | None = None,
+                         signal_name: str | None = None) -> None: ...
+
+    def ended_by_signal(self) -> int | None: ...
+
+
+_lock = threading.Lock()
+_runs: list[LiveRun] = []
+_installed = False
+_signals_installed = False
+_previous_handlers: dict[int, Any] = {}
+_previous_excepthook: Callable[..., Any] | None = None
+_original_exit: Callable[..., Any] | None = None
+_exit_code: int | None = None
+_deferred: list[int] = []
+
+
+def register(run: LiveRun) -> None:
+    """Track a live run; installs the hooks on first use (signals only from the main thread)."""
+    global _installed
+    with _lock:
+        if not _installed:
+            _install_process_hooks()
+            _installed = True
+        if threading.current_thread() is threading.main_thread():
+            _install_signal_handlers()
+        _runs.append(run)
+
+
+def unregister(run: LiveRun) -> None:
+    with _lock:
+        if run in _runs:
+            _runs.remove(run)
+
+
+def _owned_runs() -> list[LiveRun]:
+    pid = os.getpid()
+    with _lock:
+        return [run for run in _runs if run.owner_pid == pid]
+
+
+def _install_process_hooks() -> None:
+    global _previous_excepthook, _original_exit
+    atexit.register(_at_exit)
+    _previous_excepthook = sys.excepthook
+    sys.excepthook = _excepthook
+    _original_exit = sys.exit
+    sys.exit = _exit
+
+
+def _install_signal_handlers() -> None:
+    global _signals_installed
+    if _signals_installed:
+        return
+    for signum in _HANDLED_SIGNALS:
+        previous = signal.getsignal(signum)
+        if previous in (signal.SIG_IGN, None) or previous is _on_signal:
+            continue  # ignored signals stay ignored; None means a handler we cannot chain
+        _previous_handlers[signum] = previous
+        signal.signal(signum, _on_signal)
+    _signals_installed = True
+
+
+def _exit(code: Any = None) -> None:
+    """sys.exit that remembers its code for the runs' final state."""
+    global _exit_code
+    if code is None:
+        _exit_code = 0
+    elif isinstance(code, int):
+        _exit_code = code
+    else:
+        _exit_code = 1  # sys.exit("message") exits with status 1
+    if _original_exit is None:
+        raise SystemExit(code)
+    _original_exit(code)
+
+
+def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    text = "".join(traceback.format_exception(kind, value, tb))
+    for run in _owned_runs():
+        if issubclass(kind, KeyboardInterrupt):
+            run.finish_from_hook("killed", 128 + signal.SIGINT, text, "SIGINT")
+        else:
+            run.finish_from_hook("failed", 1, text)
+    hook = _previous_excepthook or sys.__excepthook__
+    hook(kind, value, tb)
+
+
+def _at_exit() -> None:
+    for run in _owned_runs():
+        signum = run.ended_by_signal()
+        if signum is not None:
+            run.finish_from_hook("killed", 128 + signum, signal_name=signal.Signals(signum).name)
+        elif _exit_code:
+            run.finish_from_hook("failed", _exit_code)
+        else:
+            run.finish_from_hook("finished", 0)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    runs = _owned_runs()
+    busy = [run for run in runs if not run.note_signal(signum)]
+    if busy and threading.current_thread() is threading.main_thread():
+        _deferred.append(signum)  # we interrupted a write; finish the job right after it
+        return
+    _chain(signum, frame, runs)
+
+
+def handle_deferred_signal() -> None:
+    """Called by a run after its write, on the main thread, when a signal arrived during it."""
+    while _deferred:
+        signum = _deferred.pop(0)
+        runs = _owned_runs()
+        for run in runs:
+            run.note_signal(signum)
+        _chain(signum, None, runs)
+
+
+def has_deferred_signal() -> bool:
+    return bool(_deferred)
+
+
+def _chain(signum: int, frame: FrameType | None, runs: list[LiveRun]) -> None:
+    previous = _previous_handlers.get(signum, signal.SIG_DFL)
+    if callable(previous):
+        previous(signum, frame)
+        return
+    name = signal.Signals(signum).name
+    for run in runs:
+        run.finish_from_hook("killed", 128 + signum, signal_name=name)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+class Heartbeat(threading.Thread):
+    """Calls ``tick`` every ``period`` seconds until ``stop()``; a daemon, so it never holds up exit."""
+
+    def __init__(self, tick: Callable[[], None], period: float, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._tick = tick
+        self._period = period
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._period):
+            self._tick()
+
+    def stop(self, timeout: float) -> None:
+        self._stopped.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)

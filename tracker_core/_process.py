@@ -1,0 +1,70 @@
+"""Process identity, so a reader can tell a live writer from a dead one whose pid was reused."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+__all__ = ["ProcessIdentity", "current_identity", "writer_state"]
+
+ProcessIdentity = dict[str, Any]
+
+
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process start time in clock ticks since boot (/proc/<pid>/stat field 22), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()  # the command name may hold spaces and ')'
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def current_identity() -> ProcessIdentity:
+    """Host, boot id, pid and start time of this process."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "boot_id": _boot_id(), "pid": pid, "start_ticks": start_ticks(pid)}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def writer_state(identity: ProcessIdentity, last_activity: float, heartbeat_interval: float,
+                 now: float | None = None, stale_after: float = 3.0) -> str:
+    """'alive' or 'dead' for the process that wrote a run.
+
+    On the same host (same hostname and boot id) the pid must exist with the same start
+    time; elsewhere the run is dead once its last activity is older than
+    ``stale_after`` heartbeat intervals (plus a minute of clock slack).
+    """
+    here = current_identity()
+    same_host = identity.get("host") == here["host"] and identity.get("boot_id") == here["boot_id"]
+    if same_host and identity.get("pid"):
+        pid = int(identity["pid"])
+        recorded = identity.get("start_ticks")
+        if recorded is None or here["start_ticks"] is None:  # no /proc: the pid check is all we have
+            return "alive" if _pid_alive(pid) else "dead"
+        return "alive" if start_ticks(pid) == recorded else "dead"
+    now = time.time() if now is None else now
+    return "dead" if now - last_activity > stale_after * heartbeat_interval + 60.0 else "alive"

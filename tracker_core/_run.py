@@ -1,0 +1,569 @@
+"""``Run``: the user's handle on one training run. Thin: it orders calls and delegates
+encoding to ``_encoding``, metric rules to ``_step`` and writing to ``store``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from tracker_core import _lifecycle
+from tracker_core._config import Config
+from tracker_core._encoding import ACCEPTED_SCALARS, Problem, encode_tree, normalize_row, tag_row
+from tracker_core._errors import (
+    LogValueError,
+    PersistError,
+    SettingsError,
+    StepOrderError,
+    TrackerError,
+    TrackerWarning,
+)
+from tracker_core._step import MetricRules, SummaryBuilder, define
+from tracker_core._summary import Summary
+
+if TYPE_CHECKING:
+    from tracker_core._settings import Settings
+    from tracker_core.store._lock import WriterLock
+    from tracker_core.store._log import LogWriter
+    from tracker_core.store._run_dir import RunDir
+
+__all__ = ["Run"]
+
+_time = time.time
+_deferred_signals = _lifecycle._deferred  # the same list object: one lookup less per log()
+_live_runs: list[Run] = []  # for the fork hook
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, TrackerWarning, stacklevel=4)
+
+
+class Run:
+    """One training run. Create it with ``tracker_core.init()``.
+
+    Every method is thread-safe. In a writing run each call appends records to
+    ``<dir>/events.jsonl`` before it returns. An inactive run (``mode="disabled"``,
+    a non-zero rank, or after ``finish()``/``detach()``) accepts every call and
+    writes nothing.
+    """
+
+    def __init__(self, settings: Settings, config: Mapping[str, Any], *, run_id: str,
+                 inactive: str | None = None, run_dir: RunDir | None = None,
+                 writer: LogWriter | None = None, lock: WriterLock | None = None,
+                 meta: Mapping[str, Any] | None = None, rules: MetricRules | None = None,
+                 summary: SummaryBuilder | None = None, next_step: int = 0) -> None:
+        self.settings = settings
+        self.id = run_id
+        self._meta = dict(meta or {})
+        self._inactive = inactive
+        self._dir = run_dir
+        self._writer = writer
+        self._lock_file = lock
+        self._lock = threading.Lock()
+        self._rules = rules if rules is not None else MetricRules()
+        self._summary = summary if summary is not None else SummaryBuilder(self._rules)
+        self._last_values = self._summary.last  # the summary's dict of last values, updated in place
+        self._step = next_step
+        self._strict = settings.strict
+        self._raise_on_backward = settings.effective_step_policy == "raise"
+        self.owner_pid = os.getpid()
+        self._warned: set[object] = set()
+        self._signal: tuple[int, int] | None = None  # (signum, step when it arrived)
+        self._preempting = False
+        self._closing = threading.Lock()
+        self._finish_callbacks: list[Callable[[Run], None]] = []
+        self._background: list[threading.Thread] = []
+        self._heartbeat: _lifecycle.Heartbeat | None = None
+        self._console: Any = None
+        self._last_fsync = time.monotonic()
+        self.config = Config(config, on_change=self._record_config, on_problems=self._report_problems)
+        self.summary = Summary(lambda: self._summary, self._record_summary_set, self._record_summary_unset)
+
+    # ----- identity -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._meta.get("name") or self.id
+
+    @property
+    def project(self) -> str:
+        return self.settings.project
+
+    @property
+    def entity(self) -> str | None:
+        return self._meta.get("entity")
+
+    @property
+    def group(self) -> str | None:
+        return self._meta.get("group")
+
+    @property
+    def job_type(self) -> str | None:
+        return self._meta.get("job_type")
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self._meta.get("tags") or ())
+
+    @property
+    def notes(self) -> str | None:
+        return self._meta.get("notes")
+
+    @property
+    def path(self) -> str:
+        """``project/run_id``, as accepted by ``Api().run()``."""
+        return f"{self.project}/{self.id}"
+
+    @property
+    def dir(self) -> str | None:
+        """The run's folder, or None for an inactive run that has none."""
+        return self._dir.path if self._dir else None
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log()`` without ``step=`` goes to."""
+        return self._step
+
+    @property
+    def disabled(self) -> bool:
+        """True if this run writes nothing (disabled mode or a non-zero rank)."""
+        return self._inactive in ("disabled", "rank")
+
+    def __repr__(self) -> str:
+        state = self._inactive or "running"
+        return f"<Run {self.path} name={self.name!r} {state}>"
+
+    # ----- logging -------------------------------------------------------------------------
+
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Append one row of metrics to the run's history.
+
+        Without ``step``, the row goes to the current step, which then advances
+        (unless ``commit=False``). With ``step``, rows of the same step merge when
+        read back; a step lower than the current one is kept aside and counted
+        (or raises in strict mode). Bad keys or values are left out with one warning.
+
+        Raises (strict mode only):
+            LogValueError: a value or key cannot be logged.
+            StepOrderError: ``step`` is behind the run's current step.
+            PersistError: the record could not be written.
+        """
+        if self._inactive is not None:
+            self._inactive_call("log")
+            return
+        try:
+            row, problems, special = normalize_row(data) if type(data) is dict else self._as_row(data)
+            if problems:
+                self._report_problems(problems)
+            if step is not None and type(step) is not int:
+                step = self._checked_step(step)
+            with self._lock:
+                if self._inactive is not None:
+                    return
+                current = self._step
+                if step is None:
+                    step = current
+                    if commit is not False:
+                        self._step = current + 1
+                elif step >= current:
+                    self._step = step + 1 if commit else step
+                else:
+                    self._log_behind(row, step, current)
+                    return
+                rules_active = self._rules.active
+                if rules_active:
+                    synced = self._rules.sync_step_metrics(row, self._summary.last)
+                    if synced is not None:
+                        row = synced
+                writer = self._writer
+                ok = writer.append({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,  # type: ignore[union-attr]
+                                    "data": tag_row(row) if special else row})
+                if ok:
+                    if rules_active:
+                        self._summary.add(row)
+                    else:
+                        self._last_values.update(row)
+            if not ok:
+                self._write_failed()
+        except TrackerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - logging must never kill training (DESIGN principle 1)
+            self._internal_error("log", exc)
+        finally:
+            if _deferred_signals:
+                self._handle_deferred_signal()
+
+    def _as_row(self, data: object) -> tuple[dict[str, Any], list[Problem], bool]:
+        if isinstance(data, Mapping):
+            return normalize_row(data)
+        return {}, [Problem("<data>", data, "log() takes a dict of metric name -> value")], False
+
+    def _checked_step(self, step: object) -> int | None:
+        if isinstance(step, int) and not isinstance(step, bool):
+            return int(step)
+        if hasattr(step, "item") and len(getattr(step, "shape", ())) == 0:  # numpy / torch integer
+            value = step.item()  # type: ignore[attr-defined]
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        if float(step).is_integer() if isinstance(step, float) else False:
+            return int(step)  # type: ignore[arg-type]
+        self._report_problems([Problem("step", step, "step must be an integer >= 0")])
+        return None
+
+    def _log_behind(self, row: dict[str, Any], step: int, current: int) -> None:
+        """Write what has its own axis at ``step``; keep the rest aside. Holds the lock."""
+        own = {k: v for k, v in row.items() if self._rules.has_own_axis(k)} if self._rules.active else {}
+        rest = {k: v for k, v in row.items() if k not in own}
+        writer = self._writer
+        assert writer is not None  # noqa: S101 - an active run always has a writer
+        ok = True
+        if own:
+            ok = writer.append({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,
+                                "data": tag_row(own)})
+            if ok:
+                self._summary.add(own)
+        if rest:
+            ok = writer.append({"seq": writer.seq + 1, "t": _time(), "type": "log_aside", "step": step,
+                                "current_step": current, "data": tag_row(rest)}) and ok
+            self._summary.out_of_order += 1
+            fresh = [k for k in rest if ("behind", k) not in self._warned]
+            self._warned.update(("behind", k) for k in fresh)
+            if self._raise_on_backward:
+                raise StepOrderError(sorted(rest), step, current)
+            if fresh:
+                _warn(f"tracker: {', '.join(map(repr, fresh))} logged at step {step}, behind the run's step "
+                      f"{current}; the record was kept aside (not in history) and counted in "
+                      f"summary['_tracker/out_of_order_records'].\nHint: give such metrics their own axis with "
+                      f"define_metric(name, step_metric=...), or rewind with init(resume_from_step=...).")
+        if not ok:
+            self._write_failed()
+
+    def define_metric(self, name: str, step_metric: str | None = None, summary: str | None = None,
+                      goal: str | None = None, hidden: bool = False, step_sync: bool = True) -> None:
+        """Give metrics matching ``name`` (globs allowed) their own x-axis and/or summary aggregate.
+
+        ``summary`` is a comma-separated choice of min, max, mean, first, last, best, none;
+        ``goal`` ('minimize' or 'maximize') says what 'best' means.
+
+        Raises:
+            SettingsError: a wrong type or an unknown option.
+        """
+        definition = define(name, step_metric, summary, goal, hidden, step_sync)
+        self._rules.add(definition)
+        self._append({"type": "define_metric", "metric": definition.record()})
+
+    def mark_preempting(self) -> None:
+        """Say that the job is about to be preempted (requeued): its final state will note it."""
+        self._preempting = True
+        self._append({"type": "preempting"})
+
+    # ----- records other than rows -------------------------------------------------------------
+
+    def _append(self, fields: dict[str, Any]) -> bool:
+        """Write one record (not a row); False (after a warning) if it could not be persisted."""
+        if self._inactive is not None:
+            return False
+        with self._lock:
+            if self._writer is None or self._inactive is not None:
+                return False
+            ok = self._writer.append({"seq": self._writer.seq + 1, "t": _time(), **fields})
+        if not ok:
+            self._write_failed()
+        if _lifecycle._deferred:
+            self._handle_deferred_signal()
+        return ok
+
+    def _record_config(self, changed: dict[str, Any]) -> None:
+        self._append({"type": "config", "data": encode_tree(changed)})
+
+    def _record_summary_set(self, values: dict[str, Any]) -> None:
+        from tracker_core._config import to_config_dict
+
+        problems: list[Problem] = []
+        plain = to_config_dict(values, problems)
+        if problems:
+            self._report_problems(problems)
+        with self._lock:
+            self._summary.set(plain)
+        self._append({"type": "summary", "set": encode_tree(plain)})
+
+    def _record_summary_unset(self, keys: list[str]) -> None:
+        with self._lock:
+            self._summary.unset(keys)
+        self._append({"type": "summary", "unset": keys})
+
+    # ----- problems ----------------------------------------------------------------------------
+
+    def _report_problems(self, problems: list[Problem]) -> None:
+        """Warn once per key about left-out values; raise LogValueError in strict mode."""
+        if self._strict:
+            first = problems[0]
+            raise LogValueError(first.key, first.value, ACCEPTED_SCALARS + f" ({first.reason})")
+        for problem in problems:
+            marker = ("value", str(problem.key), type(problem.value).__name__)
+            if marker not in self._warned:
+                self._warned.add(marker)
+                _warn(f"tracker: left out {problem.key!r}: {problem.reason} ({type(problem.value).__name__}); "
+                      f"the rest of the row was logged. Accepted: {ACCEPTED_SCALARS}.")
+
+    def _write_failed(self) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        if self._strict:
+            raise PersistError(f"tracker: could not write to {writer.path}: {writer.last_error}")
+        if "write" not in self._warned:
+            self._warned.add("write")
+            _warn(f"tracker: could not write to {writer.path}: {writer.last_error}. Records that cannot be "
+                  f"written are counted (run.json 'records_not_written') and training continues.")
+
+    def _internal_error(self, where: str, exc: Exception) -> None:
+        if ("internal", where) not in self._warned:
+            self._warned.add(("internal", where))
+            _warn(f"tracker: internal error in {where}(), the call was skipped: {exc!r}. "
+                  f"Training continues; please report this.")
+
+    def _inactive_call(self, what: str) -> None:
+        reason = self._inactive
+        if reason in ("disabled", "rank") or ("inactive", reason) in self._warned:
+            return
+        self._warned.add(("inactive", reason))
+        hints = {
+            "finished": "the run has finished; start a new one with tracker_core.init()",
+            "detached": "the run was handed over with detach(); its new owner writes it",
+            "forked": "this process was forked from the one that writes the run (a DataLoader worker?); "
+                      "only the parent writes it",
+        }
+        _warn(f"tracker: {what}() on run {self.id} ignored: {hints.get(reason or '', reason)}.")
+
+    # ----- signals and the end of the run ------------------------------------------------------
+
+    def note_signal(self, signum: int) -> bool:
+        """Record that a signal arrived; False if the run's lock is busy (the caller retries later)."""
+        if self._inactive is not None:
+            return True
+        if not self._lock.acquire(timeout=0.05):
+            return False
+        try:
+            self._signal = (signum, self._step)
+            if self._writer is not None:
+                self._writer.append({"seq": self._writer.seq + 1, "t": _time(), "type": "signal",
+                                     "signal": signal.Signals(signum).name})
+        finally:
+            self._lock.release()
+        return True
+
+    def ended_by_signal(self) -> int | None:
+        """The signal that ended the run: one arrived and nothing was logged after it."""
+        if self._signal is not None and self._signal[1] == self._step:
+            return self._signal[0]
+        return None
+
+    def _handle_deferred_signal(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            _lifecycle.handle_deferred_signal()
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """End the run: ``finished`` (exit code 0 or None) or ``failed`` (any other code).
+
+        Idempotent, bounded by the ``finish_timeout`` setting, and safe from any thread.
+        Side effects: writes the final status record, fsyncs the log, replaces run.json
+        and releases the run's writer lock.
+
+        Raises:
+            SettingsError: ``exit_code`` is not an int.
+        """
+        if exit_code is not None and (not isinstance(exit_code, int) or isinstance(exit_code, bool)):
+            raise SettingsError("exit_code", f"{exit_code!r} is not an int", "pass finish(exit_code=0) or another int")
+        status = "failed" if exit_code else "finished"
+        self._close(status, exit_code or 0, quiet=quiet)
+
+    def finish_from_hook(self, status: str, exit_code: int, traceback_text: str | None = None,
+                         signal_name: str | None = None) -> None:
+        """Used by the process hooks; never raises."""
+        try:
+            self._close(status, exit_code, traceback_text, signal_name)
+        except Exception as exc:  # noqa: BLE001 - an exit hook must not fail the exit
+            print(f"tracker: could not finish run {self.id}: {exc!r}", file=sys.stderr)
+
+    def _close(self, status: str, exit_code: int, traceback_text: str | None = None,
+               signal_name: str | None = None, quiet: bool | None = None) -> None:
+        if not self._closing.acquire(blocking=False):
+            return  # finishing already, or finished
+        if self._inactive is not None:
+            if self._inactive in ("disabled", "rank"):
+                self._inactive = "finished" if self._inactive == "disabled" else self._inactive
+                self._run_finish_callbacks()
+            return
+        deadline = time.monotonic() + self.settings.finish_timeout
+        if self._heartbeat is not None:
+            self._heartbeat.stop(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        for thread in self._background:
+            thread.join(timeout=max(0.0, min(2.0, deadline - time.monotonic())))
+        if self._console is not None:
+            self._console.stop()
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            print(f"tracker: run {self.id} is busy and could not be finished in time; "
+                  f"readers will see it as crashed", file=sys.stderr)
+            return
+        try:
+            self._inactive = "finished"
+            self._write_final_records(status, exit_code, traceback_text, signal_name)
+        finally:
+            self._lock.release()
+        _lifecycle.unregister(self)
+        self._run_finish_callbacks()
+        if _lifecycle._deferred:
+            self._handle_deferred_signal()
+        if not (self.settings.silent if quiet is None else quiet):
+            print(f"tracker: run {self.name} ({self.id}) {status} -> {self.dir}", file=sys.stderr)
+
+    def _write_final_records(self, status: str, exit_code: int, traceback_text: str | None,
+                             signal_name: str | None) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        final: dict[str, Any] = {"status": status, "exit_code": exit_code}
+        if traceback_text:
+            final["traceback"] = traceback_text
+        if signal_name:
+            final["signal"] = signal_name
+        if self._preempting:
+            final["preempted"] = True
+        failed_before = writer.failed
+        if failed_before:
+            writer.append({"seq": writer.seq + 1, "t": _time(), "type": "write_failures", "count": failed_before})
+        writer.append({"seq": writer.seq + 1, "t": _time(), "type": "status", **final})
+        writer.close()
+        self._meta.update(final, ended=_time(), records=writer.seq, records_not_written=writer.failed)
+        self._write_meta()
+        if self._lock_file is not None:
+            self._lock_file.release()
+
+    def _write_meta(self) -> None:
+        if self._dir is None:
+            return
+        try:
+            self._dir.write_meta(self._meta)
+        except OSError as exc:
+            if "meta" not in self._warned:
+                self._warned.add("meta")
+                _warn(f"tracker: could not update {self._dir.meta}: {exc}; the log stays the source of truth.")
+
+    def _run_finish_callbacks(self) -> None:
+        for callback in self._finish_callbacks:
+            callback(self)
+        self._finish_callbacks.clear()
+
+    def detach(self) -> None:
+        """Hand the run over to another process: stop writing, leave it ``running``, release the lock.
+
+        The next owner continues it with ``tracker_core.init(id=run.id, project=..., resume="must")``;
+        sequence numbers continue where this process stopped.
+        """
+        if self._inactive is not None or not self._closing.acquire(blocking=False):
+            return
+        if self._heartbeat is not None:
+            self._heartbeat.stop(timeout=1.0)
+        for thread in self._background:
+            thread.join(timeout=2.0)
+        if self._console is not None:
+            self._console.stop()
+        with self._lock:
+            self._inactive = "detached"
+            writer = self._writer
+            if writer is not None:
+                writer.append({"seq": writer.seq + 1, "t": _time(), "type": "detach", "pid": os.getpid()})
+                writer.close()
+            if self._lock_file is not None:
+                self._lock_file.release()
+        _lifecycle.unregister(self)
+        self._run_finish_callbacks()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if kind is None:
+            self.finish()
+            return
+        import traceback
+
+        text = "".join(traceback.format_exception(kind, value, tb))
+        if issubclass(kind, KeyboardInterrupt):
+            self.finish_from_hook("killed", 128 + signal.SIGINT, text, "SIGINT")
+        else:
+            self.finish_from_hook("failed", 1, text)
+
+    # ----- background work ---------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Heartbeat: a liveness record, and an fsync when one is due."""
+        if self._inactive is not None:
+            return
+        with self._lock:
+            writer = self._writer
+            if writer is None or self._inactive is not None:
+                return
+            writer.append({"seq": writer.seq + 1, "t": _time(), "type": "heartbeat"})
+            interval = self.settings.fsync_interval
+            if time.monotonic() - self._last_fsync >= interval:
+                self._last_fsync = time.monotonic()
+                writer.sync()
+
+    def _start_background(self, provenance: Callable[[], dict[str, Any]] | None, console_path: str | None) -> None:
+        """Start the heartbeat, the provenance collector and console capture; register exit hooks."""
+        period = min(self.settings.heartbeat_interval, self.settings.fsync_interval or self.settings.heartbeat_interval)
+        self._heartbeat = _lifecycle.Heartbeat(self._tick, max(period, 0.05), f"tracker-heartbeat-{self.id}")
+        self._heartbeat.start()
+        if provenance is not None:
+            thread = threading.Thread(target=self._record_provenance, args=(provenance,),
+                                      name=f"tracker-provenance-{self.id}", daemon=True)
+            thread.start()
+            self._background.append(thread)
+        if console_path is not None:
+            from tracker_core._console import ConsoleCapture
+
+            try:
+                self._console = ConsoleCapture(console_path)
+            except OSError as exc:
+                _warn(f"tracker: console capture off: cannot open {console_path}: {exc}")
+        _lifecycle.register(self)
+        _live_runs.append(self)
+        self._finish_callbacks.append(lambda run: _live_runs.remove(run) if run in _live_runs else None)
+
+    def _record_provenance(self, collect: Callable[[], dict[str, Any]]) -> None:
+        try:
+            info = collect()
+        except Exception as exc:  # noqa: BLE001 - provenance is best effort
+            info = {"error": repr(exc)}
+        self._append({"type": "provenance", "data": encode_tree(info)})
+
+    def _forked(self) -> None:
+        """In a forked child: never write into the parent's run."""
+        self._inactive = "forked"
+        self._lock = threading.Lock()
+        self._closing = threading.Lock()
+        self._closing.acquire()
+        if self._writer is not None:
+            self._writer.abandon()
+        if self._lock_file is not None:
+            self._lock_file.forget_in_child()
+        if self._console is not None:
+            self._console.stop()
+
+
+def _after_fork_in_child() -> None:
+    for run in list(_live_runs):
+        run._forked()
+    _live_runs.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

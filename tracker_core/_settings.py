@@ -1,0 +1,204 @@
+"""Typed settings for a run: argument > TRACKER_* environment variable > default.
+
+Each setting is declared once below, with its environment variable and its doc.
+This module imports pydantic, so it is imported only when a run is first created.
+
+Boolean variables accept only ``true``/``false``/``1``/``0`` (any case); list
+variables are comma-separated. An invalid value raises ``SettingsError`` naming
+the setting, where it came from, and what is accepted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from tracker_core._errors import SettingsError
+
+__all__ = ["ENV_VARS", "PROVENANCE_ITEMS", "Settings", "resolve_settings"]
+
+PROVENANCE_ITEMS = ("command", "cwd", "git", "git_diff", "python", "packages", "host", "gpu")
+
+
+def _to_tuple(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(value)
+    return value
+
+
+def _to_path_str(value: Any) -> Any:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+_StrTuple = Annotated[tuple[str, ...], BeforeValidator(_to_tuple)]
+
+
+def _env(name: str, doc: str) -> Any:
+    return {"env": name, "doc": doc}
+
+
+class Settings(BaseModel):
+    """Every option of ``init()`` other than ``config``; immutable once resolved."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    dir: Annotated[str, BeforeValidator(_to_path_str)] = Field(
+        "tracker_runs", min_length=1,
+        json_schema_extra=_env("TRACKER_DIR", "Root directory of the local store."))
+    mode: Literal["offline", "disabled"] = Field(
+        "offline",
+        json_schema_extra=_env("TRACKER_MODE", "`offline` writes the local store; `disabled` writes nothing."))
+    project: str = Field(
+        "uncategorized", min_length=1, max_length=128, pattern=r"^[^/\\\x00]+$",
+        json_schema_extra=_env("TRACKER_PROJECT", "Project the run belongs to (a folder of the store)."))
+    entity: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_ENTITY", "Team or user that owns the run (metadata only)."))
+    name: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_RUN_NAME", "Display name; defaults to a generated one."))
+    notes: str | None = Field(None, json_schema_extra=_env("TRACKER_NOTES", "Free-text description."))
+    tags: _StrTuple = Field(
+        (), json_schema_extra=_env("TRACKER_TAGS", "Comma-separated tags."))
+    group: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_RUN_GROUP", "Group of related runs (a sweep, a DDP job)."))
+    job_type: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_JOB_TYPE", "Kind of job, e.g. train or eval."))
+    id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        json_schema_extra=_env("TRACKER_RUN_ID", "Run id to create or resume (letters, digits, `_.-`; max 64)."))
+    resume: Literal["allow", "must", "never"] | None = Field(
+        None, json_schema_extra=_env(
+            "TRACKER_RESUME", "`allow`: continue the run if it exists; `must`: it has to exist; `never`: it must not."))
+    resume_from_step: int | None = Field(
+        None, ge=0, json_schema_extra=_env(
+            "TRACKER_RESUME_FROM_STEP", "Rewind a resumed run: history after this step is superseded."))
+    reinit: Literal["finish_previous", "return_previous"] = Field(
+        "finish_previous", json_schema_extra=_env(
+            "TRACKER_REINIT", "What `init()` does while a run is active: finish it, or return it."))
+    strict: bool = Field(
+        False, json_schema_extra=_env(
+            "TRACKER_STRICT", "Raise instead of warning on bad values, backward steps and write failures."))
+    step_policy: Literal["warn", "raise"] | None = Field(
+        None, json_schema_extra=_env(
+            "TRACKER_STEP_POLICY", "A step lower than the current one: `warn` (keep aside) or `raise`; "
+            "defaults to `raise` in strict mode, else `warn`."))
+    fsync_interval: float = Field(
+        5.0, ge=0, json_schema_extra=_env(
+            "TRACKER_FSYNC_INTERVAL", "Seconds between fsyncs of the log; 0 fsyncs every record."))
+    heartbeat_interval: float = Field(
+        30.0, gt=0, json_schema_extra=_env(
+            "TRACKER_HEARTBEAT_INTERVAL", "Seconds between heartbeat records of a live run."))
+    finish_timeout: float = Field(
+        10.0, gt=0, json_schema_extra=_env(
+            "TRACKER_FINISH_TIMEOUT", "Upper bound in seconds on the time `finish()` may take."))
+    console: Literal["auto", "off"] = Field(
+        "auto", json_schema_extra=_env(
+            "TRACKER_CONSOLE", "`auto` also saves stdout/stderr to `files/output.log`; `off` does not."))
+    distributed: Literal["rank0", "all"] = Field(
+        "rank0", json_schema_extra=_env(
+            "TRACKER_DISTRIBUTED", "`rank0`: one run per job, written by rank 0; `all`: one run per rank."))
+    provenance_exclude: _StrTuple = Field(
+        (), json_schema_extra=_env(
+            "TRACKER_PROVENANCE_EXCLUDE",
+            "Comma-separated provenance items not to capture: " + ", ".join(PROVENANCE_ITEMS) + ", or `all`."))
+    git_diff_max_bytes: int = Field(
+        262144, ge=0, json_schema_extra=_env(
+            "TRACKER_GIT_DIFF_MAX_BYTES", "Largest git diff saved with the run; larger ones are cut."))
+    silent: bool = Field(
+        False, json_schema_extra=_env("TRACKER_SILENT", "Print nothing at init and finish."))
+
+    @property
+    def effective_step_policy(self) -> str:
+        return self.step_policy or ("raise" if self.strict else "warn")
+
+
+def _declared() -> dict[str, str]:
+    return {name: field.json_schema_extra["env"]  # type: ignore[index]
+            for name, field in Settings.model_fields.items()}
+
+
+ENV_VARS: dict[str, str] = _declared()
+"""Setting name -> its TRACKER_* environment variable."""
+
+_BOOL_WORDS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _parse_env(name: str, raw: str) -> Any:
+    """Turn an environment string into the setting's Python type; raises SettingsError."""
+    annotation = str(Settings.model_fields[name].annotation)
+    var = ENV_VARS[name]
+    if "bool" in annotation:
+        try:
+            return _BOOL_WORDS[raw.strip().lower()]
+        except KeyError:
+            raise SettingsError(var, f"{raw!r} is not a boolean", "use true, false, 1 or 0") from None
+    if "tuple" in annotation:
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    if "float" in annotation or "int" in annotation:
+        try:
+            number = float(raw) if "float" in annotation else int(raw)
+        except ValueError:
+            raise SettingsError(var, f"{raw!r} is not a number", f"set {var} to a number") from None
+        return number
+    return raw
+
+
+def resolve_settings(arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge arguments (None means unset) over TRACKER_* variables over defaults.
+
+    Raises:
+        SettingsError: an unknown option, or a value of the wrong type or range.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, value in arguments.items():
+        if name not in ENV_VARS:
+            raise SettingsError(name, "unknown option", _suggest(name))
+        if value is not None:
+            values[name], sources[name] = value, "argument"
+    for name, var in ENV_VARS.items():
+        if name not in values and environ.get(var, "") != "":
+            values[name], sources[name] = _parse_env(name, environ[var]), f"environment variable {var}"
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        source = sources.get(name, "argument")
+        raise SettingsError(
+            f"{name} (from {source})", f"{error['msg']} (got {error.get('input')!r})", _allowed(name)
+        ) from None
+    _check_provenance_items(settings)
+    return settings
+
+
+def _check_provenance_items(settings: Settings) -> None:
+    unknown = set(settings.provenance_exclude) - set(PROVENANCE_ITEMS) - {"all"}
+    if unknown:
+        raise SettingsError("provenance_exclude", f"unknown items {sorted(unknown)}",
+                            "choose from " + ", ".join(PROVENANCE_ITEMS) + " or all")
+
+
+def _allowed(name: str) -> str | None:
+    if name == "mode":
+        return "use 'offline' or 'disabled' (syncing to a team server is not available yet)"
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return None
+    hint = f"see {ENV_VARS[name]} in the README's settings table"
+    annotation = str(field.annotation)
+    if "Literal" in annotation:
+        hint = f"allowed: {annotation[annotation.index('[') + 1:].rstrip(']').split(']')[0]}; " + hint
+    if name == "tags":
+        hint = "pass a list of strings, e.g. tags=['baseline']; " + hint
+    return hint
+
+
+def _suggest(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, [*ENV_VARS, "config"], n=1)
+    return f"did you mean {close[0]!r}?" if close else "known options: " + ", ".join(sorted(ENV_VARS))

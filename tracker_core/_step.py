@@ -1,0 +1,225 @@
+"""Metric rules (define_metric) and summary aggregation.
+
+Pure bookkeeping shared by the writer (live summary) and the reader (replay).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tracker_core._errors import SettingsError
+
+__all__ = ["SUMMARY_OPTIONS", "MetricDefinition", "MetricRules", "SummaryBuilder", "define"]
+
+SUMMARY_OPTIONS = ("min", "max", "mean", "first", "last", "best", "none")
+GOALS = {"minimize": "min", "maximize": "max", "min": "min", "max": "max"}
+OUT_OF_ORDER_KEY = "_tracker/out_of_order_records"
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """How one metric (or glob of metrics) is stepped and summarised."""
+
+    name: str
+    step_metric: str | None = None
+    summary: tuple[str, ...] = ()
+    goal: str | None = None
+    hidden: bool = False
+    step_sync: bool = True
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "step_metric": self.step_metric, "summary": list(self.summary),
+                "goal": self.goal, "hidden": self.hidden, "step_sync": self.step_sync}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> MetricDefinition:
+        return cls(record["name"], record.get("step_metric"), tuple(record.get("summary") or ()),
+                   record.get("goal"), bool(record.get("hidden")), bool(record.get("step_sync", True)))
+
+    def aggregates(self) -> tuple[str, ...]:
+        """The summary aggregates to keep, 'best' resolved through the goal."""
+        options = self.summary or (("best",) if self.goal else ())
+        resolved = []
+        for option in options:
+            if option == "best":
+                option = GOALS[self.goal or "minimize"]
+            if option not in resolved:
+                resolved.append(option)
+        return tuple(resolved)
+
+
+def define(name: object, step_metric: object = None, summary: object = None, goal: object = None,
+           hidden: object = False, step_sync: object = True) -> MetricDefinition:
+    """Validate define_metric arguments.
+
+    Raises:
+        SettingsError: a wrong type or an unknown summary/goal option.
+    """
+    if not isinstance(name, str) or not name:
+        raise SettingsError("define_metric name", f"{name!r} is not a non-empty string",
+                            "pass a metric name such as 'val/loss' or a glob such as 'val/*'")
+    if step_metric is not None and (not isinstance(step_metric, str) or not step_metric):
+        raise SettingsError("step_metric", f"{step_metric!r} is not a metric name",
+                            "pass the name of the metric used as x-axis, e.g. step_metric='epoch'")
+    if step_metric is not None and fnmatch.fnmatchcase(step_metric, name):
+        raise SettingsError("step_metric", f"{step_metric!r} would be its own axis",
+                            "choose a step metric outside the pattern")
+    options: tuple[str, ...] = ()
+    if summary is not None:
+        if not isinstance(summary, str):
+            raise SettingsError("summary", f"{summary!r} is not a string",
+                                "pass e.g. summary='min' or summary='min,max'")
+        options = tuple(part.strip() for part in summary.split(",") if part.strip())
+        unknown = [o for o in options if o not in SUMMARY_OPTIONS]
+        if unknown:
+            raise SettingsError("summary", f"unknown option(s) {unknown}",
+                                "choose from " + ", ".join(SUMMARY_OPTIONS))
+    if goal is not None and goal not in GOALS:
+        raise SettingsError("goal", f"{goal!r} is not a goal", "use 'minimize' or 'maximize'")
+    for flag_name, flag in (("hidden", hidden), ("step_sync", step_sync)):
+        if not isinstance(flag, bool):
+            raise SettingsError(flag_name, f"{flag!r} is not a bool", f"pass {flag_name}=True or False")
+    goal_word = {"min": "minimize", "max": "maximize"}.get(goal, goal) if goal else None  # type: ignore[arg-type]
+    return MetricDefinition(name, step_metric, options, goal_word, hidden, step_sync)
+
+
+class MetricRules:
+    """The run's metric definitions; an exact name wins over globs, and later globs over earlier."""
+
+    def __init__(self, definitions: Iterable[MetricDefinition] = ()) -> None:
+        self._exact: dict[str, MetricDefinition] = {}
+        self._globs: list[MetricDefinition] = []
+        self._cache: dict[str, MetricDefinition | None] = {}
+        self.step_metrics: set[str] = set()
+        self.active = False  # any definition yet; a plain attribute, read on every log()
+        for definition in definitions:
+            self.add(definition)
+
+    def __bool__(self) -> bool:
+        return self.active
+
+    def add(self, definition: MetricDefinition) -> None:
+        if any(c in definition.name for c in "*?["):
+            self._globs = [d for d in self._globs if d.name != definition.name] + [definition]
+        else:
+            self._exact[definition.name] = definition
+        if definition.step_metric:
+            self.step_metrics.add(definition.step_metric)
+        self._cache.clear()
+        self.active = True
+
+    def definitions(self) -> list[MetricDefinition]:
+        return [*self._exact.values(), *self._globs]
+
+    def rule_for(self, key: str) -> MetricDefinition | None:
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        rule = self._exact.get(key)
+        if rule is None:
+            for glob in reversed(self._globs):
+                if fnmatch.fnmatchcase(key, glob.name):
+                    rule = glob
+                    break
+        self._cache[key] = rule
+        return rule
+
+    def has_own_axis(self, key: str) -> bool:
+        """True for metrics with a step_metric and for the step metrics themselves."""
+        if key in self.step_metrics:
+            return True
+        rule = self.rule_for(key)
+        return rule is not None and rule.step_metric is not None
+
+    def sync_step_metrics(self, row: dict[str, Any], latest: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A copy of ``row`` with missing step-metric values filled from ``latest``, or None if complete."""
+        missing = {}
+        for key in row:
+            rule = self.rule_for(key)
+            if rule and rule.step_metric and rule.step_sync and rule.step_metric not in row:
+                if rule.step_metric in latest:
+                    missing[rule.step_metric] = latest[rule.step_metric]
+        return {**row, **missing} if missing else None
+
+
+def _is_number(value: object) -> bool:
+    return type(value) in (int, float) and not (type(value) is float and math.isnan(value))
+
+
+class SummaryBuilder:
+    """Folds logged rows into a summary: the last value per key, or define_metric's aggregates."""
+
+    def __init__(self, rules: MetricRules) -> None:
+        self.rules = rules
+        self.last: dict[str, Any] = {}
+        self._first: dict[str, Any] = {}
+        self._min: dict[str, Any] = {}
+        self._max: dict[str, Any] = {}
+        self._sum: dict[str, float] = {}
+        self._count: dict[str, int] = {}
+        self.overrides: dict[str, Any] = {}
+        self.removed: set[str] = set()
+        self.out_of_order = 0
+
+    def set(self, values: dict[str, Any]) -> None:
+        """Explicit values that win over what the metrics say."""
+        self.overrides.update(values)
+        self.removed.difference_update(values)
+
+    def unset(self, keys: Iterable[str]) -> None:
+        """Drop keys from the summary until they are set again."""
+        for key in keys:
+            self.overrides.pop(key, None)
+            self.removed.add(key)
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Fold one logged row in. Cheap when no metric is defined."""
+        self.last.update(row)
+        if not self.rules.active:
+            return
+        for key, value in row.items():
+            rule = self.rules.rule_for(key)
+            if rule is None or not (rule.summary or rule.goal):
+                continue
+            self._first.setdefault(key, value)
+            if not _is_number(value):
+                continue
+            if key not in self._min or value < self._min[key]:
+                self._min[key] = value
+            if key not in self._max or value > self._max[key]:
+                self._max[key] = value
+            self._sum[key] = self._sum.get(key, 0.0) + value
+            self._count[key] = self._count.get(key, 0) + 1
+
+    def _aggregate(self, key: str, option: str) -> Any:
+        if option == "last":
+            return self.last.get(key)
+        if option == "first":
+            return self._first.get(key)
+        if option == "mean":
+            count = self._count.get(key)
+            return self._sum[key] / count if count else None
+        return (self._min if option == "min" else self._max).get(key)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The summary: aggregates (one option: a value; several: a dict), then explicit overrides."""
+        summary: dict[str, Any] = {}
+        for key in self.last:
+            rule = self.rules.rule_for(key) if self.rules else None
+            options = rule.aggregates() if rule else ()
+            if not options:
+                summary[key] = self.last[key]
+            elif options != ("none",):
+                values = {o: self._aggregate(key, o) for o in options if o != "none"}
+                summary[key] = next(iter(values.values())) if len(values) == 1 else values
+        summary.update(self.overrides)
+        for key in self.removed:
+            summary.pop(key, None)
+        if self.out_of_order:
+            summary[OUT_OF_ORDER_KEY] = self.out_of_order
+        return summary

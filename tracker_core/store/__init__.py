@@ -1,0 +1,1 @@
+"""The embedded local store: run directories, the append-only log, and its replay."""

@@ -1,0 +1,62 @@
+"""The writer lock: at most one process appends to a run at a time."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+__all__ = ["WriterLock"]
+
+
+class WriterLock:
+    """An exclusive ``flock`` on the run's ``.lock`` file, released by the kernel when its owner dies.
+
+    The file also holds a line naming the owner, for error messages.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = -1
+
+    @property
+    def held(self) -> bool:
+        return self._fd >= 0
+
+    def try_acquire(self, owner: str) -> bool:
+        """Take the lock without waiting; True on success. Raises OSError if the file cannot be opened."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, owner.encode(), 0)
+        self._fd = fd
+        return True
+
+    def owner(self) -> str:
+        """Who holds (or last held) the lock, as written by them."""
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                return handle.read().strip() or "another process"
+        except OSError:
+            return "another process"
+
+    def release(self) -> None:
+        """Unlock and close; idempotent."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    def forget_in_child(self) -> None:
+        """Drop a forked child's copy of the descriptor without unlocking the parent's lock."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            try:
+                os.close(fd)
+            except OSError:
+                pass

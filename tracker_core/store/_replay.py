@@ -1,0 +1,121 @@
+"""Rebuild a run's state from its log: the log is the source of truth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tracker_core._encoding import decode_row, decode_tree
+from tracker_core._step import MetricDefinition, MetricRules, SummaryBuilder
+
+__all__ = ["RunState"]
+
+_ENVELOPE = ("seq", "t", "type")
+
+
+class RunState:
+    """Everything a run's records say, folded in log order."""
+
+    def __init__(self) -> None:
+        self.meta: dict[str, Any] = {}
+        self.config: dict[str, Any] = {}
+        self.rules = MetricRules()
+        self.summary = SummaryBuilder(self.rules)
+        self.entries: list[tuple[int, float, dict[str, Any]]] = []  # (step, t, row), superseded ones removed
+        self.status: str | None = None
+        self.exit_code: int | None = None
+        self.traceback: str | None = None
+        self.signal: str | None = None
+        self.preempted = False
+        self.provenance: dict[str, Any] | None = None
+        self.last_seq = 0
+        self.seq_gaps = 0
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+        self.next_step = 0
+        self.writes_failed = 0
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict[str, Any]]) -> RunState:
+        state = cls()
+        for record in records:
+            state.apply(record)
+        return state
+
+    def apply(self, record: dict[str, Any]) -> None:
+        """Fold one record in; unknown types are kept for forward compatibility by being ignored."""
+        seq = record.get("seq")
+        if isinstance(seq, int):
+            if seq != self.last_seq + 1:
+                self.seq_gaps += 1
+            self.last_seq = seq
+        t = record.get("t")
+        if isinstance(t, (int, float)):
+            self.first_t = t if self.first_t is None else self.first_t
+            self.last_t = t
+        handler = getattr(self, "_on_" + str(record.get("type")), None)
+        if handler is not None:
+            handler(record)
+
+    def _on_run(self, record: dict[str, Any]) -> None:
+        self.meta.update({k: v for k, v in record.items() if k not in _ENVELOPE})
+
+    def _on_config(self, record: dict[str, Any]) -> None:
+        self.config.update(decode_tree(record.get("data") or {}))  # type: ignore[arg-type]
+
+    def _on_define_metric(self, record: dict[str, Any]) -> None:
+        self.rules.add(MetricDefinition.from_record(record["metric"]))
+
+    def _on_log(self, record: dict[str, Any]) -> None:
+        step = int(record.get("step", self.next_step))
+        row = decode_row(record.get("data") or {})
+        self.entries.append((step, record.get("t", 0.0), row))
+        self.summary.add(row)
+        if step >= self.next_step:
+            self.next_step = step + 1
+
+    def _on_log_aside(self, record: dict[str, Any]) -> None:
+        self.summary.out_of_order += 1
+
+    def _on_summary(self, record: dict[str, Any]) -> None:
+        self.summary.set(decode_tree(record.get("set") or {}))  # type: ignore[arg-type]
+        self.summary.unset(record.get("unset") or ())
+
+    def _on_rewind(self, record: dict[str, Any]) -> None:
+        last_kept = int(record["step"])
+        self.entries = [entry for entry in self.entries if entry[0] <= last_kept]
+        rebuilt = SummaryBuilder(self.rules)
+        rebuilt.overrides, rebuilt.removed = self.summary.overrides, self.summary.removed
+        rebuilt.out_of_order = self.summary.out_of_order
+        for _, _, row in self.entries:
+            rebuilt.add(row)
+        self.summary = rebuilt
+        self.next_step = last_kept + 1
+
+    def _on_status(self, record: dict[str, Any]) -> None:
+        self.status = record.get("status")
+        self.exit_code = record.get("exit_code")
+        self.traceback = record.get("traceback")
+        self.preempted = bool(record.get("preempted"))
+        if self.status == "running":
+            self.signal = None
+
+    def _on_signal(self, record: dict[str, Any]) -> None:
+        self.signal = record.get("signal")
+
+    def _on_provenance(self, record: dict[str, Any]) -> None:
+        self.provenance = decode_tree(record.get("data") or {})  # type: ignore[assignment]
+
+    def _on_write_failures(self, record: dict[str, Any]) -> None:
+        self.writes_failed += int(record.get("count", 0))
+
+    def history(self) -> list[dict[str, Any]]:
+        """Rows merged by step, in step order, each with ``_step`` and ``_timestamp``."""
+        rows: dict[int, dict[str, Any]] = {}
+        for step, t, row in self.entries:
+            merged = rows.get(step)
+            if merged is None:
+                merged = rows[step] = {"_step": step}
+            merged.update(row)
+            merged["_timestamp"] = t
+        return [rows[step] for step in sorted(rows)]
