@@ -6,6 +6,7 @@ each item can be turned off with the ``provenance_exclude`` setting.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shutil
@@ -48,6 +49,7 @@ def _git_info(cwd: str, include_diff: bool, diff_limit: int) -> dict[str, Any] |
     return info
 
 
+@functools.cache  # installed packages do not change under a running program
 def _packages() -> dict[str, str]:
     from importlib import metadata
 
@@ -59,6 +61,7 @@ def _packages() -> dict[str, str]:
     return dict(sorted(found.items(), key=lambda item: item[0].lower()))
 
 
+@functools.cache
 def _gpu() -> dict[str, Any] | None:
     """GPU facts from torch if the program already imported it, else from nvidia-smi."""
     torch = sys.modules.get("torch")

@@ -1,0 +1,34 @@
+"""Shared fixtures: every test gets its own store root and no leftover active run."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import tracker_core
+
+
+@pytest.fixture(autouse=True)
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty store root, set as TRACKER_DIR; console capture and banners off unless a test asks."""
+    root = tmp_path / "store"
+    monkeypatch.setenv("TRACKER_DIR", str(root))
+    monkeypatch.setenv("TRACKER_CONSOLE", "off")
+    monkeypatch.setenv("TRACKER_SILENT", "true")
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "SLURM_PROCID",
+                 "OMPI_COMM_WORLD_RANK", "PMI_RANK", "JSM_NAMESPACE_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("TRACKER_") and n not in
+                 ("TRACKER_DIR", "TRACKER_CONSOLE", "TRACKER_SILENT")]:
+        monkeypatch.delenv(name, raising=False)
+    yield root
+    tracker_core.finish()
+
+
+@pytest.fixture
+def python() -> str:
+    """The interpreter running the tests, for real subprocesses."""
+    return sys.executable
