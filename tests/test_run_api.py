@@ -27,7 +27,7 @@ def test_module_level_calls_act_on_the_active_run() -> None:
 
 
 def test_module_level_log_without_a_run_raises_with_a_hint() -> None:
-    with pytest.raises(RunStateError, match="Hint: call tracker_core.init"):
+    with pytest.raises(RunStateError, match=r"Hint: call tracker_core\.init"):
         tracker_core.log({"x": 1})
 
 

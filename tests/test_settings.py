@@ -24,7 +24,7 @@ def test_argument_beats_environment_beats_default() -> None:
 
 @pytest.mark.parametrize("word", ["yes", "on", "2", "True!"])
 def test_boolean_variables_accept_only_true_false_1_0(word: str) -> None:
-    with pytest.raises(SettingsError, match="(?s)TRACKER_STRICT.*Hint: use true, false, 1 or 0"):
+    with pytest.raises(SettingsError, match=r"(?s)TRACKER_STRICT.*Hint: use true, false, 1 or 0"):
         resolve_settings({}, {"TRACKER_STRICT": word})
 
 

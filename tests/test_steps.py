@@ -64,7 +64,7 @@ def test_raise_policy_raises_step_order_error(how: str, monkeypatch: pytest.Monk
     kwargs = {"strict": {"strict": True}, "policy": {"step_policy": "raise"}, "env": {}}[how]
     run = tracker_core.init(project="steps", **kwargs)
     run.log({"loss": 1.0}, step=10)
-    with pytest.raises(StepOrderError, match="step 3.*step 10"):
+    with pytest.raises(StepOrderError, match=r"step 3.*step 10"):
         run.log({"loss": 9.0}, step=3)
 
 

@@ -221,7 +221,7 @@ class Run:
         own = {k: v for k, v in row.items() if self._rules.has_own_axis(k)} if self._rules.active else {}
         rest = {k: v for k, v in row.items() if k not in own}
         writer = self._writer
-        assert writer is not None  # noqa: S101 - an active run always has a writer
+        assert writer is not None
         ok = True
         if own:
             ok = writer.append({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,

@@ -141,9 +141,9 @@ class MetricRules:
         missing = {}
         for key in row:
             rule = self.rule_for(key)
-            if rule and rule.step_metric and rule.step_sync and rule.step_metric not in row:
-                if rule.step_metric in latest:
-                    missing[rule.step_metric] = latest[rule.step_metric]
+            axis = rule.step_metric if rule and rule.step_sync else None
+            if axis and axis not in row and axis in latest:
+                missing[axis] = latest[axis]
         return {**row, **missing} if missing else None
 
 

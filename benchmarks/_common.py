@@ -1,0 +1,73 @@
+"""Helpers shared by the benchmark scripts: an offline sandbox for the peers, optional imports, tables.
+
+Not a benchmark itself. The scripts import it as ``_common`` (``python benchmarks/<name>.py``
+puts this folder first on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import statistics
+import sys
+
+ROW = {"train/loss": 0.5, "train/acc": 0.9, "train/lr": 3e-4, "train/grad_norm": 1.25}  # the 4 scalars
+
+
+def offline_env(tmp: str) -> dict[str, str]:
+    """Environment that keeps every peer local and quiet, with all output under ``tmp``."""
+    env = {
+        "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": os.path.join(tmp, "wandb"),
+        "WANDB_CONSOLE": "off", "WANDB_DISABLE_GIT": "true",
+        "TRACKIO_DIR": os.path.join(tmp, "trackio"),
+        "MLFLOW_TRACKING_URI": "sqlite:///" + os.path.join(tmp, "mlflow.db"),
+        "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False", "TRACKER_DIR": os.path.join(tmp, "tracker"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    for path in (env["WANDB_DIR"], env["TRACKIO_DIR"]):
+        os.makedirs(path, exist_ok=True)
+    return env
+
+
+def use_offline_env(tmp: str) -> None:
+    """Apply ``offline_env`` to this process (before any peer is imported)."""
+    os.environ.update(offline_env(tmp))
+
+
+def installed(module: str) -> bool:
+    """True if ``module`` can be imported (checked without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (float("nan"), float("nan"))
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    """A plain-text table: first column left-aligned, the others right-aligned."""
+    cells = [[str(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def python() -> str:
+    return sys.executable
