@@ -132,3 +132,14 @@ def test_summary_can_be_deleted_and_overridden() -> None:
     run.summary.update({"b": 5})
     run.finish()
     assert tracker_core.Api().run(run.path).summary == {"b": 5}
+
+
+def test_numpy_and_integral_float_steps_are_accepted_and_bad_steps_warned() -> None:
+    np = pytest.importorskip("numpy")
+    run = tracker_core.init(project="steps")
+    run.log({"a": 1}, step=np.int64(3))
+    run.log({"a": 2}, step=4.0)
+    with pytest.warns(TrackerWarning, match="step must be an integer >= 0"):
+        run.log({"a": 3}, step=-1)
+    run.finish()
+    assert history(run) == [{"_step": 3, "a": 1}, {"_step": 4, "a": 3}]  # as without step: the current row

@@ -14,7 +14,6 @@ is "$f" or "$i" is always a tag.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -197,8 +196,10 @@ def to_tree(value: object, problems: list[Problem], path: str = "") -> object:
             except _Rejected as rejected:
                 problems.append(Problem(f"{path}[{index}]", item, rejected.reason))
         return items
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_tree(dataclasses.asdict(value), problems, path)
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        import dataclasses
+
+        return to_tree(dataclasses.asdict(value), problems, path)  # type: ignore[call-overload]
     if type(value).__name__ == "Namespace" and hasattr(value, "__dict__"):
         return to_tree(vars(value), problems, path)
     if callable(getattr(value, "to_dict", None)) and not isinstance(value, type):

@@ -24,7 +24,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, Protocol
@@ -119,6 +118,8 @@ def _exit(code: Any = None) -> None:
 
 
 def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    import traceback
+
     text = "".join(traceback.format_exception(kind, value, tb))
     for run in _owned_runs():
         if issubclass(kind, KeyboardInterrupt):

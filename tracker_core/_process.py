@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from typing import Any
 
@@ -37,7 +36,7 @@ def start_ticks(pid: int) -> int | None:
 def current_identity() -> ProcessIdentity:
     """Host, boot id, pid and start time of this process."""
     pid = os.getpid()
-    return {"host": socket.gethostname(), "boot_id": _boot_id(), "pid": pid, "start_ticks": start_ticks(pid)}
+    return {"host": os.uname().nodename, "boot_id": _boot_id(), "pid": pid, "start_ticks": start_ticks(pid)}
 
 
 def _pid_alive(pid: int) -> bool:

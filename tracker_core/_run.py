@@ -81,7 +81,7 @@ class Run:
         self._background: list[threading.Thread] = []
         self._heartbeat: _lifecycle.Heartbeat | None = None
         self._console: Any = None
-        self._last_fsync = time.monotonic()
+        self._last_fsync = self._last_heartbeat = time.monotonic()
         self.config = Config(config, on_change=self._record_config, on_problems=self._report_problems)
         self.summary = Summary(lambda: self._summary, self._record_summary_set, self._record_summary_unset)
 
@@ -161,7 +161,7 @@ class Run:
             row, problems, special = normalize_row(data) if type(data) is dict else self._as_row(data)
             if problems:
                 self._report_problems(problems)
-            if step is not None and type(step) is not int:
+            if step is not None and (type(step) is not int or step < 0):
                 step = self._checked_step(step)
             with self._lock:
                 if self._inactive is not None:
@@ -205,15 +205,13 @@ class Run:
         return {}, [Problem("<data>", data, "log() takes a dict of metric name -> value")], False
 
     def _checked_step(self, step: object) -> int | None:
-        if isinstance(step, int) and not isinstance(step, bool):
-            return int(step)
-        if hasattr(step, "item") and len(getattr(step, "shape", ())) == 0:  # numpy / torch integer
-            value = step.item()  # type: ignore[attr-defined]
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        if float(step).is_integer() if isinstance(step, float) else False:
-            return int(step)  # type: ignore[arg-type]
-        self._report_problems([Problem("step", step, "step must be an integer >= 0")])
+        """An int step from numpy/torch integers or integral floats; None (after a warning) otherwise."""
+        value = step.item() if hasattr(step, "item") and len(getattr(step, "shape", ())) == 0 else step
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return int(value)
+        self._report_problems([Problem("step", step, "step must be an integer >= 0; the row was logged as if no step was given")])
         return None
 
     def _log_behind(self, row: dict[str, Any], step: int, current: int) -> None:
@@ -505,23 +503,26 @@ class Run:
     # ----- background work ---------------------------------------------------------------------
 
     def _tick(self) -> None:
-        """Heartbeat: a liveness record, and an fsync when one is due."""
+        """Background beat: a heartbeat record and an fsync, each when its interval has passed."""
         if self._inactive is not None:
             return
+        now = time.monotonic()
         with self._lock:
             writer = self._writer
             if writer is None or self._inactive is not None:
                 return
-            writer.append({"seq": writer.seq + 1, "t": _time(), "type": "heartbeat"})
-            interval = self.settings.fsync_interval
-            if time.monotonic() - self._last_fsync >= interval:
-                self._last_fsync = time.monotonic()
-                writer.sync()
+            if now - self._last_heartbeat >= self.settings.heartbeat_interval:
+                self._last_heartbeat = now
+                writer.append({"seq": writer.seq + 1, "t": _time(), "type": "heartbeat"})
+            due = now - self._last_fsync >= self.settings.fsync_interval
+        if due:  # fsync outside the lock: it can take a while, and log() must not wait for it
+            self._last_fsync = now
+            writer.sync()
 
     def _start_background(self, provenance: Callable[[], dict[str, Any]] | None, console_path: str | None) -> None:
         """Start the heartbeat, the provenance collector and console capture; register exit hooks."""
-        period = min(self.settings.heartbeat_interval, self.settings.fsync_interval or self.settings.heartbeat_interval)
-        self._heartbeat = _lifecycle.Heartbeat(self._tick, max(period, 0.05), f"tracker-heartbeat-{self.id}")
+        beats = [self.settings.heartbeat_interval, self.settings.fsync_interval or self.settings.heartbeat_interval]
+        self._heartbeat = _lifecycle.Heartbeat(self._tick, max(min(beats) / 2, 0.05), f"tracker-heartbeat-{self.id}")
         self._heartbeat.start()
         if provenance is not None:
             thread = threading.Thread(target=self._record_provenance, args=(provenance,),

@@ -8,8 +8,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tracker_core._errors import SettingsError
 
@@ -20,8 +19,7 @@ GOALS = {"minimize": "min", "maximize": "max", "min": "min", "max": "max"}
 OUT_OF_ORDER_KEY = "_tracker/out_of_order_records"
 
 
-@dataclass(frozen=True)
-class MetricDefinition:
+class MetricDefinition(NamedTuple):
     """How one metric (or glob of metrics) is stepped and summarised."""
 
     name: str

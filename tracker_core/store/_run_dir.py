@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from typing import Any
 
 import orjson
@@ -16,7 +15,7 @@ _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 def new_run_id() -> str:
     """13 base-36 characters from 64 random bits (unique across machines)."""
-    number = secrets.randbits(64)
+    number = int.from_bytes(os.urandom(8), "big")
     chars = []
     for _ in range(13):
         number, digit = divmod(number, 36)
