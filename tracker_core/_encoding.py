@@ -114,7 +114,7 @@ def normalize_row(data: Mapping[Any, Any]) -> tuple[dict[str, Any], list[Problem
         if key not in good_keys and not _remember_good_key(key):
             break
     else:
-        return data, [], special  # the fast path: already flat and plain
+        return data, [], special  # type: ignore[return-value]  # the fast path: already flat and plain
     row: dict[str, Any] = {}
     problems: list[Problem] = []
     _flatten_into(row, problems, "", data)
@@ -203,7 +203,7 @@ def to_tree(value: object, problems: list[Problem], path: str = "") -> object:
     if type(value).__name__ == "Namespace" and hasattr(value, "__dict__"):
         return to_tree(vars(value), problems, path)
     if callable(getattr(value, "to_dict", None)) and not isinstance(value, type):
-        return to_tree(value.to_dict(), problems, path)
+        return to_tree(value.to_dict(), problems, path)  # type: ignore[attr-defined]
     module = type(value).__module__ or ""
     if (module == "numpy" or module.startswith("torch")) and hasattr(value, "tolist"):
         return to_tree(value.tolist(), problems, path)

@@ -87,7 +87,7 @@ def _install_process_hooks() -> None:
     _previous_excepthook = sys.excepthook
     sys.excepthook = _excepthook
     _original_exit = sys.exit
-    sys.exit = _exit
+    sys.exit = _exit  # type: ignore[assignment]
 
 
 def _install_signal_handlers() -> None:

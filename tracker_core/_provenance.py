@@ -55,7 +55,7 @@ def _packages() -> dict[str, str]:
 
     found = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"]
         if name:
             found[name] = dist.version
     return dict(sorted(found.items(), key=lambda item: item[0].lower()))

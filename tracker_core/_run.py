@@ -211,7 +211,8 @@ class Run:
             value = int(value)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return int(value)
-        self._report_problems([Problem("step", step, "step must be an integer >= 0; the row was logged as if no step was given")])
+        reason = "step must be an integer >= 0; the row was logged as if no step was given"
+        self._report_problems([Problem("step", step, reason)])
         return None
 
     def _log_behind(self, row: dict[str, Any], step: int, current: int) -> None:

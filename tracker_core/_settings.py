@@ -115,7 +115,7 @@ class Settings(BaseModel):
 
 
 def _declared() -> dict[str, str]:
-    return {name: field.json_schema_extra["env"]  # type: ignore[index]
+    return {name: str(field.json_schema_extra["env"])  # type: ignore[index]
             for name, field in Settings.model_fields.items()}
 
 

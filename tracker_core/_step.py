@@ -81,8 +81,8 @@ def define(name: object, step_metric: object = None, summary: object = None, goa
     for flag_name, flag in (("hidden", hidden), ("step_sync", step_sync)):
         if not isinstance(flag, bool):
             raise SettingsError(flag_name, f"{flag!r} is not a bool", f"pass {flag_name}=True or False")
-    goal_word = {"min": "minimize", "max": "maximize"}.get(goal, goal) if goal else None  # type: ignore[arg-type]
-    return MetricDefinition(name, step_metric, options, goal_word, hidden, step_sync)
+    goal_word = {"min": "minimize", "max": "maximize"}.get(str(goal), str(goal)) if goal else None
+    return MetricDefinition(name, step_metric, options, goal_word, bool(hidden), bool(step_sync))
 
 
 class MetricRules:

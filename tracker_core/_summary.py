@@ -31,7 +31,7 @@ class Summary(MutableMapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self.update({key: value})
 
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Set several keys in one record."""
         values = dict(other, **kwargs)
         if values:

@@ -59,7 +59,7 @@ class StoredRun:
     def _infer_status(self) -> str:
         status = self._state.status
         if status not in (None, "running"):
-            return status  # type: ignore[return-value]
+            return status
         meta = self._state.meta
         try:
             activity = max(os.path.getmtime(self._dir.events), self._state.last_t or 0.0)

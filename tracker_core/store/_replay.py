@@ -61,7 +61,7 @@ class RunState:
         self.meta.update({k: v for k, v in record.items() if k not in _ENVELOPE})
 
     def _on_config(self, record: dict[str, Any]) -> None:
-        self.config.update(decode_tree(record.get("data") or {}))  # type: ignore[arg-type]
+        self.config.update(decode_tree(record.get("data") or {}))  # type: ignore[call-overload]
 
     def _on_define_metric(self, record: dict[str, Any]) -> None:
         self.rules.add(MetricDefinition.from_record(record["metric"]))
