@@ -8,6 +8,7 @@ when the test runner itself was started with SIGINT ignored (a background job).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import queue
@@ -19,9 +20,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import tracker_core
 
-__all__ = ["Child", "child_env", "events", "only_run", "run_command", "run_script", "write_script"]
+__all__ = ["Child", "child_env", "events", "only_run", "requires_torch", "run_command", "run_script", "write_script"]
+
+requires_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                    reason="needs torch (the 'torch' or 'dev' extra)")
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ None of it acts in a forked child: each run knows the pid that owns it.
 from __future__ import annotations
 
 import atexit
+import builtins
 import os
 import signal
 import sys
@@ -55,6 +56,15 @@ _previous_excepthook: Callable[..., Any] | None = None
 _original_exit: Callable[..., Any] | None = None
 _exit_code: int | None = None
 _deferred: list[int] = []
+_traceback: Any = None  # the traceback module, imported with the hooks: importing it inside an
+# excepthook during a KeyboardInterrupt makes CPython 3.11 exit with 1 instead of dying by SIGINT
+
+
+def format_exception(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> str:
+    global _traceback
+    if _traceback is None:
+        import traceback as _traceback
+    return "".join(_traceback.format_exception(kind, value, tb))
 
 
 def register(run: LiveRun) -> None:
@@ -82,12 +92,30 @@ def _owned_runs() -> list[LiveRun]:
 
 
 def _install_process_hooks() -> None:
-    global _previous_excepthook, _original_exit
+    global _previous_excepthook, _original_exit, _traceback
+    import traceback as _traceback
+
     atexit.register(_at_exit)
     _previous_excepthook = sys.excepthook
     sys.excepthook = _excepthook
     _original_exit = sys.exit
     sys.exit = _exit  # type: ignore[assignment]
+    for name in ("exit", "quit"):  # the site module's exit()/quit() helpers, used in scripts too
+        helper = getattr(builtins, name, None)
+        if helper is not None:
+            setattr(builtins, name, _remembering_exit_code(helper))
+
+
+class _remembering_exit_code:
+    def __init__(self, helper: Callable[..., Any]) -> None:
+        self._helper = helper
+
+    def __call__(self, code: Any = None) -> None:
+        _remember_exit_code(code)
+        self._helper(code)
+
+    def __repr__(self) -> str:
+        return repr(self._helper)
 
 
 def _install_signal_handlers() -> None:
@@ -103,8 +131,7 @@ def _install_signal_handlers() -> None:
     _signals_installed = True
 
 
-def _exit(code: Any = None) -> None:
-    """sys.exit that remembers its code for the runs' final state."""
+def _remember_exit_code(code: Any) -> None:
     global _exit_code
     if code is None:
         _exit_code = 0
@@ -112,15 +139,18 @@ def _exit(code: Any = None) -> None:
         _exit_code = code
     else:
         _exit_code = 1  # sys.exit("message") exits with status 1
+
+
+def _exit(code: Any = None) -> None:
+    """sys.exit that remembers its code for the runs' final state."""
+    _remember_exit_code(code)
     if _original_exit is None:
         raise SystemExit(code)
     _original_exit(code)
 
 
 def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
-    import traceback
-
-    text = "".join(traceback.format_exception(kind, value, tb))
+    text = format_exception(kind, value, tb)
     for run in _owned_runs():
         if issubclass(kind, KeyboardInterrupt):
             run.finish_from_hook("killed", 128 + signal.SIGINT, text, "SIGINT")

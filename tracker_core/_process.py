@@ -20,7 +20,10 @@ def _boot_id() -> str | None:
 
 
 def start_ticks(pid: int) -> int | None:
-    """The process start time in clock ticks since boot (/proc/<pid>/stat field 22), or None."""
+    """The start time, in clock ticks since boot, of a running process (/proc/<pid>/stat field 22).
+
+    None when there is no such process, or when it has exited and only waits to be reaped (a zombie).
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read()
@@ -28,7 +31,7 @@ def start_ticks(pid: int) -> int | None:
         return None
     fields = stat[stat.rfind(b")") + 2:].split()  # the command name may hold spaces and ')'
     try:
-        return int(fields[19])
+        return None if fields[0] in (b"Z", b"X") else int(fields[19])
     except (IndexError, ValueError):
         return None
 

@@ -264,8 +264,12 @@ class Run:
 
     # ----- records other than rows -------------------------------------------------------------
 
-    def _append(self, fields: dict[str, Any]) -> bool:
-        """Write one record (not a row); False (after a warning) if it could not be persisted."""
+    def _append(self, fields: dict[str, Any], background: bool = False) -> bool:
+        """Write one record (not a row); False (after a warning) if it could not be persisted.
+
+        Raises:
+            PersistError: strict mode, the record was not written, and the caller is the user's thread.
+        """
         if self._inactive is not None:
             return False
         with self._lock:
@@ -273,8 +277,8 @@ class Run:
                 return False
             ok = self._writer.append({"seq": self._writer.seq + 1, "t": _time(), **fields})
         if not ok:
-            self._write_failed()
-        if _lifecycle._deferred:
+            self._write_failed(may_raise=not background)
+        if _deferred_signals:
             self._handle_deferred_signal()
         return ok
 
@@ -311,11 +315,11 @@ class Run:
                 _warn(f"tracker: left out {problem.key!r}: {problem.reason} ({type(problem.value).__name__}); "
                       f"the rest of the row was logged. Accepted: {ACCEPTED_SCALARS}.")
 
-    def _write_failed(self) -> None:
+    def _write_failed(self, may_raise: bool = True) -> None:
         writer = self._writer
         if writer is None:
             return
-        if self._strict:
+        if self._strict and may_raise:
             raise PersistError(f"tracker: could not write to {writer.path}: {writer.last_error}")
         if "write" not in self._warned:
             self._warned.add("write")
@@ -418,7 +422,7 @@ class Run:
             self._lock.release()
         _lifecycle.unregister(self)
         self._run_finish_callbacks()
-        if _lifecycle._deferred:
+        if _deferred_signals:
             self._handle_deferred_signal()
         if not (self.settings.silent if quiet is None else quiet):
             print(f"tracker: run {self.name} ({self.id}) {status} -> {self.dir}", file=sys.stderr)
@@ -484,6 +488,8 @@ class Run:
                 self._lock_file.release()
         _lifecycle.unregister(self)
         self._run_finish_callbacks()
+        if _deferred_signals:
+            self._handle_deferred_signal()
 
     def __enter__(self) -> Run:
         return self
@@ -493,9 +499,7 @@ class Run:
         if kind is None:
             self.finish()
             return
-        import traceback
-
-        text = "".join(traceback.format_exception(kind, value, tb))
+        text = _lifecycle.format_exception(kind, value, tb)  # type: ignore[arg-type]
         if issubclass(kind, KeyboardInterrupt):
             self.finish_from_hook("killed", 128 + signal.SIGINT, text, "SIGINT")
         else:
@@ -546,7 +550,7 @@ class Run:
             info = collect()
         except Exception as exc:  # noqa: BLE001 - provenance is best effort
             info = {"error": repr(exc)}
-        self._append({"type": "provenance", "data": encode_tree(info)})
+        self._append({"type": "provenance", "data": encode_tree(info)}, background=True)
 
     def _forked(self) -> None:
         """In a forked child: never write into the parent's run."""

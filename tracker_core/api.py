@@ -48,6 +48,15 @@ class StoredRun:
         self.records_not_written: int = self._state.writes_failed
         self.status: str = self._infer_status()
 
+    def _final_state_from_snapshot(self) -> dict[str, Any] | None:
+        """run.json's final state, when the log lacks one (a full disk) and the same writer wrote both."""
+        snapshot = self._dir.read_meta()
+        if not snapshot or snapshot.get("status") in (None, "running"):
+            return None
+        last_writer = self._state.meta
+        same = all(snapshot.get(k) == last_writer.get(k) for k in ("host", "boot_id", "pid", "start_ticks"))
+        return snapshot if same else None
+
     @property
     def dir(self) -> str:
         return self._dir.path
@@ -60,6 +69,11 @@ class StoredRun:
         status = self._state.status
         if status not in (None, "running"):
             return status
+        snapshot = self._final_state_from_snapshot()
+        if snapshot is not None:
+            self.exit_code = snapshot.get("exit_code")
+            self.records_not_written = int(snapshot.get("records_not_written") or 0)
+            return str(snapshot["status"])
         meta = self._state.meta
         try:
             activity = max(os.path.getmtime(self._dir.events), self._state.last_t or 0.0)
