@@ -35,10 +35,10 @@ def use_offline_env(tmp: str) -> None:
     os.environ.update(offline_env(tmp))
 
 
-def installed(module: str) -> bool:
-    """True if ``module`` can be imported (checked without importing it)."""
+def installed(*modules: str) -> bool:
+    """True if every top-level module named can be imported (found without importing it)."""
     try:
-        return importlib.util.find_spec(module) is not None
+        return all(importlib.util.find_spec(module) is not None for module in modules)
     except (ImportError, ValueError):
         return False
 

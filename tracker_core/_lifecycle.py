@@ -103,10 +103,10 @@ def _install_process_hooks() -> None:
     for name in ("exit", "quit"):  # the site module's exit()/quit() helpers, used in scripts too
         helper = getattr(builtins, name, None)
         if helper is not None:
-            setattr(builtins, name, _remembering_exit_code(helper))
+            setattr(builtins, name, _ExitCodeRecorder(helper))
 
 
-class _remembering_exit_code:
+class _ExitCodeRecorder:
     def __init__(self, helper: Callable[..., Any]) -> None:
         self._helper = helper
 
