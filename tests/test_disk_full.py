@@ -60,8 +60,8 @@ def test_full_disk_leaves_only_complete_readable_records(tmp_path: Path) -> None
     log_path = Path(run.dir, "events.jsonl")
     assert log_path.stat().st_size <= LIMIT
     assert log_path.read_bytes().endswith(b"\n")  # a write cut short at the limit was undone
-    assert run.read_stats.bad_lines == 0
-    assert not run.read_stats.torn_tail
+    assert run.bad_lines == 0
+    assert not run.torn_tail
     assert run.seq_gaps == 0
     steps = [row["_step"] for row in run.history()]
     assert 0 < len(steps) < ROWS
@@ -99,7 +99,7 @@ def test_full_disk_in_strict_mode_raises_persist_error(tmp_path: Path) -> None:
     assert 0 < failed_step < ROWS
     run = only_run(PROJECT)
     assert [row["_step"] for row in run.history()] == list(range(failed_step))
-    assert run.read_stats.bad_lines == 0
+    assert run.bad_lines == 0
 
 
 def test_full_disk_in_strict_mode_kills_no_tracker_thread(tmp_path: Path) -> None:

@@ -96,7 +96,7 @@ def test_sigkill_at_a_random_moment_loses_no_acknowledged_step(tmp_path: Path) -
     assert run.status == "crashed"
     assert run.exit_code is None
     assert run.seq_gaps == 0
-    assert run.read_stats.bad_lines == 0
+    assert run.bad_lines == 0
 
 
 @pytest.mark.parametrize("activity", ["busy", "idle"])

@@ -79,7 +79,7 @@ def test_resuming_a_killed_run_repairs_its_torn_tail(tmp_path: Path, store: Path
         handle.write(torn)
     crashed = only_run(PROJECT)
     assert crashed.status == "crashed"
-    assert crashed.read_stats.torn_tail
+    assert crashed.torn_tail
 
     run = tracker_core.init(project=PROJECT, id="torn", resume="must")
     run.log({"x": 5}, step=5)
@@ -94,8 +94,8 @@ def test_resuming_a_killed_run_repairs_its_torn_tail(tmp_path: Path, store: Path
     stored = only_run(PROJECT)
     assert stored.status == "finished"
     assert stored.seq_gaps == 0
-    assert stored.read_stats.bad_lines == 0
-    assert not stored.read_stats.torn_tail
+    assert stored.bad_lines == 0
+    assert not stored.torn_tail
     assert [row["x"] for row in stored.history()] == list(range(6))
 
 

@@ -3,59 +3,72 @@
 A run whose log has no final status is ``running`` only while its writer lives:
 on the same host, its pid must exist with the same start time (pids are reused);
 elsewhere, its last record or heartbeat must be recent. Otherwise it is ``crashed``.
+Listing goes through a per-project index rebuilt from the logs when stale.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
-from collections.abc import Iterable
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tracker_core._errors import RunNotFoundError
-from tracker_core._process import writer_state
-from tracker_core.store._log import ReadStats, read_records
+from tracker_core._encoding import decode_tree
+from tracker_core._errors import RunLockedError, RunNotFoundError, SettingsError, TrackerError
+from tracker_core._process import current_identity, writer_state
+from tracker_core._query import compile_filters, sort_runs
+from tracker_core.store._index import digest, project_digests, replay
+from tracker_core.store._lock import WriterLock
+from tracker_core.store._log import LogWriter, repair_torn_tail
 from tracker_core.store._replay import RunState
 from tracker_core.store._run_dir import RunDir
 
 __all__ = ["Api", "StoredRun"]
 
+_EDITABLE = ("name", "notes", "tags", "group", "job_type")
+
 
 class StoredRun:
-    """A run as recorded in the store, read once when constructed."""
+    """A run as recorded in the store. Listing data comes from the index; history and
+    provenance are read from the log when first asked for."""
 
-    def __init__(self, run_dir: RunDir) -> None:
+    def __init__(self, run_dir: RunDir, digest: Mapping[str, Any], state: RunState | None = None) -> None:
         self._dir = run_dir
-        self.read_stats = ReadStats()
-        self._state = RunState.from_records(read_records(run_dir.events, self.read_stats))
-        meta = self._state.meta
-        self.id: str = run_dir.run_id
-        self.project: str = run_dir.project
+        self._state = state
+        self._load(digest)
+
+    def _load(self, digest: Mapping[str, Any]) -> None:
+        meta = digest["meta"]
+        self._meta = meta
+        self.id: str = self._dir.run_id
+        self.project: str = self._dir.project
         self.name: str = meta.get("name") or self.id
         self.tags: list[str] = list(meta.get("tags") or [])
         self.group: str | None = meta.get("group")
         self.job_type: str | None = meta.get("job_type")
         self.notes: str | None = meta.get("notes")
         self.entity: str | None = meta.get("entity")
-        self.config: dict[str, Any] = self._state.config
-        self.summary: dict[str, Any] = self._state.summary.snapshot()
-        self.exit_code: int | None = self._state.exit_code
-        self.traceback: str | None = self._state.traceback
-        self.signal: str | None = self._state.signal
-        self.preempted: bool = self._state.preempted
-        self.provenance: dict[str, Any] | None = self._state.provenance
-        self.last_seq: int = self._state.last_seq
-        self.seq_gaps: int = self._state.seq_gaps
-        self.records_not_written: int = self._state.writes_failed
-        self.status: str = self._infer_status()
+        self.config: dict[str, Any] = decode_tree(digest["config"])  # type: ignore[assignment]
+        self.summary: dict[str, Any] = decode_tree(digest["summary"])  # type: ignore[assignment]
+        self.extremes: dict[str, list[Any]] = decode_tree(digest.get("extremes") or {})  # type: ignore[assignment]
+        self.exit_code: int | None = digest["exit_code"]
+        self.traceback: str | None = digest["traceback"]
+        self.signal: str | None = digest["signal"]
+        self.preempted: bool = digest["preempted"]
+        self.last_seq: int = digest["last_seq"]
+        self.seq_gaps: int = digest["seq_gaps"]
+        self.records_not_written: int = digest["writes_failed"]
+        self.bad_lines: int = digest["bad_lines"]  # undecodable lines the reader skipped
+        self.torn_tail: bool = digest["torn_tail"]  # an incomplete last line (the writer died mid-record)
+        started = meta.get("started") or digest["first_t"]
+        self.created_at: datetime.datetime | None = (
+            datetime.datetime.fromtimestamp(started, tz=datetime.UTC) if started else None)
+        self._last_t: float | None = digest["last_t"]
+        self._ended_t: float | None = digest["ended_t"]
+        self.status: str = self._infer_status(digest["status"])
 
-    def _final_state_from_snapshot(self) -> dict[str, Any] | None:
-        """run.json's final state, when the log lacks one (a full disk) and the same writer wrote both."""
-        snapshot = self._dir.read_meta()
-        if not snapshot or snapshot.get("status") in (None, "running"):
-            return None
-        last_writer = self._state.meta
-        same = all(snapshot.get(k) == last_writer.get(k) for k in ("host", "boot_id", "pid", "start_ticks"))
-        return snapshot if same else None
+    # ----- state --------------------------------------------------------------------------------
 
     @property
     def dir(self) -> str:
@@ -65,8 +78,31 @@ class StoredRun:
     def path(self) -> str:
         return f"{self.project}/{self.id}"
 
-    def _infer_status(self) -> str:
-        status = self._state.status
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to the final record (to the last record for crashed or live runs)."""
+        end = self._ended_t or self._last_t
+        started = self._meta.get("started")
+        return max(0.0, end - started) if end and started else None
+
+    @property
+    def provenance(self) -> dict[str, Any] | None:
+        return self._full_state().provenance
+
+    def _full_state(self) -> RunState:
+        if self._state is None:
+            self._state, _ = replay(self._dir)
+        return self._state
+
+    def _final_state_from_snapshot(self) -> dict[str, Any] | None:
+        """run.json's final state, when the log lacks one (a full disk) and the same writer wrote both."""
+        snapshot = self._dir.read_meta()
+        if not snapshot or snapshot.get("status") in (None, "running"):
+            return None
+        same = all(snapshot.get(k) == self._meta.get(k) for k in ("host", "boot_id", "pid", "start_ticks"))
+        return snapshot if same else None
+
+    def _infer_status(self, status: str | None) -> str:
         if status not in (None, "running"):
             return status
         snapshot = self._final_state_from_snapshot()
@@ -74,32 +110,121 @@ class StoredRun:
             self.exit_code = snapshot.get("exit_code")
             self.records_not_written = int(snapshot.get("records_not_written") or 0)
             return str(snapshot["status"])
-        meta = self._state.meta
         try:
-            activity = max(os.path.getmtime(self._dir.events), self._state.last_t or 0.0)
+            activity = max(os.path.getmtime(self._dir.events), self._last_t or 0.0)
         except OSError:
-            activity = self._state.last_t or 0.0
-        interval = float(meta.get("heartbeat_interval") or 30.0)
-        return "running" if writer_state(meta, activity, interval) == "alive" else "crashed"
+            activity = self._last_t or 0.0
+        interval = float(self._meta.get("heartbeat_interval") or 30.0)
+        return "running" if writer_state(self._meta, activity, interval) == "alive" else "crashed"
 
-    def history(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Every row (never sampled), merged by step, with ``_step`` and ``_timestamp``.
+    # ----- history ------------------------------------------------------------------------------
 
-        With ``keys``, only rows holding at least one of them, reduced to those keys.
+    def history(self, keys: Iterable[str] | None = None, x: str = "_step", pandas: bool = False) -> Any:
+        """Every row (never sampled), merged by step, in order, each with ``_step`` and ``_timestamp``.
+
+        ``keys`` keeps only rows holding at least one of them, reduced to them; ``x`` names the
+        x-axis column (rows without it are dropped, the rest sorted by it); ``pandas=True``
+        returns a DataFrame.
+
+        Raises:
+            TrackerError: pandas was asked for and is not installed.
         """
-        rows = self._state.history()
-        if keys is None:
+        rows = self._full_state().history()
+        if keys is not None:
+            wanted = list(keys)
+            rows = [{"_step": row["_step"], "_timestamp": row["_timestamp"],
+                     **({x: row[x]} if x in row else {}), **{k: row[k] for k in wanted if k in row}}
+                    for row in rows if any(k in row for k in wanted)]
+        if x != "_step":
+            rows = sorted((row for row in rows if x in row), key=lambda row: row[x])
+        if not pandas:
             return rows
-        wanted = list(keys)
-        picked = []
-        for row in rows:
-            kept = {k: row[k] for k in wanted if k in row}
-            if kept:
-                picked.append({"_step": row["_step"], "_timestamp": row["_timestamp"], **kept})
-        return picked
+        try:
+            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:
+            raise TrackerError("history(pandas=True) needs pandas\nHint: pip install pandas") from None
+        return pd.DataFrame(rows)
+
+    # ----- edits --------------------------------------------------------------------------------
+
+    def update(self, **changes: Any) -> None:
+        """Edit name, notes, tags, group or job_type after the fact.
+
+        Appends a ``meta`` record (history is never rewritten) and refreshes run.json.
+
+        Raises:
+            SettingsError: an unknown field or a wrong type.
+            RunLockedError: a live process is writing the run.
+        """
+        for field, value in changes.items():
+            if field not in _EDITABLE:
+                raise SettingsError(field, "cannot be edited", "editable: " + ", ".join(_EDITABLE))
+            if field == "tags":
+                if isinstance(value, str) or not all(isinstance(t, str) for t in value):
+                    raise SettingsError("tags", f"{value!r} is not a list of strings", "pass tags=['a', 'b']")
+                changes[field] = list(value)
+            elif value is not None and not isinstance(value, str):
+                raise SettingsError(field, f"{value!r} is not a string", f"pass {field}='...'")
+        if not changes:
+            return
+        with _ExclusiveWriter(self._dir) as writer:
+            writer.append({"seq": writer.seq + 1, "t": _now(), "type": "meta", "set": changes})
+        snapshot = self._dir.read_meta() or {}
+        snapshot.update(changes)
+        self._dir.write_meta(snapshot)
+        state, stats = replay(self._dir)
+        self._state = state
+        self._load(digest(state, stats))
+
+    def delete(self) -> None:
+        """Remove the run's folder.
+
+        Raises:
+            RunLockedError: a live process is writing the run.
+        """
+        lock = WriterLock(self._dir.lock)
+        if not lock.try_acquire(f"pid {os.getpid()} deleting"):
+            raise RunLockedError(self.id, lock.owner())
+        try:
+            shutil.rmtree(self._dir.path)
+        finally:
+            lock.release()
 
     def __repr__(self) -> str:
         return f"<StoredRun {self.path} name={self.name!r} {self.status}>"
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+class _ExclusiveWriter:
+    """Take a run's writer lock, repair a torn tail, and yield a writer that continues its seq."""
+
+    def __init__(self, run_dir: RunDir) -> None:
+        self._dir = run_dir
+        self._lock = WriterLock(run_dir.lock)
+        self._writer: LogWriter | None = None
+
+    def __enter__(self) -> LogWriter:
+        identity = current_identity()
+        if not self._lock.try_acquire(f"pid {identity['pid']} on {identity['host']} (editing)"):
+            raise RunLockedError(self._dir.run_id, self._lock.owner())
+        try:
+            repair_torn_tail(self._dir.events)
+            state, _ = replay(self._dir)
+            self._writer = LogWriter(self._dir.events, state.last_seq)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._writer
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._lock.release()
 
 
 class Api:
@@ -116,35 +241,59 @@ class Api:
         except FileNotFoundError:
             return []
 
-    def runs(self, project: str) -> list[StoredRun]:
-        """Every run of ``project``, oldest first."""
-        folder = os.path.join(self.root, project)
-        try:
-            names = os.listdir(folder)
-        except FileNotFoundError:
-            return []
-        runs = [StoredRun(RunDir(self.root, project, name)) for name in names
-                if os.path.isfile(os.path.join(folder, name, "events.jsonl"))]
-        runs.sort(key=lambda run: (run._state.first_t or 0.0, run.id))
-        return runs
+    def runs(self, project: str | None = None, filters: Mapping[str, Any] | Sequence[str] | None = None,
+             order: str | None = None) -> list[StoredRun]:
+        """The runs of ``project`` (all projects when None) that match ``filters``, sorted by ``order``.
 
-    def run(self, path: str) -> StoredRun:
-        """A run by ``project/id``, or by id alone when it is unique in the store.
+        Without ``order``, oldest first. See ``tracker_core._query`` for the filter language
+        (MongoDB-style dicts, or expressions like ``"config.lr<1e-3"``).
 
         Raises:
-            RunNotFoundError: no such run, or an id found in several projects.
+            SettingsError: an unknown field or operator in filters or order.
         """
-        if "/" in path:
-            project, run_id = path.rsplit("/", 1)
-            run_dir = RunDir(self.root, project, run_id)
-            if run_dir.exists():
-                return StoredRun(run_dir)
-            raise RunNotFoundError(f"{path!r} in {self.root}")
-        found = [RunDir(self.root, project, path) for project in self.projects()]
-        found = [run_dir for run_dir in found if run_dir.exists()]
+        match = compile_filters(filters)
+        runs = []
+        for name in [project] if project else self.projects():
+            for run_id, run_digest in project_digests(self.root, name).items():
+                run = StoredRun(RunDir(self.root, name, run_id), run_digest)
+                if match(run):
+                    runs.append(run)
+        runs.sort(key=lambda run: (run.created_at.timestamp() if run.created_at else 0.0, run.id))
+        return sort_runs(runs, order)
+
+    def run(self, path: str) -> StoredRun:
+        """A run by ``project/id``, or by id (or unique id prefix) alone when unambiguous.
+
+        Raises:
+            RunNotFoundError: no such run, or several runs match.
+        """
+        project, _, run_id = path.rpartition("/")
+        projects = [project] if project else self.projects()
+        found = [RunDir(self.root, p, run_id) for p in projects if RunDir(self.root, p, run_id).exists()]
+        if not found and not project and run_id:
+            found = [RunDir(self.root, p, name) for p in projects for name in _listdir(os.path.join(self.root, p))
+                     if name.startswith(run_id) and RunDir(self.root, p, name).exists()]
         if len(found) == 1:
-            return StoredRun(found[0])
+            state, stats = replay(found[0])
+            return StoredRun(found[0], digest(state, stats), state)
         if not found:
-            raise RunNotFoundError(f"{path!r} in {self.root}")
-        raise RunNotFoundError(f"{path!r} unique in {self.root}", "it exists in several projects: "
-                               + ", ".join(d.project for d in found) + "; pass project/id")
+            close = self._close_ids(run_id)
+            raise RunNotFoundError(f"{path!r} in {self.root}", f"did you mean {', '.join(close)}?" if close
+                                   else "list runs with `tracker runs` or Api().runs(project)")
+        raise RunNotFoundError(f"{path!r} unique in {self.root}", "it matches "
+                               + ", ".join(f"{d.project}/{d.run_id}" for d in found) + "; pass project/id")
+
+    def _close_ids(self, run_id: str) -> list[str]:
+        import difflib
+
+        known = [f"{p}/{name}" for p in self.projects() for name in _listdir(os.path.join(self.root, p))
+                 if not name.startswith(".")]
+        by_id = {k.rsplit("/", 1)[1]: k for k in known}
+        return [by_id[i] for i in difflib.get_close_matches(run_id, list(by_id), n=3)]
+
+
+def _listdir(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []

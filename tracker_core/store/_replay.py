@@ -34,6 +34,7 @@ class RunState:
         self.last_t: float | None = None
         self.next_step = 0
         self.writes_failed = 0
+        self.ended_t: float | None = None
 
     @classmethod
     def from_records(cls, records: Iterable[dict[str, Any]]) -> RunState:
@@ -59,6 +60,9 @@ class RunState:
 
     def _on_run(self, record: dict[str, Any]) -> None:
         self.meta.update({k: v for k, v in record.items() if k not in _ENVELOPE})
+
+    def _on_meta(self, record: dict[str, Any]) -> None:
+        self.meta.update(record.get("set") or {})
 
     def _on_config(self, record: dict[str, Any]) -> None:
         self.config.update(decode_tree(record.get("data") or {}))  # type: ignore[call-overload]
@@ -99,6 +103,9 @@ class RunState:
         self.preempted = bool(record.get("preempted"))
         if self.status == "running":
             self.signal = None
+            self.ended_t = None
+        else:
+            self.ended_t = record.get("t")
 
     def _on_signal(self, record: dict[str, Any]) -> None:
         self.signal = record.get("signal")
@@ -108,6 +115,26 @@ class RunState:
 
     def _on_write_failures(self, record: dict[str, Any]) -> None:
         self.writes_failed += int(record.get("count", 0))
+
+    def extremes(self) -> dict[str, list[Any]]:
+        """For every numeric metric: ``[min, step of min, max, step of max]``, the first step on ties.
+
+        NaN is never an extreme; booleans are not numbers here.
+        """
+        found: dict[str, list[Any]] = {}
+        for step, _, row in sorted(self.entries, key=lambda entry: entry[0]):
+            for key, value in row.items():
+                if type(value) not in (int, float) or value != value:
+                    continue
+                best = found.get(key)
+                if best is None:
+                    found[key] = [value, step, value, step]
+                    continue
+                if value < best[0]:
+                    best[0], best[1] = value, step
+                if value > best[2]:
+                    best[2], best[3] = value, step
+        return found
 
     def history(self) -> list[dict[str, Any]]:
         """Rows merged by step, in step order, each with ``_step`` and ``_timestamp``."""

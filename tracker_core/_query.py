@@ -1,0 +1,181 @@
+"""Filters and ordering for ``Api.runs()``: a small subset of MongoDB's query language.
+
+A filter is a dict of *field* -> condition, all of which must hold::
+
+    {"status": "finished", "tags": "phase-1", "config.learning_rate": {"$lt": 1e-3},
+     "summary.val/accuracy": {"$gte": 0.9}, "$or": [{"group": "a"}, {"group": "b"}]}
+
+or a list of expressions such as ``"config.learning_rate<1e-3"`` (operators
+``= != < <= > >= ~``, where ``~`` is a regular-expression search). A condition is a plain
+value (equality; for ``tags``, membership) or a dict of ``$eq $ne $lt $lte $gt $gte $in
+$nin $exists $regex``. Fields: ``id name status group job_type tags notes entity exit_code
+created_at duration``, ``config.<key>`` (nested keys with dots) and ``summary.<key>``.
+A run without the field matches only ``$ne``, ``$nin`` and ``$exists: false``; NaN matches
+no comparison.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from tracker_core._errors import SettingsError
+
+__all__ = ["MISSING", "compile_filters", "lookup", "sort_runs"]
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+FIELDS = ("id", "name", "status", "group", "job_type", "tags", "notes", "entity", "exit_code",
+          "created_at", "duration")
+_EXPRESSION = re.compile(r"^\s*([^<>=!~\s]+)\s*(<=|>=|!=|=|<|>|~)\s*(.*?)\s*$")
+_SYMBOLS = {"=": "$eq", "!=": "$ne", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "~": "$regex"}
+
+
+class Queryable(Protocol):
+    config: dict[str, Any]
+    summary: dict[str, Any]
+
+
+def _nested(tree: Any, path: str) -> Any:
+    """``tree[path]``, else the dotted path walked through nested dicts."""
+    if isinstance(tree, dict) and path in tree:
+        return tree[path]
+    head, dot, rest = path.partition(".")
+    while dot:
+        if isinstance(tree, dict) and head in tree:
+            found = _nested(tree[head], rest)
+            if found is not MISSING:
+                return found
+        more_head, dot, rest = rest.partition(".")
+        head = f"{head}.{more_head}"
+    return MISSING
+
+
+def lookup(run: Queryable, field: str) -> Any:
+    """The value of a filter/sort field for one run, or MISSING.
+
+    Raises:
+        SettingsError: an unknown field.
+    """
+    if field.startswith("config."):
+        return _nested(run.config, field[7:])
+    if field.startswith("summary."):
+        return _nested(run.summary, field[8:])
+    if field in FIELDS:
+        value = getattr(run, field)
+        if field == "created_at" and value is not None:
+            return value.timestamp()
+        return MISSING if value is None else value
+    raise SettingsError(f"field {field!r}", "not a run field",
+                        "use config.<key>, summary.<key> or one of " + ", ".join(FIELDS))
+
+
+def _compare(op: str, value: Any, target: Any) -> bool:
+    if op == "$exists":
+        return (value is not MISSING) == bool(target)
+    if op == "$ne":
+        return not _compare("$eq", value, target)
+    if op == "$nin":
+        return not _compare("$in", value, target)
+    if value is MISSING:
+        return False
+    if op == "$eq":
+        return target in value if isinstance(value, list) and not isinstance(target, list) else value == target
+    if op == "$in":
+        targets = target if isinstance(target, (list, tuple, set)) else [target]
+        return any(_compare("$eq", value, t) for t in targets)
+    if op == "$regex":
+        return isinstance(value, str) and re.search(str(target), value) is not None
+    try:
+        return bool({"$lt": value < target, "$lte": value <= target,
+                     "$gt": value > target, "$gte": value >= target}[op])
+    except TypeError:
+        return False
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def parse_expression(text: str) -> dict[str, Any]:
+    """``"config.lr<1e-3"`` -> ``{"config.lr": {"$lt": 0.001}}``.
+
+    Raises:
+        SettingsError: the text is not ``field OP value``.
+    """
+    match = _EXPRESSION.match(text)
+    if not match:
+        raise SettingsError(f"filter {text!r}", "not of the form FIELD OP VALUE",
+                            "e.g. config.lr<1e-3, status=finished, tags=phase-1, name~^bert")
+    field, symbol, raw = match.groups()
+    value = raw if symbol == "~" else _parse_value(raw)
+    return {field: {_SYMBOLS[symbol]: value}}
+
+
+def compile_filters(filters: Mapping[str, Any] | Sequence[str] | None) -> Callable[[Queryable], bool]:
+    """A predicate over runs. Raises SettingsError for unknown operators, fields or expressions."""
+    if filters is None:
+        return lambda run: True
+    if not isinstance(filters, Mapping):
+        if isinstance(filters, str):
+            filters = [filters]
+        merged: dict[str, Any] = {"$and": [parse_expression(text) for text in filters]}
+        filters = merged
+    checks: list[Callable[[Queryable], bool]] = []
+    for field, condition in filters.items():
+        if field in ("$and", "$or"):
+            checks.append(_combine([compile_filters(part) for part in condition], field == "$and"))
+            continue
+        if field.startswith("$"):
+            raise SettingsError(f"filter operator {field!r}", "not supported", "use $and or $or at the top level")
+        conditions = condition if isinstance(condition, Mapping) else {"$eq": condition}
+        for op in conditions:
+            if op not in ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$exists", "$regex"):
+                raise SettingsError(f"filter operator {op!r}", "not supported",
+                                    "use $eq $ne $lt $lte $gt $gte $in $nin $exists $regex")
+        checks.append(_field_check(field, conditions))
+    return _combine(checks, every=True)
+
+
+def _combine(checks: list[Callable[[Queryable], bool]], every: bool) -> Callable[[Queryable], bool]:
+    def check(run: Queryable) -> bool:
+        return (all if every else any)(part(run) for part in checks)
+
+    return check
+
+
+def _field_check(field: str, conditions: Mapping[str, Any]) -> Callable[[Queryable], bool]:
+    def check(run: Queryable) -> bool:
+        value = lookup(run, field)
+        return all(_compare(op, value, target) for op, target in conditions.items())
+
+    return check
+
+
+def sort_runs(runs: list[Any], order: str | None) -> list[Any]:
+    """Sort by ``[+-]field``; runs without a value (or with NaN) come last either way.
+
+    Raises:
+        SettingsError: an unknown field.
+    """
+    if not order:
+        return runs
+    descending = order.startswith("-")
+    field = order.lstrip("+-")
+    keyed = [(lookup(run, field), run) for run in runs]
+    present = [(value, run) for value, run in keyed if _sortable(value)]
+    present.sort(key=lambda pair: (0, pair[0], "") if isinstance(pair[0], (int, float)) else (1, 0, str(pair[0])),
+                 reverse=descending)  # numbers before text when a field mixes both
+    return [run for _, run in present] + [run for value, run in keyed if not _sortable(value)]
+
+
+def _sortable(value: Any) -> bool:
+    return value is not MISSING and value == value and not isinstance(value, (dict, list))

@@ -1,0 +1,111 @@
+"""A per-project cache of what listing runs needs, rebuilt from the logs when missing or stale.
+
+``<root>/<project>/.index.json`` maps each run id to the size and mtime of its log and a
+digest of its state (metadata, config, summary, final state, per-metric extremes). An entry
+whose log changed is rebuilt by replaying that log; the logs stay the source of truth, and a
+missing, unreadable or old-format index is simply rebuilt. Writing the index is best effort.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+
+from tracker_core._encoding import encode_tree
+from tracker_core.store._log import ReadStats, read_records
+from tracker_core.store._replay import RunState
+from tracker_core.store._run_dir import RunDir
+
+__all__ = ["INDEX_NAME", "digest", "project_digests"]
+
+INDEX_NAME = ".index.json"
+_INDEX_VERSION = 1
+_TRACEBACK_LIMIT = 8192
+
+
+def digest(state: RunState, stats: ReadStats) -> dict[str, Any]:
+    """The JSON-safe part of a run's state that listing and sorting need."""
+    return {
+        "meta": state.meta,
+        "config": encode_tree(state.config),
+        "summary": encode_tree(state.summary.snapshot()),
+        "extremes": encode_tree(state.extremes()),
+        "status": state.status,
+        "exit_code": state.exit_code,
+        "traceback": (state.traceback or "")[-_TRACEBACK_LIMIT:] or None,
+        "signal": state.signal,
+        "preempted": state.preempted,
+        "first_t": state.first_t,
+        "last_t": state.last_t,
+        "ended_t": state.ended_t,
+        "last_seq": state.last_seq,
+        "seq_gaps": state.seq_gaps,
+        "writes_failed": state.writes_failed,
+        "bad_lines": stats.bad_lines,
+        "torn_tail": stats.torn_tail,
+    }
+
+
+def replay(run_dir: RunDir) -> tuple[RunState, ReadStats]:
+    """Read a run's whole log; raises OSError if it cannot be read."""
+    stats = ReadStats()
+    return RunState.from_records(read_records(run_dir.events, stats)), stats
+
+
+def _load(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            index = orjson.loads(handle.read())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(index, dict) or index.get("version") != _INDEX_VERSION:
+        return {}
+    runs = index.get("runs")
+    return runs if isinstance(runs, dict) else {}
+
+
+def _save(path: str, runs: dict[str, Any]) -> None:
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(orjson.dumps({"version": _INDEX_VERSION, "runs": runs}))
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+
+
+def project_digests(root: str, project: str) -> dict[str, dict[str, Any]]:
+    """Run id -> digest for every run of a project, from the index where it is still fresh."""
+    folder = os.path.join(root, project)
+    index_path = os.path.join(folder, INDEX_NAME)
+    cached = _load(index_path)
+    fresh: dict[str, Any] = {}
+    changed = False
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return {}
+    for name in names:
+        run_dir = RunDir(root, project, name)
+        try:
+            stat = os.stat(run_dir.events)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        key = [stat.st_size, stat.st_mtime_ns]
+        entry = cached.get(name)
+        if entry is None or entry.get("key") != key:
+            try:
+                state, stats = replay(run_dir)
+            except OSError:
+                continue
+            entry = {"key": key, "digest": digest(state, stats)}
+            changed = True
+        fresh[name] = entry
+    if changed or len(fresh) != len(cached):
+        _save(index_path, fresh)
+    return {name: entry["digest"] for name, entry in fresh.items()}
