@@ -102,11 +102,11 @@ class RunExistsError(TrackerError):
 
 
 class RunNotFoundError(TrackerError, LookupError):
-    """No run matches."""
+    """No run (or project) matches, or several do."""
 
     def __init__(self, what: str, hint: str | None = None) -> None:
         self.what = what
-        super().__init__(_with_hint(f"no run {what}", hint))
+        super().__init__(_with_hint(what, hint))
 
 
 class StepOrderError(TrackerError, ValueError):

@@ -76,7 +76,7 @@ def _choose_dir(settings: Settings, root: str) -> RunDir:
     if run_dir.exists() and settings.resume in (None, "never"):
         raise RunExistsError(settings.id, run_dir.path)
     if not run_dir.exists() and settings.resume == "must":
-        raise RunNotFoundError(f"{settings.project}/{settings.id} in {root}",
+        raise RunNotFoundError(f"no run {settings.project}/{settings.id} in {root}",
                                "check the project and id, or pass resume='allow' to create it")
     return run_dir
 

@@ -278,9 +278,9 @@ class Api:
             return StoredRun(found[0], digest(state, stats), state)
         if not found:
             close = self._close_ids(run_id)
-            raise RunNotFoundError(f"{path!r} in {self.root}", f"did you mean {', '.join(close)}?" if close
+            raise RunNotFoundError(f"no run {path!r} in {self.root}", f"did you mean {', '.join(close)}?" if close
                                    else "list runs with `tracker runs` or Api().runs(project)")
-        raise RunNotFoundError(f"{path!r} unique in {self.root}", "it matches "
+        raise RunNotFoundError(f"run id {path!r} is ambiguous in {self.root}", "it matches "
                                + ", ".join(f"{d.project}/{d.run_id}" for d in found) + "; pass project/id")
 
     def _close_ids(self, run_id: str) -> list[str]:

@@ -1,0 +1,113 @@
+"""The ``tracker`` command: answer questions about the runs in a local store.
+
+Exit codes: 0 done; 1 nothing matched (no run has the metric, no runs listed); 2 a usage
+error, an unknown run or field, or a missing optional package. Errors are one line, with a
+``Hint:`` where there is a fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tracker_core._errors import TrackerError
+
+__all__ = ["main", "main_exit"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from tracker_core.cli import _commands as c
+
+    parser = argparse.ArgumentParser(prog="tracker", description="Query the runs in a local tracker store.")
+    parser.add_argument("--dir", help="store root (default: TRACKER_DIR, else ./tracker_runs)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: object, help_text: str, json: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        if json:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    def selection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--project", "-p", help="only this project (default: all)")
+        p.add_argument("--group", help="only runs of this group")
+        p.add_argument("--tag", action="append", default=[], help="only runs with this tag (repeatable)")
+        p.add_argument("--status", help="only runs in this state, e.g. finished")
+        p.add_argument("--since", help="only runs started since: a date (2026-11-01) or an age (7d, 12h)")
+        p.add_argument("--filter", "-f", action="append", default=[], metavar="EXPR",
+                       help="e.g. config.lr<1e-3, summary.val/acc>=0.9, name~^bert (repeatable)")
+
+    p = command("best", c.best, "the best run on a metric, and how its config differs from the others")
+    p.add_argument("metric")
+    p.add_argument("--goal", choices=["min", "max"], default="min")
+    selection(p)
+
+    p = command("runs", c.runs, "a table of runs")
+    selection(p)
+    p.add_argument("--sort", help="field to sort by, '-' for descending: -summary.val/acc, config.lr, created_at")
+    p.add_argument("--limit", "-n", type=int, default=50)
+    p.add_argument("--columns", "-c", default="", help="extra columns: config.lr,summary.val/loss,...")
+
+    p = command("show", c.show, "everything about one run")
+    p.add_argument("run", help="project/id, id, or a unique id prefix")
+
+    p = command("diff", c.diff, "two runs side by side: config, provenance and summary")
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.add_argument("--all", action="store_true", help="also the keys that are the same")
+
+    p = command("export", c.export, "a run's full history as csv, jsonl or parquet", json=False)
+    p.add_argument("run")
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
+    p.add_argument("--output", "-o", help="file to write (default: standard output; required for parquet)")
+
+    p = command("tag", c.tag, "add (+name) or remove (-name) tags", json=False)
+    p.add_argument("run")
+    p.add_argument("changes", nargs="+", metavar="+TAG|-TAG")
+
+    p = command("note", c.note, "set a run's notes", json=False)
+    p.add_argument("run")
+    p.add_argument("text")
+
+    p = command("rm", c.remove, "delete runs (asks first unless --yes)", json=False)
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--yes", "-y", action="store_true")
+
+    p = command("plot", c.plot, "a metric of several runs on one chart, as a PNG", json=False)
+    p.add_argument("metric")
+    selection(p)
+    p.add_argument("--runs", nargs="+", default=[], metavar="RUN", help="these runs (default: all selected)")
+    p.add_argument("--x", default="_step", help="x-axis column (default: _step)")
+    p.add_argument("--output", "-o", default="plot.png")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "tag":
+        args.changes += extra  # "-phase-1" looks like an option to argparse
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from tracker_core.api import Api
+
+    try:
+        return int(args.handler(Api(args.dir), args))
+    except TrackerError as error:
+        message = str(error).replace("\n", "\n  ")
+        print(f"tracker: error: {message}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `tracker runs | head`
+        return 0
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_exit()
