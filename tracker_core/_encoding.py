@@ -18,6 +18,11 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import orjson
+
+_dumps = orjson.dumps
+_ONE_LINE = orjson.OPT_APPEND_NEWLINE
+
 ACCEPTED_SCALARS = (
     "int, float, bool, str, None, NumPy scalars, 0-d NumPy arrays or torch tensors, "
     "and dicts of these (flattened with '/')"
@@ -39,14 +44,6 @@ class Problem(NamedTuple):
 class _Rejected(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
-
-
-def _is_special_number(value: object) -> bool:
-    if type(value) is float:
-        return value != value or value in _INFINITIES
-    if type(value) is int:
-        return not _INT_MIN <= value <= _INT_MAX
-    return False
 
 
 def to_scalar(value: object) -> object:
@@ -92,33 +89,41 @@ def _remember_good_key(key: object) -> bool:
     return True
 
 
-def normalize_row(data: Mapping[Any, Any]) -> tuple[dict[str, Any], list[Problem], bool]:
+_PLAIN = frozenset({float, int, str, bool, type(None)})
+
+
+def normalize_row(data: Mapping[Any, Any]) -> tuple[dict[str, Any], list[Problem]]:
     """Flatten and check one logged row.
 
-    Returns ``(row, problems, special)``: ``row`` maps string keys to plain scalars
-    (it is ``data`` itself when nothing needed changing), ``problems`` lists the
-    keys left out, and ``special`` says whether a value needs a JSON tag.
+    Returns ``(row, problems)``: ``row`` maps string keys to plain scalars (it is ``data``
+    itself when nothing needed changing) and ``problems`` lists the keys left out. NaN,
+    ±Inf and big integers are left for ``dump_row_record`` to tag.
     """
-    special = False
     good_keys = _GOOD_KEYS
     for key, value in data.items():
-        kind = type(value)
-        if kind is float:
-            if value - value:  # NaN or ±Inf: x - x is NaN (truthy) instead of 0.0
-                special = True
-        elif kind is int:
-            if not _INT_MIN <= value <= _INT_MAX:
-                special = True
-        elif not (kind is str or kind is bool or value is None):
-            break
-        if key not in good_keys and not _remember_good_key(key):
+        if type(value) not in _PLAIN or (key not in good_keys and not _remember_good_key(key)):
             break
     else:
-        return data, [], special  # type: ignore[return-value]  # the fast path: already flat and plain
+        return data, []  # type: ignore[return-value]  # the fast path: already flat and plain
     row: dict[str, Any] = {}
     problems: list[Problem] = []
     _flatten_into(row, problems, "", data)
-    return row, problems, any(_is_special_number(v) for v in row.values())
+    return row, problems
+
+
+def dump_row_record(record: dict[str, Any]) -> bytes:
+    """One JSON line for a record whose ``data`` is a flat row, special numbers tagged.
+
+    orjson writes NaN and ±Inf as null and refuses integers beyond 64 bits, so only a line
+    that contains ``null`` (or failed) is redone with tags: the common case costs one dumps.
+    """
+    try:
+        line = _dumps(record, option=_ONE_LINE)
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits
+        line = b"null"
+    if b"null" in line:
+        line = _dumps({**record, "data": tag_row(record["data"])}, option=_ONE_LINE)
+    return line
 
 
 def _flatten_into(row: dict[str, Any], problems: list[Problem], prefix: str, data: Mapping[Any, Any]) -> None:

@@ -15,8 +15,10 @@ from tracker_core._errors import RunExistsError, RunLockedError, RunNotFoundErro
 from tracker_core._process import current_identity
 from tracker_core._run import Run
 from tracker_core._settings import Settings
+from tracker_core.store._follow import LogFollower
+from tracker_core.store._index import replay
 from tracker_core.store._lock import WriterLock
-from tracker_core.store._log import LogWriter, read_records, repair_torn_tail
+from tracker_core.store._log import LogWriter, repair_torn_tail
 from tracker_core.store._replay import RunState
 from tracker_core.store._run_dir import FORMAT_VERSION, RunDir, new_run_id
 
@@ -83,19 +85,18 @@ def _choose_dir(settings: Settings, root: str) -> RunDir:
 
 def _start(settings: Settings, run_dir: RunDir, lock: WriterLock, identity: dict[str, Any],
            config_values: dict[str, Any], resuming: bool, rank: int, rank_source: str) -> Run:
-    state = RunState()
+    state = RunState(keep_rows=False)
     repaired = 0
     if resuming:
         repaired = repair_torn_tail(run_dir.events)
-        state = RunState.from_records(read_records(run_dir.events))
-        if settings.resume_from_step is not None:
-            state.apply({"type": "rewind", "step": settings.resume_from_step})
+        state, _ = replay(run_dir, keep_rows=settings.resume_from_step is not None)
+    offset = LogFollower.size(run_dir.events)
     writer = LogWriter(run_dir.events, state.last_seq, fsync_every_record=settings.fsync_interval == 0)
     now = time.time()
     meta = _metadata(settings, run_dir, identity, state.meta if resuming else {}, now, rank, rank_source)
     config = {**state.config, **config_values} if resuming else config_values
     run = Run(settings, config, run_id=run_dir.run_id, run_dir=run_dir, writer=writer, lock=lock, meta=meta,
-              rules=state.rules, summary=state.summary, next_step=state.next_step)
+              state=state, state_offset=offset)
     run_record = {k: v for k, v in meta.items() if k != "status"}
     if repaired:
         run_record["repaired_tail_bytes"] = repaired
@@ -104,7 +105,7 @@ def _start(settings: Settings, run_dir: RunDir, lock: WriterLock, identity: dict
     if changed:
         run._append({"type": "config", "data": encode_tree(changed)})
     if settings.resume_from_step is not None:
-        run._append({"type": "rewind", "step": settings.resume_from_step})
+        run._rewind(settings.resume_from_step)
     run._append({"type": "status", "status": "running"})
     run._write_meta()
     exclude = set(settings.provenance_exclude)

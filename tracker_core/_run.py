@@ -26,6 +26,8 @@ from tracker_core._errors import (
 )
 from tracker_core._step import MetricRules, SummaryBuilder, define
 from tracker_core._summary import Summary
+from tracker_core.store._follow import LogFollower
+from tracker_core.store._replay import RunState
 
 if TYPE_CHECKING:
     from tracker_core._settings import Settings
@@ -56,8 +58,8 @@ class Run:
     def __init__(self, settings: Settings, config: Mapping[str, Any], *, run_id: str,
                  inactive: str | None = None, run_dir: RunDir | None = None,
                  writer: LogWriter | None = None, lock: WriterLock | None = None,
-                 meta: Mapping[str, Any] | None = None, rules: MetricRules | None = None,
-                 summary: SummaryBuilder | None = None, next_step: int = 0) -> None:
+                 meta: Mapping[str, Any] | None = None, state: RunState | None = None,
+                 state_offset: int = 0) -> None:
         self.settings = settings
         self.id = run_id
         self._meta = dict(meta or {})
@@ -66,10 +68,12 @@ class Run:
         self._writer = writer
         self._lock_file = lock
         self._lock = threading.Lock()
-        self._rules = rules if rules is not None else MetricRules()
-        self._summary = summary if summary is not None else SummaryBuilder(self._rules)
-        self._last_values = self._summary.last  # the summary's dict of last values, updated in place
-        self._step = next_step
+        state = state if state is not None else RunState(keep_rows=False)
+        self._state = state  # what the log says, folded in when the summary is read
+        self._follower = LogFollower(writer.path, state, state_offset) if writer is not None else None
+        self._rules = MetricRules(state.rules.definitions())  # for decisions while writing
+        self._axis_values: dict[str, Any] = {}  # latest value of each step metric, for step_sync
+        self._step = state.next_step
         self._strict = settings.strict
         self._raise_on_backward = settings.effective_step_policy == "raise"
         self.owner_pid = os.getpid()
@@ -83,7 +87,7 @@ class Run:
         self._console: Any = None
         self._last_fsync = self._last_heartbeat = time.monotonic()
         self.config = Config(config, on_change=self._record_config, on_problems=self._report_problems)
-        self.summary = Summary(lambda: self._summary, self._record_summary_set, self._record_summary_unset)
+        self.summary = Summary(self._live_summary, self._record_summary_set, self._record_summary_unset)
 
     # ----- identity -------------------------------------------------------------------------
 
@@ -158,7 +162,7 @@ class Run:
             self._inactive_call("log")
             return
         try:
-            row, problems, special = normalize_row(data) if type(data) is dict else self._as_row(data)
+            row, problems = normalize_row(data) if type(data) is dict else self._as_row(data)
             if problems:
                 self._report_problems(problems)
             if step is not None and (type(step) is not int or step < 0):
@@ -176,19 +180,11 @@ class Run:
                 else:
                     self._log_behind(row, step, current)
                     return
-                rules_active = self._rules.active
-                if rules_active:
-                    synced = self._rules.sync_step_metrics(row, self._summary.last)
-                    if synced is not None:
-                        row = synced
+                if self._rules.active:
+                    row = self._sync_step_metrics(row)
                 writer = self._writer
-                ok = writer.append({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,  # type: ignore[union-attr]
-                                    "data": tag_row(row) if special else row})
-                if ok:
-                    if rules_active:
-                        self._summary.add(row)
-                    else:
-                        self._last_values.update(row)
+                ok = writer.append_row({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,  # type: ignore[union-attr]
+                                        "data": row})
             if not ok:
                 self._write_failed()
         except TrackerError:
@@ -199,10 +195,23 @@ class Run:
             if _deferred_signals:
                 self._handle_deferred_signal()
 
-    def _as_row(self, data: object) -> tuple[dict[str, Any], list[Problem], bool]:
+    def _as_row(self, data: object) -> tuple[dict[str, Any], list[Problem]]:
         if isinstance(data, Mapping):
             return normalize_row(data)
-        return {}, [Problem("<data>", data, "log() takes a dict of metric name -> value")], False
+        return {}, [Problem("<data>", data, "log() takes a dict of metric name -> value")]
+
+    def _sync_step_metrics(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Remember step-metric values; fill in a missing one (step_sync). Holds the lock."""
+        axes = self._axis_values
+        for key in self._rules.step_metrics.intersection(row):
+            axes[key] = row[key]
+        synced = self._rules.sync_step_metrics(row, axes)
+        return row if synced is None else synced
+
+    def _live_summary(self) -> SummaryBuilder:
+        if self._follower is None:
+            return self._state.summary
+        return self._follower.state().summary
 
     def _checked_step(self, step: object) -> int | None:
         """An int step from numpy/torch integers or integral floats; None (after a warning) otherwise."""
@@ -223,14 +232,11 @@ class Run:
         assert writer is not None
         ok = True
         if own:
-            ok = writer.append({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,
-                                "data": tag_row(own)})
-            if ok:
-                self._summary.add(own)
+            ok = writer.append_row({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,
+                                    "data": self._sync_step_metrics(own)})
         if rest:
             ok = writer.append({"seq": writer.seq + 1, "t": _time(), "type": "log_aside", "step": step,
                                 "current_step": current, "data": tag_row(rest)}) and ok
-            self._summary.out_of_order += 1
             fresh = [k for k in rest if ("behind", k) not in self._warned]
             self._warned.update(("behind", k) for k in fresh)
             if self._raise_on_backward:
@@ -256,6 +262,14 @@ class Run:
         definition = define(name, step_metric, summary, goal, hidden, step_sync)
         self._rules.add(definition)
         self._append({"type": "define_metric", "metric": definition.record()})
+
+    def _rewind(self, step: int) -> None:
+        """Supersede history after ``step`` (resume_from_step): write the record, fold it in, go on at step + 1."""
+        self._append({"type": "rewind", "step": step})
+        if self._follower is not None:
+            state = self._follower.state()
+            state.keep_rows, state.entries = False, []  # rows were kept only for this
+            self._step = state.next_step
 
     def mark_preempting(self) -> None:
         """Say that the job is about to be preempted (requeued): its final state will note it."""
@@ -292,14 +306,16 @@ class Run:
         plain = to_config_dict(values, problems)
         if problems:
             self._report_problems(problems)
-        with self._lock:
-            self._summary.set(plain)
-        self._append({"type": "summary", "set": encode_tree(plain)})
+        if self._follower is None:  # nothing is written: keep it in memory
+            self._state.summary.set(plain)
+        else:
+            self._append({"type": "summary", "set": encode_tree(plain)})
 
     def _record_summary_unset(self, keys: list[str]) -> None:
-        with self._lock:
-            self._summary.unset(keys)
-        self._append({"type": "summary", "unset": keys})
+        if self._follower is None:
+            self._state.summary.unset(keys)
+        else:
+            self._append({"type": "summary", "unset": keys})
 
     # ----- problems ----------------------------------------------------------------------------
 

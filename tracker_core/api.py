@@ -18,7 +18,8 @@ from tracker_core._encoding import decode_tree
 from tracker_core._errors import RunLockedError, RunNotFoundError, SettingsError, TrackerError
 from tracker_core._process import current_identity, writer_state
 from tracker_core._query import compile_filters, sort_runs
-from tracker_core.store._index import digest, project_digests, replay
+from tracker_core.store._history import read_history
+from tracker_core.store._index import digest, project_digests, replay, run_digest
 from tracker_core.store._lock import WriterLock
 from tracker_core.store._log import LogWriter, repair_torn_tail
 from tracker_core.store._replay import RunState
@@ -33,9 +34,9 @@ class StoredRun:
     """A run as recorded in the store. Listing data comes from the index; history and
     provenance are read from the log when first asked for."""
 
-    def __init__(self, run_dir: RunDir, digest: Mapping[str, Any], state: RunState | None = None) -> None:
+    def __init__(self, run_dir: RunDir, digest: Mapping[str, Any]) -> None:
         self._dir = run_dir
-        self._state = state
+        self._state: RunState | None = None
         self._load(digest)
 
     def _load(self, digest: Mapping[str, Any]) -> None:
@@ -129,7 +130,7 @@ class StoredRun:
         Raises:
             TrackerError: pandas was asked for and is not installed.
         """
-        rows = self._full_state().history()
+        rows = read_history(self._dir.events)
         if keys is not None:
             wanted = list(keys)
             rows = [{"_step": row["_step"], "_timestamp": row["_timestamp"],
@@ -254,8 +255,8 @@ class Api:
         match = compile_filters(filters)
         runs = []
         for name in [project] if project else self.projects():
-            for run_id, run_digest in project_digests(self.root, name).items():
-                run = StoredRun(RunDir(self.root, name, run_id), run_digest)
+            for run_id, summary in project_digests(self.root, name).items():
+                run = StoredRun(RunDir(self.root, name, run_id), summary)
                 if match(run):
                     runs.append(run)
         runs.sort(key=lambda run: (run.created_at.timestamp() if run.created_at else 0.0, run.id))
@@ -274,8 +275,9 @@ class Api:
             found = [RunDir(self.root, p, name) for p in projects for name in _listdir(os.path.join(self.root, p))
                      if name.startswith(run_id) and RunDir(self.root, p, name).exists()]
         if len(found) == 1:
-            state, stats = replay(found[0])
-            return StoredRun(found[0], digest(state, stats), state)
+            found_digest = run_digest(found[0])
+            if found_digest is not None:
+                return StoredRun(found[0], found_digest)
         if not found:
             close = self._close_ids(run_id)
             raise RunNotFoundError(f"no run {path!r} in {self.root}", f"did you mean {', '.join(close)}?" if close

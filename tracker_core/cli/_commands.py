@@ -125,7 +125,8 @@ def _history_tail(run: StoredRun, count: int = 5) -> str:
     rows = run.history()[-count:]
     if not rows:
         return "  (no rows)"
-    keys = [k for k in dict.fromkeys(k for row in rows for k in row) if k != "_timestamp"][:6]
+    metrics = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in ("_step", "_timestamp")]
+    keys = ["_step", *metrics][:6]
     return "\n".join("  " + line for line in
                      table(keys, [[value_text(row.get(k)) for k in keys] for row in rows], WIDTH - 2).splitlines())
 

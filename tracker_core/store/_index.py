@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 
 from tracker_core._encoding import encode_tree
-from tracker_core.store._log import ReadStats, read_records
+from tracker_core.store._log import ReadStats, parse_records, read_log
 from tracker_core.store._replay import RunState
 from tracker_core.store._run_dir import RunDir
 
-__all__ = ["INDEX_NAME", "digest", "project_digests"]
+__all__ = ["INDEX_NAME", "digest", "project_digests", "replay", "run_digest"]
 
 INDEX_NAME = ".index.json"
 _INDEX_VERSION = 1
@@ -31,7 +31,7 @@ def digest(state: RunState, stats: ReadStats) -> dict[str, Any]:
         "meta": state.meta,
         "config": encode_tree(state.config),
         "summary": encode_tree(state.summary.snapshot()),
-        "extremes": encode_tree(state.extremes()),
+        "extremes": encode_tree(state.extremes),
         "status": state.status,
         "exit_code": state.exit_code,
         "traceback": (state.traceback or "")[-_TRACEBACK_LIMIT:] or None,
@@ -48,10 +48,12 @@ def digest(state: RunState, stats: ReadStats) -> dict[str, Any]:
     }
 
 
-def replay(run_dir: RunDir) -> tuple[RunState, ReadStats]:
-    """Read a run's whole log; raises OSError if it cannot be read."""
+def replay(run_dir: RunDir, keep_rows: bool = False) -> tuple[RunState, ReadStats]:
+    """Read a run's whole log; rows are kept when asked or when a rewind needs them. Raises OSError."""
     stats = ReadStats()
-    return RunState.from_records(read_records(run_dir.events, stats)), stats
+    data = read_log(run_dir.events)
+    keep_rows = keep_rows or b'"type":"rewind"' in data
+    return RunState.from_records(parse_records(data, stats), keep_rows), stats
 
 
 def _load(path: str) -> dict[str, Any]:
@@ -79,6 +81,35 @@ def _save(path: str, runs: dict[str, Any]) -> None:
             pass
 
 
+def _entry(run_dir: RunDir, cached: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
+    """The index entry for one run and whether it was rebuilt; None if the run has no readable log."""
+    try:
+        stat = os.stat(run_dir.events)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, False
+    key = [stat.st_size, stat.st_mtime_ns]
+    if cached is not None and cached.get("key") == key:
+        return cached, False
+    try:
+        state, stats = replay(run_dir)
+    except OSError:
+        return None, False
+    return {"key": key, "digest": digest(state, stats)}, True
+
+
+def run_digest(run_dir: RunDir) -> dict[str, Any] | None:
+    """One run's digest, from the project index when fresh (the index is updated otherwise)."""
+    index_path = os.path.join(run_dir.root, run_dir.project, INDEX_NAME)
+    cached = _load(index_path)
+    entry, rebuilt = _entry(run_dir, cached.get(run_dir.run_id))
+    if entry is None:
+        return None
+    if rebuilt:
+        cached[run_dir.run_id] = entry
+        _save(index_path, cached)
+    return entry["digest"]  # type: ignore[no-any-return]
+
+
 def project_digests(root: str, project: str) -> dict[str, dict[str, Any]]:
     """Run id -> digest for every run of a project, from the index where it is still fresh."""
     folder = os.path.join(root, project)
@@ -91,21 +122,10 @@ def project_digests(root: str, project: str) -> dict[str, dict[str, Any]]:
     except FileNotFoundError:
         return {}
     for name in names:
-        run_dir = RunDir(root, project, name)
-        try:
-            stat = os.stat(run_dir.events)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        key = [stat.st_size, stat.st_mtime_ns]
-        entry = cached.get(name)
-        if entry is None or entry.get("key") != key:
-            try:
-                state, stats = replay(run_dir)
-            except OSError:
-                continue
-            entry = {"key": key, "digest": digest(state, stats)}
-            changed = True
-        fresh[name] = entry
+        entry, rebuilt = _entry(RunDir(root, project, name), cached.get(name))
+        if entry is not None:
+            fresh[name] = entry
+            changed = changed or rebuilt
     if changed or len(fresh) != len(cached):
         _save(index_path, fresh)
     return {name: entry["digest"] for name, entry in fresh.items()}

@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["LogWriter", "read_records", "repair_torn_tail"]
+from tracker_core._encoding import dump_row_record
+
+__all__ = ["LogWriter", "ReadStats", "parse_records", "read_log", "read_records", "repair_torn_tail"]
 
 _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
 _TAIL_WINDOW = 1 << 16
@@ -31,42 +33,56 @@ class LogWriter:
         self.failed = 0
         self.last_error: OSError | None = None
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        self._size = os.fstat(self._fd).st_size
-        self._synced_size = self._size
+        self._synced_seq = last_seq
 
     def append(self, record: dict[str, Any]) -> bool:
         """Write ``record`` (its "seq" must be ``self.seq + 1``); True if it reached the kernel."""
         try:
             line = orjson.dumps(record, option=_DUMP_OPTIONS)
         except (TypeError, orjson.JSONEncodeError) as exc:
-            self.failed += 1
-            self.last_error = OSError(f"unencodable record: {exc}")
-            return False
+            return self._failed(OSError(f"unencodable record: {exc}"))
+        return self._write(line)
+
+    def append_row(self, record: dict[str, Any]) -> bool:
+        """``append`` for a record whose ``data`` is a flat row of scalars (NaN, ±Inf, big ints tagged)."""
+        try:
+            line = dump_row_record(record)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            return self._failed(OSError(f"unencodable record: {exc}"))
+        return self._write(line)
+
+    def _failed(self, error: OSError) -> bool:
+        self.failed += 1
+        self.last_error = error
+        return False
+
+    def _write(self, line: bytes) -> bool:
+        written = 0
         try:
             written = os.write(self._fd, line)
-            while written < len(line):  # short writes happen near a size limit
-                written += os.write(self._fd, line[written:])
+            if written != len(line):  # short writes happen near a size limit
+                while written < len(line):
+                    written += os.write(self._fd, line[written:])
         except OSError as exc:
-            self._undo_partial_write()
-            self.failed += 1
-            self.last_error = exc
-            return False
-        self._size += written
+            if written:  # a failed write() wrote nothing; cut off what the earlier ones did
+                self._cut(written)
+            return self._failed(exc)
         self.seq += 1
         if self.fsync_every_record:
             self.sync()
         return True
 
-    def _undo_partial_write(self) -> None:
+    def _cut(self, count: int) -> None:
+        """Remove the last ``count`` bytes (a partial record); this process is the only writer."""
         try:
-            os.ftruncate(self._fd, self._size)
+            os.ftruncate(self._fd, os.fstat(self._fd).st_size - count)
         except OSError:
             pass
 
     def sync(self) -> None:
         """fsync the log if anything was written since the last sync; errors are ignored."""
-        if self._size != self._synced_size and self._fd >= 0:
-            self._synced_size = self._size
+        if self.seq != self._synced_seq and self._fd >= 0:
+            self._synced_seq = self.seq
             try:
                 os.fsync(self._fd)
             except OSError:
@@ -122,11 +138,20 @@ class ReadStats:
         self.torn_tail = False
 
 
+def read_log(path: str) -> bytes:
+    """The whole log file; raises OSError."""
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
 def read_records(path: str, stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:
     """Yield the records of a log in order; a torn last line and bad lines are skipped and counted."""
+    return parse_records(read_log(path), stats)
+
+
+def parse_records(data: bytes, stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the records in a log's bytes; a torn last line and bad lines are skipped and counted."""
     stats = stats if stats is not None else ReadStats()
-    with open(path, "rb") as handle:
-        data = handle.read()
     lines = data.split(b"\n")
     if lines and lines[-1]:
         stats.torn_tail = True

@@ -13,10 +13,19 @@ __all__ = ["RunState"]
 _ENVELOPE = ("seq", "t", "type")
 
 
-class RunState:
-    """Everything a run's records say, folded in log order."""
+def _has_tags(row: dict[str, Any]) -> bool:
+    return dict in set(map(type, row.values()))
 
-    def __init__(self) -> None:
+
+class RunState:
+    """Everything a run's records say, folded in log order.
+
+    With ``keep_rows=False`` the rows themselves are not kept (less memory for listing);
+    a log with a ``rewind`` record needs them, so the caller must keep them then.
+    """
+
+    def __init__(self, keep_rows: bool = True) -> None:
+        self.keep_rows = keep_rows
         self.meta: dict[str, Any] = {}
         self.config: dict[str, Any] = {}
         self.rules = MetricRules()
@@ -35,26 +44,32 @@ class RunState:
         self.next_step = 0
         self.writes_failed = 0
         self.ended_t: float | None = None
+        self.extremes: dict[str, list[Any]] = {}  # metric -> [min, step of min, max, step of max]
 
     @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]]) -> RunState:
-        state = cls()
+    def from_records(cls, records: Iterable[dict[str, Any]], keep_rows: bool = True) -> RunState:
+        state = cls(keep_rows)
         for record in records:
             state.apply(record)
         return state
 
     def apply(self, record: dict[str, Any]) -> None:
-        """Fold one record in; unknown types are kept for forward compatibility by being ignored."""
+        """Fold one record in; records of unknown types are skipped (written by a newer version)."""
         seq = record.get("seq")
-        if isinstance(seq, int):
+        if type(seq) is int:
             if seq != self.last_seq + 1:
                 self.seq_gaps += 1
             self.last_seq = seq
         t = record.get("t")
-        if isinstance(t, (int, float)):
-            self.first_t = t if self.first_t is None else self.first_t
+        if type(t) is float or type(t) is int:
+            if self.first_t is None:
+                self.first_t = t
             self.last_t = t
-        handler = getattr(self, "_on_" + str(record.get("type")), None)
+        kind = record.get("type")
+        if kind == "log":
+            self._on_log(record)
+            return
+        handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(record)
 
@@ -71,12 +86,33 @@ class RunState:
         self.rules.add(MetricDefinition.from_record(record["metric"]))
 
     def _on_log(self, record: dict[str, Any]) -> None:
-        step = int(record.get("step", self.next_step))
-        row = decode_row(record.get("data") or {})
-        self.entries.append((step, record.get("t", 0.0), row))
+        step = record.get("step")
+        if type(step) is not int:
+            step = self.next_step
+        row = record.get("data") or {}
+        if _has_tags(row):
+            row = decode_row(row)
+        if self.keep_rows:
+            self.entries.append((step, record.get("t", 0.0), row))
         self.summary.add(row)
+        self._fold_extremes(step, row)
         if step >= self.next_step:
             self.next_step = step + 1
+
+    def _fold_extremes(self, step: int, row: dict[str, Any]) -> None:
+        """Track min and max of numeric values (the first step on ties); NaN and booleans never count."""
+        extremes = self.extremes
+        for key, value in row.items():
+            kind = type(value)
+            if (kind is not float and kind is not int) or value != value:
+                continue
+            best = extremes.get(key)
+            if best is None:
+                extremes[key] = [value, step, value, step]
+            elif value < best[0]:
+                best[0], best[1] = value, step
+            elif value > best[2]:
+                best[2], best[3] = value, step
 
     def _on_log_aside(self, record: dict[str, Any]) -> None:
         self.summary.out_of_order += 1
@@ -91,8 +127,10 @@ class RunState:
         rebuilt = SummaryBuilder(self.rules)
         rebuilt.overrides, rebuilt.removed = self.summary.overrides, self.summary.removed
         rebuilt.out_of_order = self.summary.out_of_order
-        for _, _, row in self.entries:
+        self.extremes = {}
+        for step, _, row in self.entries:
             rebuilt.add(row)
+            self._fold_extremes(step, row)
         self.summary = rebuilt
         self.next_step = last_kept + 1
 
@@ -115,26 +153,6 @@ class RunState:
 
     def _on_write_failures(self, record: dict[str, Any]) -> None:
         self.writes_failed += int(record.get("count", 0))
-
-    def extremes(self) -> dict[str, list[Any]]:
-        """For every numeric metric: ``[min, step of min, max, step of max]``, the first step on ties.
-
-        NaN is never an extreme; booleans are not numbers here.
-        """
-        found: dict[str, list[Any]] = {}
-        for step, _, row in sorted(self.entries, key=lambda entry: entry[0]):
-            for key, value in row.items():
-                if type(value) not in (int, float) or value != value:
-                    continue
-                best = found.get(key)
-                if best is None:
-                    found[key] = [value, step, value, step]
-                    continue
-                if value < best[0]:
-                    best[0], best[1] = value, step
-                if value > best[2]:
-                    best[2], best[3] = value, step
-        return found
 
     def history(self) -> list[dict[str, Any]]:
         """Rows merged by step, in step order, each with ``_step`` and ``_timestamp``."""
