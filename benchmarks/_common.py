@@ -10,13 +10,19 @@ import importlib.util
 import os
 import statistics
 import sys
+import tempfile
 
 ROW = {"train/loss": 0.5, "train/acc": 0.9, "train/lr": 3e-4, "train/grad_norm": 1.25}  # the 4 scalars
 
 
 def offline_env(tmp: str) -> dict[str, str]:
-    """Environment that keeps every peer local and quiet, with all output under ``tmp``."""
+    """Environment that keeps every peer local and quiet, with all output (caches, logs, temporary
+    files, config the peers leave in the home folder) under ``tmp``."""
+    home = {name: os.path.join(tmp, "home", name.lower()) for name in (
+        "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "MPLCONFIGDIR", "WANDB_CACHE_DIR",
+        "WANDB_CONFIG_DIR", "WANDB_DATA_DIR", "WANDB_ARTIFACT_DIR", "TMPDIR")}
     env = {
+        **home,
         "WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DIR": os.path.join(tmp, "wandb"),
         "WANDB_CONSOLE": "off", "WANDB_DISABLE_GIT": "true",
         "TRACKIO_DIR": os.path.join(tmp, "trackio"),
@@ -25,14 +31,16 @@ def offline_env(tmp: str) -> dict[str, str]:
         "GRADIO_ANALYTICS_ENABLED": "False", "TRACKER_DIR": os.path.join(tmp, "tracker"),
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
-    for path in (env["WANDB_DIR"], env["TRACKIO_DIR"]):
+    for path in (env["WANDB_DIR"], env["TRACKIO_DIR"], *home.values()):
         os.makedirs(path, exist_ok=True)
     return env
 
 
 def use_offline_env(tmp: str) -> None:
     """Apply ``offline_env`` to this process (before any peer is imported)."""
-    os.environ.update(offline_env(tmp))
+    env = offline_env(tmp)
+    os.environ.update(env)
+    tempfile.tempdir = env["TMPDIR"]  # the module caches its folder at first use
 
 
 def installed(*modules: str) -> bool:

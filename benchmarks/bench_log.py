@@ -2,7 +2,9 @@
 
 Everything runs in ONE process, in interleaved rounds (the order is shuffled each round), so
 machine noise hits every contender alike. Each round times a batch of calls per contender;
-the figure reported is the median over rounds of the per-call time.
+the figure reported is the median over rounds of the per-call time. The heap left by the
+peers' imports is frozen out of garbage collection, and each batch is followed by a short
+idle (``--settle``) so that background threads and processes of the peers can drain.
 
 - floor: ``os.write(fd, orjson.dumps({"step": i, **row}, option=OPT_APPEND_NEWLINE))`` to an O_APPEND file
 - tracker_core: ``run.log(row, step=i)``

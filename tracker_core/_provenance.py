@@ -108,7 +108,9 @@ def collect(exclude: Collection[str], diff_limit: int, cwd: str | None = None) -
     if "python" not in exclude:
         info["python"] = {"version": platform.python_version(), "implementation": platform.python_implementation()}
     if "host" not in exclude:
-        info["host"] = {"hostname": platform.node(), "os": platform.platform(), "cpu_count": os.cpu_count()}
+        system = os.uname()  # not platform.platform(): it may start a subprocess
+        info["host"] = {"hostname": system.nodename, "os": f"{system.sysname}-{system.release}-{system.machine}",
+                        "cpu_count": os.cpu_count()}
     if "git" not in exclude:
         git = _git_info(cwd, include_diff="git_diff" not in exclude, diff_limit=diff_limit)
         if git:

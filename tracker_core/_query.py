@@ -53,6 +53,21 @@ def _nested(tree: Any, path: str) -> Any:
     return MISSING
 
 
+_TEXT_FIELDS = frozenset({"id", "name", "status", "group", "job_type", "tags", "notes", "entity"})
+
+
+def check_field(field: str) -> str:
+    """``field`` itself if it names something a run has.
+
+    Raises:
+        SettingsError: an unknown field.
+    """
+    if field.startswith(("config.", "summary.")) or field in FIELDS:
+        return field
+    raise SettingsError(f"field {field!r}", "not a run field",
+                        "use config.<key>, summary.<key> or one of " + ", ".join(FIELDS))
+
+
 def lookup(run: Queryable, field: str) -> Any:
     """The value of a filter/sort field for one run, or MISSING.
 
@@ -116,8 +131,13 @@ def parse_expression(text: str) -> dict[str, Any]:
         raise SettingsError(f"filter {text!r}", "not of the form FIELD OP VALUE",
                             "e.g. config.lr<1e-3, status=finished, tags=phase-1, name~^bert")
     field, symbol, raw = match.groups()
-    value = raw if symbol == "~" else _parse_value(raw)
-    return {field: {_SYMBOLS[symbol]: value}}
+    op = _SYMBOLS[symbol]
+    if symbol == "~" or check_field(field) in _TEXT_FIELDS:
+        return {field: {op: raw}}  # name=007 means the text "007"
+    value = _parse_value(raw)
+    if op in ("$eq", "$ne") and value != raw:  # config.seed=007 matches 7 or the text "007"
+        return {field: {"$in" if op == "$eq" else "$nin": [value, raw]}}
+    return {field: {op: value}}
 
 
 def compile_filters(filters: Mapping[str, Any] | Sequence[str] | None) -> Callable[[Queryable], bool]:
@@ -136,6 +156,7 @@ def compile_filters(filters: Mapping[str, Any] | Sequence[str] | None) -> Callab
             continue
         if field.startswith("$"):
             raise SettingsError(f"filter operator {field!r}", "not supported", "use $and or $or at the top level")
+        check_field(field)
         conditions = condition if isinstance(condition, Mapping) else {"$eq": condition}
         for op in conditions:
             if op not in ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$exists", "$regex"):
@@ -169,7 +190,7 @@ def sort_runs(runs: list[Any], order: str | None) -> list[Any]:
     if not order:
         return runs
     descending = order.startswith("-")
-    field = order.lstrip("+-")
+    field = check_field(order.lstrip("+-"))
     keyed = [(lookup(run, field), run) for run in runs]
     present = [(value, run) for value, run in keyed if _sortable(value)]
     present.sort(key=lambda pair: (0, pair[0], "") if isinstance(pair[0], (int, float)) else (1, 0, str(pair[0])),

@@ -111,11 +111,8 @@ class StoredRun:
             self.exit_code = snapshot.get("exit_code")
             self.records_not_written = int(snapshot.get("records_not_written") or 0)
             return str(snapshot["status"])
-        try:
-            activity = max(os.path.getmtime(self._dir.events), self._last_t or 0.0)
-        except OSError:
-            activity = self._last_t or 0.0
         interval = float(self._meta.get("heartbeat_interval") or 30.0)
+        activity = self._last_t or 0.0  # the writer's own records (heartbeats included), not later edits
         return "running" if writer_state(self._meta, activity, interval) == "alive" else "crashed"
 
     # ----- history ------------------------------------------------------------------------------
@@ -130,12 +127,13 @@ class StoredRun:
         Raises:
             TrackerError: pandas was asked for and is not installed.
         """
-        rows = read_history(self._dir.events)
-        if keys is not None:
-            wanted = list(keys)
-            rows = [{"_step": row["_step"], "_timestamp": row["_timestamp"],
-                     **({x: row[x]} if x in row else {}), **{k: row[k] for k in wanted if k in row}}
-                    for row in rows if any(k in row for k in wanted)]
+        if keys is None:
+            rows = read_history(self._dir.events)
+        else:
+            wanted = frozenset(keys)
+            rows = read_history(self._dir.events, wanted | {x})
+            if x not in wanted:  # rows holding only the x-axis value do not count
+                rows = [row for row in rows if not wanted.isdisjoint(row)]
         if x != "_step":
             rows = sorted((row for row in rows if x in row), key=lambda row: row[x])
         if not pandas:
@@ -161,7 +159,7 @@ class StoredRun:
             if field not in _EDITABLE:
                 raise SettingsError(field, "cannot be edited", "editable: " + ", ".join(_EDITABLE))
             if field == "tags":
-                if isinstance(value, str) or not all(isinstance(t, str) for t in value):
+                if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) for t in value):
                     raise SettingsError("tags", f"{value!r} is not a list of strings", "pass tags=['a', 'b']")
                 changes[field] = list(value)
             elif value is not None and not isinstance(value, str):

@@ -1,7 +1,7 @@
 """The ``tracker`` command: answer questions about the runs in a local store.
 
-Exit codes: 0 done; 1 nothing matched (no run has the metric, no runs listed); 2 a usage
-error, an unknown run or field, or a missing optional package. Errors are one line, with a
+Exit codes: 0 done; 1 nothing matched (no runs selected, or no numeric value of the metric
+in them); 2 a usage error, an unknown run, field or metric, or a missing optional package. Errors are one line, with a
 ``Hint:`` where there is a fix.
 """
 
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("tag", c.tag, "add (+name) or remove (-name) tags", json=False)
     p.add_argument("run")
-    p.add_argument("changes", nargs="+", metavar="+TAG|-TAG")
+    p.add_argument("changes", nargs="*", metavar="+TAG|-TAG")
 
     p = command("note", c.note, "set a run's notes", json=False)
     p.add_argument("run")
@@ -84,12 +84,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_sort_value(argv: Sequence[str]) -> list[str]:
+    """``--sort -summary.x`` as ``--sort=-summary.x``: argparse would take the value for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--sort" and arg.startswith("-"):
+            joined[-1] = f"--sort={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(_join_sort_value(sys.argv[1:] if argv is None else argv))
     if args.command == "tag":
         args.changes += extra  # "-phase-1" looks like an option to argparse
+        if not args.changes:
+            parser.error("tag needs at least one +TAG or -TAG")
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from tracker_core.api import Api
@@ -108,6 +121,3 @@ def main_exit() -> None:
     """Console-script entry point."""
     sys.exit(main())
 
-
-if __name__ == "__main__":
-    main_exit()

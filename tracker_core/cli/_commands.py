@@ -24,6 +24,10 @@ def _emit_json(data: Any) -> None:
                                   | orjson.OPT_NON_STR_KEYS, default=str).decode())
 
 
+def _line(text: str) -> str:
+    return clip(text, WIDTH)
+
+
 def _since(text: str) -> float:
     """A timestamp from ``2026-11-01`` (local time) or an age like ``7d``, ``12h``, ``30m``."""
     age = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
@@ -67,8 +71,12 @@ def best(api: Api, args: argparse.Namespace) -> int:
         if not runs:
             print("tracker: no runs match", file=sys.stderr)
             return 1
+        if any(args.metric in run.summary for run in runs):
+            print(f"tracker: every value of {args.metric!r} in the selected runs is NaN or not a number",
+                  file=sys.stderr)
+            return 1
         close = difflib.get_close_matches(args.metric, _metric_names(runs), n=4)
-        raise TrackerError(f"no run has a numeric {args.metric!r}\nHint: "
+        raise TrackerError(f"no selected run logged {args.metric!r}\nHint: "
                            + (f"did you mean {', '.join(close)}?" if close else "see `tracker show RUN` for metrics"))
     winner = found.run
     others = [run for run in runs if run is not winner]
@@ -82,7 +90,7 @@ def best(api: Api, args: argparse.Namespace) -> int:
         return 0
     at = f" at step {found.step}" if found.step is not None else " (from its summary)"
     print(f"Best {args.metric} ({args.goal}) over {len(runs)} runs: {value_text(found.value, 6)}{at}")
-    print(f"  run     {winner.path}  {winner.name!r}")
+    print(_line(f"  run     {winner.path}  {winner.name!r}"))
     print(f"  status  {winner.status}   started {value_text(winner.created_at)}   "
           f"took {duration_text(winner.duration)}")
     if found.ties:
@@ -164,13 +172,14 @@ def show(api: Api, args: argparse.Namespace) -> int:
                     "config": run.config, "summary": run.summary, "traceback": run.traceback,
                     "provenance": run.provenance, "dir": run.dir, "rows": len(run.history())})
         return 0
-    print(f"{run.path}  {run.name!r}  {run.status}"
-          + (f" (exit {run.exit_code})" if run.exit_code else "") + (f" by {run.signal}" if run.signal else ""))
-    print(f"  started {value_text(run.created_at)}, took {duration_text(run.duration)}"
-          + (f", group {run.group}" if run.group else "") + (f", tags {', '.join(run.tags)}" if run.tags else ""))
+    print(_line(f"{run.path}  {run.status}" + (f" (exit {run.exit_code})" if run.exit_code else "")
+                + (f" by {run.signal}" if run.signal else "") + f"  {run.name!r}"))
+    print(_line(f"  started {value_text(run.created_at)}, took {duration_text(run.duration)}"
+                + (f", group {run.group}" if run.group else "")
+                + (f", tags {', '.join(run.tags)}" if run.tags else "")))
     if run.notes:
-        print(f"  notes   {clip(run.notes, WIDTH - 10)}")
-    print(f"  files   {run.dir}")
+        print(_line(f"  notes   {run.notes}"))
+    print(_line(f"  files   {run.dir}"))
     print("config\n" + pairs(flatten(run.config)))
     print("summary\n" + pairs(run.summary))
     if run.traceback:
@@ -185,6 +194,12 @@ def show(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _same(left: Any, right: Any) -> bool:
+    """Equal, counting NaN as equal to NaN."""
+    return bool(left == right) or (isinstance(left, float) and isinstance(right, float) and left != left
+                                   and right != right)
+
+
 def diff(api: Api, args: argparse.Namespace) -> int:
     a, b = api.run(args.run_a), api.run(args.run_b)
     sections = {
@@ -195,14 +210,15 @@ def diff(api: Api, args: argparse.Namespace) -> int:
     }
     if args.json:
         _emit_json({name: {k: [left.get(k), right.get(k)] for k in sorted(set(left) | set(right))
-                           if args.all or left.get(k) != right.get(k)}
+                           if args.all or not _same(left.get(k), right.get(k))}
                     for name, (left, right) in sections.items()})
         return 0
-    print(f"  A = {a.path} {a.name!r} ({a.status})\n  B = {b.path} {b.name!r} ({b.status})")
+    print(_line(f"  A = {a.path} ({a.status}) {a.name!r}"))
+    print(_line(f"  B = {b.path} ({b.status}) {b.name!r}"))
     for name, (left, right) in sections.items():
         keys = sorted(set(left) | set(right))
-        rows = [[("* " if left.get(k) != right.get(k) else "  ") + k, value_text(left.get(k)), value_text(right.get(k))]
-                for k in keys if args.all or left.get(k) != right.get(k)]
+        rows = [[("  " if _same(left.get(k), right.get(k)) else "* ") + k, value_text(left.get(k)),
+                 value_text(right.get(k))] for k in keys if args.all or not _same(left.get(k), right.get(k))]
         print(f"{name}: " + (f"{len(rows)} differ" if not args.all else f"{len(keys)} keys, * = differs"))
         if rows:
             print("\n".join("  " + line for line in table(["key", "A", "B"], rows, WIDTH - 2).splitlines()))
@@ -227,7 +243,7 @@ def export(api: Api, args: argparse.Namespace) -> int:
     try:
         if args.format == "jsonl":
             for row in rows:
-                out.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE).decode())
+                out.write(_json_line(row))
         else:
             writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
@@ -236,6 +252,19 @@ def export(api: Api, args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     return 0
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    """One JSON line; NaN and ±Inf as the NaN/Infinity tokens that pandas and Python's json read."""
+    try:
+        line = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # an integer beyond 64 bits
+        line = b"null"
+    if b"null" not in line:
+        return line.decode()
+    import json
+
+    return json.dumps(row, allow_nan=True) + "\n"
 
 
 def tag(api: Api, args: argparse.Namespace) -> int:

@@ -49,7 +49,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int = WI
     """
     sizes = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     first = 1 if keep_first and len(sizes) > 1 else 0
-    while sum(sizes) + 2 * (len(sizes) - 1) > width and max(sizes[first:]) > 6:
+    while sum(sizes) + 2 * (len(sizes) - 1) > width and max(sizes[first:]) > 3:
         widest = max(range(first, len(sizes)), key=lambda i: sizes[i])
         sizes[widest] -= 1
     lines = ["  ".join(clip(h, s).ljust(s) for h, s in zip(headers, sizes, strict=True)).rstrip(),

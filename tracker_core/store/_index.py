@@ -81,20 +81,31 @@ def _save(path: str, runs: dict[str, Any]) -> None:
             pass
 
 
-def _entry(run_dir: RunDir, cached: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
+def _entry(run_dir: RunDir, cached: object) -> tuple[dict[str, Any] | None, bool]:
     """The index entry for one run and whether it was rebuilt; None if the run has no readable log."""
     try:
         stat = os.stat(run_dir.events)
     except (FileNotFoundError, NotADirectoryError):
         return None, False
     key = [stat.st_size, stat.st_mtime_ns]
-    if cached is not None and cached.get("key") == key:
-        return cached, False
+    if _usable(cached, key):
+        return cached, False  # type: ignore[return-value]  # _usable checked it is a dict
     try:
         state, stats = replay(run_dir)
     except OSError:
         return None, False
     return {"key": key, "digest": digest(state, stats)}, True
+
+
+_DIGEST_FIELDS = frozenset(digest(RunState(), ReadStats()))
+
+
+def _usable(entry: object, key: list[int]) -> bool:
+    """A cached entry for this exact log, with every field a digest has (an old or damaged one is not)."""
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        return False
+    found = entry.get("digest")
+    return isinstance(found, dict) and found.keys() >= _DIGEST_FIELDS and isinstance(found["meta"], dict)
 
 
 def run_digest(run_dir: RunDir) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 
 __all__ = ["WriterLock"]
 
@@ -22,14 +23,26 @@ class WriterLock:
     def held(self) -> bool:
         return self._fd >= 0
 
-    def try_acquire(self, owner: str) -> bool:
-        """Take the lock without waiting; True on success. Raises OSError if the file cannot be opened."""
+    def try_acquire(self, owner: str, patience: float = 0.25) -> bool:
+        """Take the lock, retrying for up to ``patience`` seconds; True on success.
+
+        The retry covers a dead writer's lock that outlives it for a few milliseconds: a child
+        it was starting (git, say) holds the descriptor until that child runs its program.
+
+        Raises:
+            OSError: the lock file cannot be opened.
+        """
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.01)
         os.ftruncate(fd, 0)
         os.pwrite(fd, owner.encode(), 0)
         self._fd = fd

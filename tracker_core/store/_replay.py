@@ -61,11 +61,11 @@ class RunState:
                 self.seq_gaps += 1
             self.last_seq = seq
         t = record.get("t")
-        if type(t) is float or type(t) is int:
+        kind = record.get("type")
+        if (type(t) is float or type(t) is int) and kind != "meta":  # an edit is not the writer's activity
             if self.first_t is None:
                 self.first_t = t
             self.last_t = t
-        kind = record.get("type")
         if kind == "log":
             self._on_log(record)
             return
