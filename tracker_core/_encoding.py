@@ -18,11 +18,6 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-import orjson
-
-_dumps = orjson.dumps
-_ONE_LINE = orjson.OPT_APPEND_NEWLINE
-
 ACCEPTED_SCALARS = (
     "int, float, bool, str, None, NumPy scalars, 0-d NumPy arrays or torch tensors, "
     "and dicts of these (flattened with '/')"
@@ -92,38 +87,31 @@ def _remember_good_key(key: object) -> bool:
 _PLAIN = frozenset({float, int, str, bool, type(None)})
 
 
-def normalize_row(data: Mapping[Any, Any]) -> tuple[dict[str, Any], list[Problem]]:
+def normalize_row(data: Mapping[Any, Any]) -> tuple[dict[str, Any], list[Problem], bool]:
     """Flatten and check one logged row.
 
-    Returns ``(row, problems)``: ``row`` maps string keys to plain scalars (it is ``data``
-    itself when nothing needed changing) and ``problems`` lists the keys left out. NaN,
-    ±Inf and big integers are left for ``dump_row_record`` to tag.
+    Returns ``(row, problems, nonfinite)``: ``row`` maps string keys to plain scalars (it is
+    ``data`` itself when nothing needed changing), ``problems`` lists the keys left out, and
+    ``nonfinite`` says whether a float is NaN or ±Inf (to be tagged with ``tag_row``).
+    Integers beyond 64 bits are left to the writer, which orjson makes fail loudly.
     """
+    nonfinite = False
     good_keys = _GOOD_KEYS
     for key, value in data.items():
-        if type(value) not in _PLAIN or (key not in good_keys and not _remember_good_key(key)):
+        kind = type(value)
+        if kind is float:
+            if value - value:  # NaN or ±Inf: x - x is NaN (truthy), not 0.0
+                nonfinite = True
+        elif kind not in _PLAIN:
+            break
+        if key not in good_keys and not _remember_good_key(key):
             break
     else:
-        return data, []  # type: ignore[return-value]  # the fast path: already flat and plain
+        return data, [], nonfinite  # type: ignore[return-value]  # the fast path: already flat and plain
     row: dict[str, Any] = {}
     problems: list[Problem] = []
     _flatten_into(row, problems, "", data)
-    return row, problems
-
-
-def dump_row_record(record: dict[str, Any]) -> bytes:
-    """One JSON line for a record whose ``data`` is a flat row, special numbers tagged.
-
-    orjson writes NaN and ±Inf as null and refuses integers beyond 64 bits, so only a line
-    that contains ``null`` (or failed) is redone with tags: the common case costs one dumps.
-    """
-    try:
-        line = _dumps(record, option=_ONE_LINE)
-    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits
-        line = b"null"
-    if b"null" in line:
-        line = _dumps({**record, "data": tag_row(record["data"])}, option=_ONE_LINE)
-    return line
+    return row, problems, any(type(v) is float and v - v for v in row.values())
 
 
 def _flatten_into(row: dict[str, Any], problems: list[Problem], prefix: str, data: Mapping[Any, Any]) -> None:

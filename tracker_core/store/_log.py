@@ -8,11 +8,12 @@ from typing import Any
 
 import orjson
 
-from tracker_core._encoding import dump_row_record
+from tracker_core._encoding import tag_row
 
 __all__ = ["LogWriter", "ReadStats", "parse_records", "read_log", "read_records", "repair_torn_tail"]
 
 _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
+_dumps = orjson.dumps
 _TAIL_WINDOW = 1 << 16
 
 
@@ -44,12 +45,25 @@ class LogWriter:
         return self._write(line)
 
     def append_row(self, record: dict[str, Any]) -> bool:
-        """``append`` for a record whose ``data`` is a flat row of scalars (NaN, ±Inf, big ints tagged)."""
+        """``append`` for a record whose ``data`` is a flat row of scalars, NaN and ±Inf already tagged.
+
+        The hot path of ``log()``: one dumps and one write inline; the rest is in the slow paths.
+        """
         try:
-            line = dump_row_record(record)
-        except (TypeError, orjson.JSONEncodeError) as exc:
-            return self._failed(OSError(f"unencodable record: {exc}"))
-        return self._write(line)
+            line = _dumps(record, option=_DUMP_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, which tag_row tags
+            try:
+                line = _dumps({**record, "data": tag_row(record["data"])}, option=_DUMP_OPTIONS)
+            except TypeError as exc:
+                return self._failed(OSError(f"unencodable record: {exc}"))
+        try:
+            written = os.write(self._fd, line)
+        except OSError as exc:
+            return self._failed(exc)
+        if written != len(line) or self.fsync_every_record:
+            return self._finish_write(line, written)
+        self.seq += 1
+        return True
 
     def _failed(self, error: OSError) -> bool:
         self.failed += 1
@@ -57,15 +71,19 @@ class LogWriter:
         return False
 
     def _write(self, line: bytes) -> bool:
-        written = 0
         try:
             written = os.write(self._fd, line)
-            if written != len(line):  # short writes happen near a size limit
-                while written < len(line):
-                    written += os.write(self._fd, line[written:])
         except OSError as exc:
-            if written:  # a failed write() wrote nothing; cut off what the earlier ones did
-                self._cut(written)
+            return self._failed(exc)  # a failed write() wrote nothing
+        return self._finish_write(line, written)
+
+    def _finish_write(self, line: bytes, written: int) -> bool:
+        """Complete a short write (they happen near a size limit), count the record, fsync if asked."""
+        try:
+            while written < len(line):
+                written += os.write(self._fd, line[written:])
+        except OSError as exc:
+            self._cut(written)  # cut off the partial record
             return self._failed(exc)
         self.seq += 1
         if self.fsync_every_record:
