@@ -6,6 +6,8 @@ import os
 import sys
 from typing import Any, TextIO
 
+from tracker_core._fileio import close_quietly
+
 __all__ = ["ConsoleCapture"]
 
 
@@ -61,9 +63,5 @@ class ConsoleCapture:
         self.close_file()
 
     def close_file(self) -> None:
-        if self._fd >= 0:
-            fd, self._fd = self._fd, -1
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        fd, self._fd = self._fd, -1
+        close_quietly(fd)

@@ -190,10 +190,6 @@ def handle_deferred_signal() -> None:
         _chain(signum, None, runs)
 
 
-def has_deferred_signal() -> bool:
-    return bool(_deferred)
-
-
 def _chain(signum: int, frame: FrameType | None, runs: list[LiveRun]) -> None:
     previous = _previous_handlers.get(signum, signal.SIG_DFL)
     if callable(previous):

@@ -6,6 +6,8 @@ import fcntl
 import os
 import time
 
+from tracker_core._fileio import close_quietly
+
 __all__ = ["WriterLock"]
 
 
@@ -18,10 +20,6 @@ class WriterLock:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd = -1
-
-    @property
-    def held(self) -> bool:
-        return self._fd >= 0
 
     def try_acquire(self, owner: str, patience: float = 0.25) -> bool:
         """Take the lock, retrying for up to ``patience`` seconds; True on success.
@@ -67,9 +65,5 @@ class WriterLock:
 
     def forget_in_child(self) -> None:
         """Drop a forked child's copy of the descriptor without unlocking the parent's lock."""
-        if self._fd >= 0:
-            fd, self._fd = self._fd, -1
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        fd, self._fd = self._fd, -1
+        close_quietly(fd)

@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 
 from tracker_core._encoding import tag_row
+from tracker_core._fileio import close_quietly
 
-__all__ = ["LogWriter", "ReadStats", "parse_records", "read_log", "read_records", "repair_torn_tail"]
+__all__ = ["LogWriter", "ReadStats", "parse_records", "read_log", "repair_torn_tail"]
 
 _DUMP_OPTIONS = orjson.OPT_APPEND_NEWLINE
 _dumps = orjson.dumps
@@ -115,12 +116,8 @@ class LogWriter:
 
     def abandon(self) -> None:
         """Close without syncing (in a forked child, which must not touch the parent's run)."""
-        if self._fd >= 0:
-            fd, self._fd = self._fd, -1
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        fd, self._fd = self._fd, -1
+        close_quietly(fd)
 
 
 def repair_torn_tail(path: str) -> int:
@@ -160,11 +157,6 @@ def read_log(path: str) -> bytes:
     """The whole log file; raises OSError."""
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def read_records(path: str, stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:
-    """Yield the records of a log in order; a torn last line and bad lines are skipped and counted."""
-    return parse_records(read_log(path), stats)
 
 
 def parse_records(data: bytes, stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:

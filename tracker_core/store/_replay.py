@@ -153,14 +153,3 @@ class RunState:
 
     def _on_write_failures(self, record: dict[str, Any]) -> None:
         self.writes_failed += int(record.get("count", 0))
-
-    def history(self) -> list[dict[str, Any]]:
-        """Rows merged by step, in step order, each with ``_step`` and ``_timestamp``."""
-        rows: dict[int, dict[str, Any]] = {}
-        for step, t, row in self.entries:
-            merged = rows.get(step)
-            if merged is None:
-                merged = rows[step] = {"_step": step}
-            merged.update(row)
-            merged["_timestamp"] = t
-        return [rows[step] for step in sorted(rows)]
