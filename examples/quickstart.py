@@ -69,6 +69,8 @@ def show(run_path: str, root: str) -> None:
     git = (stored.provenance or {}).get("git")
     print(f"  produced by {' '.join((stored.provenance or {}).get('command', [])[1:])}"
           + (f" at git {git['commit'][:10]}{' (dirty)' if git['dirty'] else ''}" if git else ""))
+    print(f"\nMore: `tracker show {stored.id}`, `tracker runs -p quickstart`, `tracker best val/loss -p quickstart`"
+          " (the command is in .venv/bin)")
 
 
 def main() -> None:
