@@ -8,9 +8,10 @@ import sys
 import tracker_core
 
 EXPECTED = {
-    "Api", "ConfigChangeError", "LogValueError", "PersistError", "Run", "RunExistsError", "RunLockedError",
-    "RunNotFoundError", "RunStateError", "SettingsError", "StepOrderError", "StoredRun", "TrackerError",
-    "TrackerWarning", "__version__", "config", "define_metric", "finish", "init", "log", "run", "summary",
+    "Api", "Audio", "ConfigChangeError", "Histogram", "Image", "LogValueError", "MediaError", "PersistError",
+    "Plot", "Run", "RunExistsError", "RunLockedError", "RunNotFoundError", "RunStateError", "SettingsError",
+    "StepOrderError", "StoredRun", "Table", "TrackerError", "TrackerWarning", "Video", "__version__", "config",
+    "define_metric", "finish", "init", "log", "run", "summary",
 }
 
 

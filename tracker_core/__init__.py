@@ -34,9 +34,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Api",
+    "Audio",
     "ConfigChangeError",
+    "Histogram",
+    "Image",
     "LogValueError",
+    "MediaError",
     "PersistError",
+    "Plot",
     "Run",
     "RunExistsError",
     "RunLockedError",
@@ -45,8 +50,10 @@ __all__ = [
     "SettingsError",
     "StepOrderError",
     "StoredRun",
+    "Table",
     "TrackerError",
     "TrackerWarning",
+    "Video",
     "__version__",
     "config",
     "define_metric",
@@ -58,8 +65,16 @@ __all__ = [
 ]
 
 
+_MEDIA = ("Audio", "Histogram", "Image", "MediaError", "Plot", "Table", "Video")
+
+
 def __getattr__(name: str) -> Any:
-    """``run``, ``config`` and ``summary`` of the active run, looked up at each access."""
+    """``run``, ``config`` and ``summary`` of the active run, looked up at each access; media
+    classes, imported on first use."""
+    if name in _MEDIA:
+        from tracker_core import media
+
+        return getattr(media, name)
     if name in ("run", "config", "summary"):
         from tracker_core._fluent import active_run
 

@@ -6,15 +6,20 @@ are written as one-key tag objects and round-trip exactly:
     float("nan") -> {"$f": "nan"}     float("inf") -> {"$f": "inf"}
     2**70        -> {"$i": "1180591620717411303424"}
 
+A logged media value (Image, Table, ...) is stored as a file by the run and written as
+``{"$m": {"kind": ..., "file": "media/<sha256>.<ext>", "sha256": ..., ...}}``; it reads
+back as a ``MediaRef``.
+
 Logged rows are flat (nested dicts are flattened with "/"), so a dict value in a
 row is always a tag. Trees (config, summary) may hold user dicts: there, a user
 key starting with "$" is escaped by doubling the "$", so a one-key dict whose key
-is "$f" or "$i" is always a tag.
+is "$f", "$i" or "$m" is always a tag.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -111,7 +116,14 @@ def normalize_row(data: Mapping[Any, Any]) -> tuple[dict[str, Any], list[Problem
     row: dict[str, Any] = {}
     problems: list[Problem] = []
     _flatten_into(row, problems, "", data)
-    return row, problems, any(type(v) is float and v - v for v in row.values())
+    return row, problems, any((type(v) is float and v - v) or is_media(v) for v in row.values())
+
+
+def is_media(value: object) -> bool:
+    """A tracker_core.media value (Image, Table, ...), or a non-empty list of them."""
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(is_media(item) and not isinstance(item, (list, tuple)) for item in value)
+    return any((cls.__module__ or "").startswith("tracker_core.media") for cls in type(value).__mro__[:-1])
 
 
 def _flatten_into(row: dict[str, Any], problems: list[Problem], prefix: str, data: Mapping[Any, Any]) -> None:
@@ -124,6 +136,9 @@ def _flatten_into(row: dict[str, Any], problems: list[Problem], prefix: str, dat
         if isinstance(value, Mapping):
             _flatten_into(row, problems, full + "/", value)
             continue
+        if is_media(value):  # encoded and stored by the run, outside this pure module
+            row[full] = value
+            continue
         try:
             row[full] = to_scalar(value)
         except _Rejected as rejected:
@@ -132,6 +147,8 @@ def _flatten_into(row: dict[str, Any], problems: list[Problem], prefix: str, dat
 
 def tag_scalar(value: object) -> object:
     """A JSON-safe stand-in for NaN, ±Inf and integers beyond 64 bits; others unchanged."""
+    if isinstance(value, MediaRef):
+        return value.tag()
     if type(value) is float:
         if value != value:
             return {"$f": "nan"}
@@ -147,19 +164,90 @@ def tag_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {key: tag_scalar(value) for key, value in row.items()}
 
 
-def untag(value: object) -> object:
-    """Inverse of ``tag_scalar`` for one JSON value."""
+class MediaRef:
+    """A logged media value as read back: its kind, its record fields, and the file they name.
+
+    ``path`` is absolute when the run folder is known; ``read_bytes()`` opens the file;
+    ``rows()`` and ``columns`` give a table's content.
+    """
+
+    def __init__(self, fields: Mapping[str, Any], base: str | None = None) -> None:
+        self.fields = dict(fields)
+        self.kind: str = self.fields.get("kind", "media")
+        self._base = base
+
+    @property
+    def path(self) -> str | None:
+        name = self.fields.get("file")
+        if not name:
+            return None
+        return os.path.join(self._base, name) if self._base else name
+
+    def read_bytes(self) -> bytes:
+        """The stored file; raises OSError if it is missing, ValueError for a kind without a file."""
+        if self.path is None:
+            raise ValueError(f"a {self.kind} has no file")
+        with open(self.path, "rb") as handle:
+            return handle.read()
+
+    def rebase(self, base: str) -> None:
+        """Resolve the file under ``base`` (the run folder)."""
+        self._base = base
+
+    @property
+    def items(self) -> list[MediaRef]:
+        """The members of a logged list of media."""
+        return [MediaRef(item, self._base) for item in self.fields.get("items", [])]
+
+    def rows(self) -> list[list[Any]]:
+        """A table's rows (cells decoded; media cells as MediaRef)."""
+        return self._table()[1]
+
+    @property
+    def columns(self) -> list[str]:
+        return self._table()[0]
+
+    def _table(self) -> tuple[list[str], list[list[Any]]]:
+        if self.kind != "table":
+            raise ValueError(f"a {self.kind} is not a table")
+        from tracker_core.media import decode_table
+
+        columns, rows = decode_table(self.read_bytes())
+        here = os.path.dirname(self.path or "")  # cells name files beside the table's own file
+        return columns, [[MediaRef(c["$m"], here) if _is_media_tag(c) else c for c in row] for row in rows]
+
+    def tag(self) -> dict[str, Any]:
+        return {"$m": self.fields}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MediaRef) and other.fields == self.fields
+
+    def __hash__(self) -> int:
+        return hash(self.fields.get("sha256") or id(self))
+
+    def __repr__(self) -> str:
+        return f"MediaRef({self.kind}, {self.path or self.fields})"
+
+
+def _is_media_tag(value: object) -> bool:
+    return type(value) is dict and len(value) == 1 and "$m" in value
+
+
+def untag(value: object, base: str | None = None) -> object:
+    """Inverse of ``tag_scalar`` (and of media tags) for one JSON value."""
     if type(value) is dict and len(value) == 1:
         if "$f" in value:
             return float(value["$f"])
         if "$i" in value:
             return int(value["$i"])
+        if "$m" in value:
+            return MediaRef(value["$m"], base)
     return value
 
 
-def decode_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """Inverse of ``tag_row``."""
-    return {key: untag(value) for key, value in row.items()}
+def decode_row(row: Mapping[str, Any], base: str | None = None) -> dict[str, Any]:
+    """Inverse of ``tag_row``; media paths are made absolute under ``base`` (the run folder)."""
+    return {key: untag(value, base) for key, value in row.items()}
 
 
 def to_tree(value: object, problems: list[Problem], path: str = "") -> object:
@@ -215,7 +303,7 @@ def encode_tree(value: object) -> object:
 def decode_tree(value: object) -> object:
     """Inverse of ``encode_tree``."""
     if type(value) is dict:
-        if len(value) == 1 and ("$f" in value or "$i" in value):
+        if len(value) == 1 and ("$f" in value or "$i" in value or "$m" in value):
             return untag(value)
         return {(k[1:] if k.startswith("$") else k): decode_tree(v) for k, v in value.items()}
     if type(value) is list:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker_core import _lifecycle
 from tracker_core._config import Config
-from tracker_core._encoding import ACCEPTED_SCALARS, Problem, encode_tree, normalize_row, tag_row
+from tracker_core._encoding import ACCEPTED_SCALARS, Problem, encode_tree, is_media, normalize_row, tag_row, tag_scalar
 from tracker_core._errors import (
     LogValueError,
     PersistError,
@@ -24,6 +24,7 @@ from tracker_core._errors import (
     TrackerError,
     TrackerWarning,
 )
+from tracker_core._media_store import store_media
 from tracker_core._step import MetricRules, SummaryBuilder, define
 from tracker_core._summary import Summary
 from tracker_core.store._follow import LogFollower
@@ -163,9 +164,11 @@ class Run:
             self._inactive_call("log")
             return
         try:
-            row, problems, nonfinite = normalize_row(data) if type(data) is dict else self._as_row(data)
+            row, problems, special = normalize_row(data) if type(data) is dict else self._as_row(data)
             if problems:
                 self._report_problems(problems)
+            if special:  # NaN/±Inf to tag, media to encode and store: on the caller's thread, outside the lock
+                row = self._encode_special(row)
             if step is not None and (type(step) is not int or step < 0):
                 step = self._checked_step(step)
             lock = self._lock
@@ -187,7 +190,7 @@ class Run:
                     row = self._sync_step_metrics(row)
                 writer = self._writer
                 ok = writer.append_row({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,  # type: ignore[union-attr]
-                                        "data": tag_row(row) if nonfinite else row})
+                                        "data": row})
             finally:
                 lock.release()
             if not ok:
@@ -204,6 +207,25 @@ class Run:
         if isinstance(data, Mapping):
             return normalize_row(data)
         return {}, [Problem("<data>", data, "log() takes a dict of metric name -> value")], False
+
+    def _encode_special(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Tag NaN/±Inf and big integers; encode media values and store their files in the run folder.
+
+        A media value that cannot be encoded or stored is left out (a warning; LogValueError in strict mode).
+        """
+        encoded: dict[str, Any] = {}
+        problems = []
+        for key, value in row.items():
+            if not is_media(value):
+                encoded[key] = tag_scalar(value)
+                continue
+            try:
+                encoded[key] = store_media(value, self._dir.path) if self._dir else None
+            except (TrackerError, OSError, TypeError, ValueError) as exc:
+                problems.append(Problem(key, value, f"it could not be stored: {exc}"))
+        if problems:
+            self._report_problems(problems)
+        return encoded
 
     def _sync_step_metrics(self, row: dict[str, Any]) -> dict[str, Any]:
         """Remember step-metric values; fill in a missing one (step_sync). Holds the lock."""

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tracker_core._encoding import decode_tree
+from tracker_core._encoding import MediaRef, decode_tree
 from tracker_core._errors import RunLockedError, RunNotFoundError, SettingsError, TrackerError
 from tracker_core._process import current_identity, writer_state
 from tracker_core._query import compile_filters, sort_runs
@@ -52,6 +52,9 @@ class StoredRun:
         self.entity: str | None = meta.get("entity")
         self.config: dict[str, Any] = decode_tree(digest["config"])  # type: ignore[assignment]
         self.summary: dict[str, Any] = decode_tree(digest["summary"])  # type: ignore[assignment]
+        for value in self.summary.values():
+            if isinstance(value, MediaRef):
+                value.rebase(self._dir.path)
         self.extremes: dict[str, list[Any]] = decode_tree(digest.get("extremes") or {})  # type: ignore[assignment]
         self.exit_code: int | None = digest["exit_code"]
         self.traceback: str | None = digest["traceback"]

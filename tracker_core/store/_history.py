@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,6 +45,7 @@ def read_history(path: str, keep: frozenset[str] | None = None) -> list[dict[str
 
 def _read_rows(path: str, keep: frozenset[str] | None) -> list[dict[str, Any]]:
     data = read_log(path)
+    base = os.path.dirname(path)
     tagged = b'{"$' in data  # one pass over the file instead of one test per row
     lines = data.split(b"\n")
     lines.pop()  # the empty piece after the last newline, or a torn tail
@@ -60,7 +62,7 @@ def _read_rows(path: str, keep: frozenset[str] | None) -> list[dict[str, Any]]:
         if kind == "log":
             row = record["data"]
             if tagged:
-                row = decode_row(row)
+                row = decode_row(row, base)
             if keep is not None:
                 row = {key: value for key, value in row.items() if key in keep}
                 if not row:

@@ -1,0 +1,46 @@
+"""Media values: pure encoders from a value to record fields and files, with no I/O.
+
+Each value validates its input when built and raises ``MediaError`` naming the accepted
+forms. ``encode()`` returns an ``EncodedMedia``: the kind, JSON-safe record fields and the
+content-addressed files to store (``MediaFile``, named ``<sha256>.<ext>``). The run writes them.
+
+=========  =====================================  ======================================
+kind       stored as                              record fields
+=========  =====================================  ======================================
+image      PNG                                    caption, width, height, channels
+table      JSON {"columns", "data"}               columns, nrows
+histogram  no file                                bins, values, nan_count, inf_count
+audio      16-bit PCM WAV                         sample_rate, channels, duration, caption
+video      animated GIF (Pillow)                  fps, frames, width, height, format, caption
+plot       JSON {"spec", "data"} (Vega-Lite)      title, nrows
+=========  =====================================  ======================================
+
+File-backed kinds add ``file``, ``sha256`` and ``size``. Importing this package imports
+none of numpy, PIL, torch or matplotlib; they are imported when a value needs them.
+"""
+
+from __future__ import annotations
+
+from tracker_core.media._audio import Audio
+from tracker_core.media._base import EncodedMedia, Media, MediaFile
+from tracker_core.media._errors import MediaError
+from tracker_core.media._histogram import Histogram
+from tracker_core.media._image import Image
+from tracker_core.media._plot import Plot, decode_plot
+from tracker_core.media._table import Table, decode_table
+from tracker_core.media._video import Video
+
+__all__ = [
+    "Audio",
+    "EncodedMedia",
+    "Histogram",
+    "Image",
+    "Media",
+    "MediaError",
+    "MediaFile",
+    "Plot",
+    "Table",
+    "Video",
+    "decode_plot",
+    "decode_table",
+]

@@ -1,0 +1,182 @@
+"""``Table``: columns and rows of scalars or media, stored as one JSON file.
+
+The file is ``{"columns": [...], "data": [[...], ...]}``. Scalar cells are tagged as in
+``tracker_core._encoding`` (NaN, ±Inf and big integers round-trip); a media cell is
+``{"$m": {"kind": ..., **fields}}``, its ``file`` naming a file stored beside the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from tracker_core._encoding import _Rejected, decode_tree, encode_tree, to_scalar
+from tracker_core.media._base import EncodedMedia, Media, MediaFile, describe, file_fields, loaded_instance, make_file
+from tracker_core.media._errors import MediaError
+
+__all__ = ["Table", "decode_table"]
+
+CELLS = "int, float (NaN and ±Inf included), bool, str, None, NumPy scalars, or a media value (Image, Audio, ...)"
+ROWS = "a list of rows (lists or tuples), or a pandas DataFrame"
+
+
+def _is_dataframe(value: object) -> bool:
+    return loaded_instance(value, "pandas", "DataFrame")
+
+
+def _columns(columns: object) -> list[str]:
+    accepted = "a list of unique, non-empty str column names"
+    if isinstance(columns, str) or not isinstance(columns, Sequence):
+        raise MediaError("Table columns", describe(columns), accepted)
+    names = list(columns)
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise MediaError("Table columns", f"the column name {name!r}", accepted)
+    if len(set(names)) != len(names):
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        raise MediaError("Table columns", f"duplicate names {duplicates}", accepted)
+    return names
+
+
+class Table(Media):
+    """A table of scalars and media, stored as one JSON file named by its sha256.
+
+    Args:
+        columns: the column names (taken from the DataFrame when one is given).
+        data: rows (each a list or tuple as long as ``columns``), or a pandas DataFrame.
+        dataframe: a pandas DataFrame (when pandas is installed).
+
+    Cells are converted when added, so later changes to the caller's objects don't leak in.
+    Media cells (Image, Audio, ...) are encoded with the table; their files are stored too.
+
+    Raises:
+        MediaError: missing or duplicate column names, a row of the wrong length, or a cell
+            that is not a scalar or a media value.
+    """
+
+    kind = "table"
+
+    def __init__(self, columns: Sequence[str] | None = None, data: Any = None, dataframe: Any = None) -> None:
+        if _is_dataframe(data):
+            if dataframe is not None:
+                raise MediaError("Table data", "both data and dataframe", "one of them")
+            data, dataframe = None, data
+        rows: Iterable[Any] = []
+        if dataframe is not None:
+            if not _is_dataframe(dataframe):
+                raise MediaError("Table dataframe", describe(dataframe), "a pandas DataFrame")
+            if data is not None or columns is not None:
+                raise MediaError("Table", "a DataFrame together with data or columns",
+                                 "columns (and rows), or a DataFrame alone")
+            columns = [str(name) for name in dataframe.columns]
+            rows = dataframe.itertuples(index=False, name=None)
+        elif data is not None:
+            if loaded_instance(data, "numpy", "ndarray") and data.ndim == 2:
+                data = data.tolist()
+            if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+                raise MediaError("Table data", describe(data), ROWS)
+            rows = data
+        if columns is None:
+            raise MediaError("Table columns", "None", "a list of column names", "pass Table(columns=[...])")
+        self._columns = _columns(columns)
+        self._rows: list[list[Any]] = []
+        for row in rows:
+            if not isinstance(row, (list, tuple)):
+                raise MediaError(f"Table row {len(self._rows)}", describe(row), ROWS)
+            self.add_data(*row)
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names (a copy)."""
+        return list(self._columns)
+
+    @property
+    def data(self) -> list[list[Any]]:
+        """The rows (copies)."""
+        return [list(row) for row in self._rows]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add_data(self, *row: Any) -> None:
+        """Append one row, one value per column.
+
+        Raises:
+            MediaError: the row's length differs from the number of columns, or a cell is not accepted.
+        """
+        where = f"Table row {len(self._rows)}"
+        if len(row) != len(self._columns):
+            raise MediaError(where, f"{len(row)} values", f"one value per column of {self._columns}")
+        self._rows.append([self._cell(value, where, name) for value, name in zip(row, self._columns, strict=True)])
+
+    @staticmethod
+    def _cell(value: Any, where: str, column: str) -> Any:
+        if isinstance(value, Media):
+            if isinstance(value, Table):
+                raise MediaError(f"{where}, column {column!r}", "a Table", CELLS, "tables do not nest")
+            return value
+        try:
+            return to_scalar(value)
+        except _Rejected as rejected:
+            raise MediaError(f"{where}, column {column!r}", rejected.reason, CELLS) from None
+
+    def get_column(self, name: str) -> list[Any]:
+        """The values of one column, top to bottom.
+
+        Raises:
+            MediaError: no column has that name.
+        """
+        if name not in self._columns:
+            raise MediaError("Table column", repr(name), f"one of {self._columns}")
+        index = self._columns.index(name)
+        return [row[index] for row in self._rows]
+
+    def encode(self) -> EncodedMedia:
+        """The JSON file (plus every media cell's files) and the fields columns, nrows, file, sha256, size.
+
+        Raises:
+            MediaError: a media cell cannot be encoded.
+        """
+        cell_files: dict[str, MediaFile] = {}
+        rows: list[list[Any]] = []
+        for row in self._rows:
+            out: list[Any] = []
+            for cell in row:
+                if isinstance(cell, Media):
+                    encoded = cell.encode()
+                    for media_file in encoded.files:
+                        cell_files.setdefault(media_file.name, media_file)
+                    out.append({"$m": {"kind": encoded.kind, **encoded.fields}})
+                else:
+                    out.append(encode_tree(cell))
+            rows.append(out)
+        main = make_file(orjson.dumps({"columns": self._columns, "data": rows}), "json")
+        fields = {"columns": list(self._columns), "nrows": len(rows)}
+        return EncodedMedia(self.kind, {**fields, **file_fields(main)}, (main, *cell_files.values()))
+
+    def __repr__(self) -> str:
+        return f"Table(columns={self._columns}, nrows={len(self._rows)})"
+
+
+def decode_table(file_bytes: bytes) -> tuple[list[str], list[list[Any]]]:
+    """``(columns, rows)`` from a stored table file.
+
+    Scalar cells are untagged (NaN, ±Inf and big integers restored); a media cell stays
+    ``{"$m": fields}``, its ``file`` naming a file beside the table's own.
+
+    Raises:
+        MediaError: the bytes are not a table file.
+    """
+    accepted = 'a JSON object {"columns": [...], "data": [[...], ...]}'
+    try:
+        document = orjson.loads(file_bytes)
+    except orjson.JSONDecodeError as error:
+        raise MediaError("table file", f"invalid JSON ({error})", accepted) from None
+    if not (isinstance(document, dict) and isinstance(document.get("columns"), list)
+            and isinstance(document.get("data"), list) and all(isinstance(r, list) for r in document["data"])):
+        raise MediaError("table file", describe(document), accepted)
+    rows = [[cell if type(cell) is dict and "$m" in cell else decode_tree(cell) for cell in row]
+            for row in document["data"]]
+    return list(document["columns"]), rows
