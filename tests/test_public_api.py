@@ -8,10 +8,10 @@ import sys
 import tracker_core
 
 EXPECTED = {
-    "Api", "Audio", "ConfigChangeError", "Histogram", "Image", "LogValueError", "MediaError", "PersistError",
-    "Plot", "Run", "RunExistsError", "RunLockedError", "RunNotFoundError", "RunStateError", "SettingsError",
-    "StepOrderError", "StoredRun", "Table", "TrackerError", "TrackerWarning", "Video", "__version__", "config",
-    "define_metric", "finish", "init", "log", "run", "summary",
+    "Api", "Artifact", "ArtifactError", "Audio", "ConfigChangeError", "Histogram", "Image", "LogValueError",
+    "MediaError", "PersistError", "Plot", "Run", "RunExistsError", "RunLockedError", "RunNotFoundError",
+    "RunStateError", "SettingsError", "StepOrderError", "StoredRun", "Table", "TrackerError", "TrackerWarning",
+    "Video", "__version__", "config", "define_metric", "finish", "init", "log", "run", "summary",
 }
 
 

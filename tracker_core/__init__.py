@@ -34,6 +34,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Api",
+    "Artifact",
+    "ArtifactError",
     "Audio",
     "ConfigChangeError",
     "Histogram",
@@ -66,6 +68,7 @@ __all__ = [
 
 
 _MEDIA = ("Audio", "Histogram", "Image", "MediaError", "Plot", "Table", "Video")
+_ARTIFACTS = ("Artifact", "ArtifactError")
 
 
 def __getattr__(name: str) -> Any:
@@ -75,6 +78,10 @@ def __getattr__(name: str) -> Any:
         from tracker_core import media
 
         return getattr(media, name)
+    if name in _ARTIFACTS:
+        from tracker_core import artifacts
+
+        return getattr(artifacts, name)
     if name in ("run", "config", "summary"):
         from tracker_core._fluent import active_run
 

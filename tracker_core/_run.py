@@ -9,11 +9,12 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tracker_core import _lifecycle
+from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._config import Config
 from tracker_core._encoding import ACCEPTED_SCALARS, Problem, encode_tree, is_media, normalize_row, tag_row, tag_scalar
 from tracker_core._errors import (
@@ -32,6 +33,7 @@ from tracker_core.store._replay import RunState
 
 if TYPE_CHECKING:
     from tracker_core._settings import Settings
+    from tracker_core.artifacts import Artifact, ArtifactStore
     from tracker_core.store._lock import WriterLock
     from tracker_core.store._log import LogWriter
     from tracker_core.store._run_dir import RunDir
@@ -298,6 +300,49 @@ class Run:
             state = self._follower.state()
             state.keep_rows, state.entries = False, []  # rows were kept only for this
             self._step = state.next_step
+
+    def log_artifact(self, artifact: Artifact, aliases: Sequence[str] = ()) -> StoredArtifact | None:
+        """Commit the artifact's files as its next version (none if unchanged since the latest) and
+        record that this run produced it. ``latest`` moves automatically; ``aliases`` move to it.
+
+        Side effects: files are stored once by content under ``<root>/artifacts``.
+        Returns None (and stores nothing) on a run that writes nothing.
+
+        Raises:
+            ArtifactError: a bad name, path or alias, or a file that cannot be read.
+        """
+        if self._inactive is not None or self._dir is None:
+            self._inactive_call("log_artifact")
+            return None
+        store = self._artifact_store()
+        version = store.commit(artifact, created_by=self.path, aliases=tuple(aliases))
+        self._append({"type": "artifact", "direction": "logged", "name": version.name, "version": version.version,
+                      "digest": version.digest, "aliases": list(version.aliases)})
+        return StoredArtifact(store, version, self._dir.root)
+
+    def use_artifact(self, ref: str) -> StoredArtifact:
+        """An artifact version (``name``, ``name:latest``, ``name:v3``, ``name:<alias>``) as this run's input.
+
+        The use is recorded (lineage) when this run writes; every rank may call it to download.
+
+        Raises:
+            ArtifactError: no such artifact, version or alias (the message lists what exists).
+        """
+        store = self._artifact_store()
+        version = store.resolve(ref)
+        if self._inactive is None and self._dir is not None:
+            version = store.record_use(version, self.path)
+            self._append({"type": "artifact", "direction": "used", "name": version.name,
+                          "version": version.version, "digest": version.digest})
+        return StoredArtifact(store, version, self._store_root())
+
+    def _store_root(self) -> str:
+        return self._dir.root if self._dir else os.path.abspath(os.path.expanduser(self.settings.dir))
+
+    def _artifact_store(self) -> ArtifactStore:
+        from tracker_core.artifacts import ArtifactStore
+
+        return ArtifactStore(self._store_root(), link=self.settings.artifact_link)
 
     def mark_preempting(self) -> None:
         """Say that the job is about to be preempted (requeued): its final state will note it."""

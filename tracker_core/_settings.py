@@ -106,6 +106,10 @@ class Settings(BaseModel):
     git_diff_max_bytes: int = Field(
         262144, ge=0, json_schema_extra=_env(
             "TRACKER_GIT_DIFF_MAX_BYTES", "Largest git diff saved with the run; larger ones are cut."))
+    artifact_link: Literal["auto", "hardlink"] = Field(
+        "auto", json_schema_extra=_env(
+            "TRACKER_ARTIFACT_LINK", "How artifact files enter the store: `auto` (reflink, else copy) or "
+            "`hardlink` (no extra disk, but the logged files become read-only)."))
     silent: bool = Field(
         False, json_schema_extra=_env("TRACKER_SILENT", "Print nothing at init and finish."))
 

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._encoding import MediaRef, decode_tree
 from tracker_core._errors import RunLockedError, RunNotFoundError, SettingsError, TrackerError
 from tracker_core._process import current_identity, writer_state
@@ -192,6 +193,30 @@ class StoredRun:
         finally:
             lock.release()
 
+    def logged_artifacts(self) -> list[StoredArtifact]:
+        """The artifact versions this run produced (those still in the store)."""
+        return self._artifacts("logged")
+
+    def used_artifacts(self) -> list[StoredArtifact]:
+        """The artifact versions this run used as inputs (those still in the store)."""
+        return self._artifacts("used")
+
+    def _artifacts(self, direction: str) -> list[StoredArtifact]:
+        from tracker_core.artifacts import ArtifactError, ArtifactStore
+
+        store = ArtifactStore(self._dir.root)
+        found = []
+        for record in self._full_state().artifacts:
+            if record.get("direction") != direction:
+                continue
+            try:
+                version = store.resolve(f"{record['name']}:v{record['version']}")
+            except ArtifactError:
+                continue  # deleted since
+            if version.digest == record.get("digest"):
+                found.append(StoredArtifact(store, version, self._dir.root))
+        return found
+
     def __repr__(self) -> str:
         return f"<StoredRun {self.path} name={self.name!r} {self.status}>"
 
@@ -235,7 +260,9 @@ class Api:
     def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:  # noqa: A002
         from tracker_core._settings import resolve_settings
 
-        self.root = os.path.abspath(os.path.expanduser(resolve_settings({"dir": dir}).dir))
+        settings = resolve_settings({"dir": dir})
+        self.root = os.path.abspath(os.path.expanduser(settings.dir))
+        self._artifact_link = settings.artifact_link
 
     def projects(self) -> list[str]:
         try:
@@ -262,6 +289,25 @@ class Api:
                     runs.append(run)
         runs.sort(key=lambda run: (run.created_at.timestamp() if run.created_at else 0.0, run.id))
         return sort_runs(runs, order)
+
+    def artifact(self, ref: str) -> StoredArtifact:
+        """An artifact version: ``name``, ``name:latest``, ``name:v3`` or ``name:<alias>``.
+
+        Raises:
+            ArtifactError: no such artifact, version or alias.
+        """
+        from tracker_core.artifacts import ArtifactStore
+
+        store = ArtifactStore(self.root, link=self._artifact_link)
+        return StoredArtifact(store, store.resolve(ref), self.root)
+
+    def artifacts(self, name: str | None = None) -> list[StoredArtifact]:
+        """Every version of every artifact (or of ``name``), by name then version."""
+        from tracker_core.artifacts import ArtifactStore
+
+        store = ArtifactStore(self.root, link=self._artifact_link)
+        names = [name] if name else store.names()
+        return [StoredArtifact(store, version, self.root) for n in names for version in store.versions(n)]
 
     def run(self, path: str) -> StoredRun:
         """A run by ``project/id``, or by id (or unique id prefix) alone when unambiguous.

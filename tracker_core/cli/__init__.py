@@ -17,6 +17,7 @@ __all__ = ["main", "main_exit"]
 
 
 def _parser() -> argparse.ArgumentParser:
+    from tracker_core.cli import _artifact_commands as a
     from tracker_core.cli import _commands as c
 
     parser = argparse.ArgumentParser(prog="tracker", description="Query the runs in a local tracker store.")
@@ -81,6 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", nargs="+", default=[], metavar="RUN", help="these runs (default: all selected)")
     p.add_argument("--x", default="_step", help="x-axis column (default: _step)")
     p.add_argument("--output", "-o", default="plot.png")
+    p = command("artifacts", a.artifacts, "list artifact versions, or delete one (rm NAME:vN)")
+    p.add_argument("action", nargs="?", choices=["list", "rm"], default="list")
+    p.add_argument("ref", nargs="?", help="NAME to list its versions; NAME:vN to delete")
+    p.add_argument("--force", action="store_true", help="rm even while an alias points at the version")
+
+    p = command("lineage", a.lineage, "an artifact's graph: the runs and artifacts upstream and downstream",
+                json=False)
+    p.add_argument("ref", metavar="NAME:vN")
+    p.add_argument("--depth", type=int, default=5)
+
+    command("gc", a.gc, "delete stored artifact files that no version uses, and report the space freed", json=False)
     return parser
 
 

@@ -45,6 +45,7 @@ class RunState:
         self.writes_failed = 0
         self.ended_t: float | None = None
         self.extremes: dict[str, list[Any]] = {}  # metric -> [min, step of min, max, step of max]
+        self.artifacts: list[dict[str, Any]] = []  # {"direction": "logged"|"used", "name", "version", "digest"}
 
     @classmethod
     def from_records(cls, records: Iterable[dict[str, Any]], keep_rows: bool = True) -> RunState:
@@ -150,6 +151,9 @@ class RunState:
 
     def _on_provenance(self, record: dict[str, Any]) -> None:
         self.provenance = decode_tree(record.get("data") or {})  # type: ignore[assignment]
+
+    def _on_artifact(self, record: dict[str, Any]) -> None:
+        self.artifacts.append({k: v for k, v in record.items() if k not in _ENVELOPE})
 
     def _on_write_failures(self, record: dict[str, Any]) -> None:
         self.writes_failed += int(record.get("count", 0))
