@@ -246,7 +246,7 @@ def test_table_rows_and_columns(np):
 
 def test_table_from_pandas_dataframe():
     pandas = pytest.importorskip("pandas")
-    frame = pandas.DataFrame({"a": [1, 2], "b": ["x", None]})
+    frame = pandas.DataFrame({"a": [1, 2], "b": pandas.Series(["x", None], dtype=object)})  # pandas 3: str -> NaN
     for table in (Table(dataframe=frame), Table(data=frame)):
         assert decode_table(table.encode().files[0].data) == (["a", "b"], [[1, "x"], [2, None]])
 
