@@ -206,7 +206,8 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(("make", "given", "accepted"), BAD_INPUTS, ids=[f"bad{i}" for i in range(len(BAD_INPUTS))])
 def test_bad_input_raises_media_error_naming_the_accepted_forms(np, make, given, accepted):
     with pytest.raises(MediaError) as caught:
-        make(np)
+        value = make(np)  # building keeps the error (training goes on); validate() or encode() raises it
+        value.validate()
     message = str(caught.value)
     assert given in message and accepted in message
     assert "accepted:" in message

@@ -7,10 +7,12 @@ value cannot be of that type), and the libraries are imported inside functions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,13 +48,40 @@ class EncodedMedia:
     files: tuple[MediaFile, ...]
 
 
+_DEFERRING = ("__init__", "add_data")  # methods whose MediaError is kept for later, not raised
+
+
 class Media:
-    """Base class of every media value. Constructors validate; ``encode`` is pure."""
+    """Base class of every media value. Constructors validate; ``encode`` is pure.
+
+    Bad input never raises where the value is built (that is usually the training loop):
+    the first MediaError from the constructor or ``add_data`` is kept, and ``encode()`` raises
+    it, so ``run.log()`` leaves the value out with a warning (or raises in strict mode).
+    ``validate()`` raises it at once, for code that wants to know early.
+    """
 
     kind: ClassVar[str] = "media"
+    _error: MediaError | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _DEFERRING:
+            if name in cls.__dict__:
+                setattr(cls, name, _keeping_errors(cls.__dict__[name]))
+        if "encode" in cls.__dict__:
+            setattr(cls, "encode", _raising_kept_error(cls.__dict__["encode"]))
+
+    def validate(self) -> None:
+        """Raise the MediaError that building this value ran into, if any."""
+        if self._error is not None:
+            raise self._error
 
     def encode(self) -> EncodedMedia:
-        """The value as record fields and files; deterministic (same input, same bytes). No I/O."""
+        """The value as record fields and files; deterministic (same input, same bytes). No I/O.
+
+        Raises:
+            MediaError: the input was bad (kept from when the value was built).
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -136,3 +165,26 @@ def positive_number(value: object, what: str, accepted: str, *, integer: bool) -
     if not (math.isfinite(number) and number > 0):
         raise MediaError(what, describe(value), accepted)
     return number
+
+
+def _keeping_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def keeping(self: Media, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except MediaError as error:
+            if self._error is None:
+                self._error = error
+            return None
+
+    return keeping
+
+
+def _raising_kept_error(encode: Callable[[Any], EncodedMedia]) -> Callable[[Any], EncodedMedia]:
+    @functools.wraps(encode)
+    def checked(self: Media) -> EncodedMedia:
+        self.validate()
+        return encode(self)
+
+    return checked
+
