@@ -69,7 +69,7 @@ class Media:
             if name in cls.__dict__:
                 setattr(cls, name, _keeping_errors(cls.__dict__[name]))
         if "encode" in cls.__dict__:
-            setattr(cls, "encode", _raising_kept_error(cls.__dict__["encode"]))
+            cls.encode = _raising_kept_error(cls.__dict__["encode"])
 
     def validate(self) -> None:
         """Raise the MediaError that building this value ran into, if any."""
