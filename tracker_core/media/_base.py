@@ -65,11 +65,10 @@ class Media:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for name in _DEFERRING:
+        wrappers = {name: _keeping_errors for name in _DEFERRING} | {"encode": _raising_kept_error}
+        for name, wrap in wrappers.items():
             if name in cls.__dict__:
-                setattr(cls, name, _keeping_errors(cls.__dict__[name]))
-        if "encode" in cls.__dict__:
-            cls.encode = _raising_kept_error(cls.__dict__["encode"])
+                setattr(cls, name, wrap(cls.__dict__[name]))
 
     def validate(self) -> None:
         """Raise the MediaError that building this value ran into, if any."""
