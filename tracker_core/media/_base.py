@@ -187,3 +187,13 @@ def _raising_kept_error(encode: Callable[[Any], EncodedMedia]) -> Callable[[Any]
 
     return checked
 
+
+def load_json(file_bytes: bytes, what: str, accepted: str) -> Any:
+    """Parse a stored JSON file. Raises MediaError naming ``what`` and the ``accepted`` form."""
+    import orjson
+
+    try:
+        return orjson.loads(file_bytes)
+    except orjson.JSONDecodeError as error:
+        raise MediaError(what, f"invalid JSON ({error})", accepted) from None
+

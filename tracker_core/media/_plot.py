@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from tracker_core._encoding import Problem, _Rejected, decode_tree, encode_tree, to_tree
-from tracker_core.media._base import EncodedMedia, Media, describe, file_fields, make_file
+from tracker_core.media._base import EncodedMedia, Media, describe, file_fields, load_json, make_file
 from tracker_core.media._errors import MediaError
 
 __all__ = ["Plot", "decode_plot"]
@@ -98,10 +98,7 @@ def decode_plot(file_bytes: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]
         MediaError: the bytes are not a plot file.
     """
     accepted = 'a JSON object {"spec": {...}, "data": [...] or null}'
-    try:
-        document = orjson.loads(file_bytes)
-    except orjson.JSONDecodeError as error:
-        raise MediaError("plot file", f"invalid JSON ({error})", accepted) from None
+    document = load_json(file_bytes, "plot file", accepted)
     if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
         raise MediaError("plot file", describe(document), accepted)
     return document["spec"], decode_tree(document.get("data"))  # type: ignore[return-value]

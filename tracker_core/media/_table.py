@@ -13,7 +13,16 @@ from typing import Any
 import orjson
 
 from tracker_core._encoding import _Rejected, decode_tree, encode_tree, to_scalar
-from tracker_core.media._base import EncodedMedia, Media, MediaFile, describe, file_fields, loaded_instance, make_file
+from tracker_core.media._base import (
+    EncodedMedia,
+    Media,
+    MediaFile,
+    describe,
+    file_fields,
+    load_json,
+    loaded_instance,
+    make_file,
+)
 from tracker_core.media._errors import MediaError
 
 __all__ = ["Table", "decode_table"]
@@ -170,10 +179,7 @@ def decode_table(file_bytes: bytes) -> tuple[list[str], list[list[Any]]]:
         MediaError: the bytes are not a table file.
     """
     accepted = 'a JSON object {"columns": [...], "data": [[...], ...]}'
-    try:
-        document = orjson.loads(file_bytes)
-    except orjson.JSONDecodeError as error:
-        raise MediaError("table file", f"invalid JSON ({error})", accepted) from None
+    document = load_json(file_bytes, "table file", accepted)
     if not (isinstance(document, dict) and isinstance(document.get("columns"), list)
             and isinstance(document.get("data"), list) and all(isinstance(r, list) for r in document["data"])):
         raise MediaError("table file", describe(document), accepted)
