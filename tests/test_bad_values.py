@@ -69,3 +69,17 @@ def test_strict_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     run = tracker_core.init(project="bad")
     with pytest.raises(LogValueError):
         run.log({"obj": object()})
+
+
+def test_a_string_utf8_cannot_encode_is_left_out_and_the_rest_of_the_row_kept() -> None:
+    import os
+
+    name = os.fsdecode(b"img_\xff.png")  # a lone surrogate, as file names from a foreign locale give
+    with pytest.warns(TrackerWarning, match="'path'.*not valid Unicode"):
+        run = tracker_core.init(project="bad", config={"path": name, "lr": 0.1})
+    with pytest.warns(TrackerWarning, match="'file'.*not valid Unicode"):
+        run.log({"loss": 0.5, "file": name})
+    run.finish()
+    stored = tracker_core.Api().run(run.path)
+    assert stored.history()[0]["loss"] == 0.5 and "file" not in stored.history()[0]
+    assert stored.config == {"lr": 0.1} and stored.records_not_written == 0

@@ -109,3 +109,24 @@ def test_strict_mode_raises_for_media_built_from_bad_input() -> None:
     run = tracker_core.init(project="media", strict=True)
     with pytest.raises(LogValueError, match="picture"):
         run.log({"picture": tracker_core.Image(np.zeros((4, 4), dtype=np.int64))})
+
+
+def test_threads_logging_the_same_media_value_all_record_it() -> None:
+    import threading
+
+    image = tracker_core.Image(np.full((4, 4, 3), 9, dtype=np.uint8))
+    run = tracker_core.init(project="media")
+
+    def work() -> None:
+        for _ in range(50):
+            run.log({"picture": image})
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.finish()
+    rows = tracker_core.Api().run(run.path).history()
+    assert sum("picture" in row for row in rows) == 200
+    assert all(os.path.exists(row["picture"].path) for row in rows)

@@ -166,3 +166,37 @@ def test_console_output_is_saved_without_changing_what_the_user_sees() -> None:
     assert done.stdout.startswith("hello out\n") and "hello err" in done.stderr
     saved = Path(done.stdout.strip().splitlines()[-1], "files", "output.log").read_text()
     assert "hello out" in saved and "hello err" in saved
+
+
+def test_system_metrics_are_sampled_against_wall_clock_time() -> None:
+    import time
+
+    run = tracker_core.init(project="system", system_interval=0.1)
+    run.log({"loss": 1.0})
+    time.sleep(0.8)
+    run.finish()
+    stored = tracker_core.Api().run(run.path)
+    samples = stored.system_metrics()
+    assert 3 <= len(samples) <= 12
+    assert all(s["_timestamp"] for s in samples) and samples == sorted(samples, key=lambda s: s["_timestamp"])
+    assert 0 < samples[-1]["system/process_rss_mb"] < 100_000 and 0 <= samples[-1]["system/memory_percent"] <= 100
+    assert [row["_step"] for row in stored.history()] == [0]  # not in the step history
+
+
+def test_the_sampler_can_be_turned_off() -> None:
+    import time
+
+    run = tracker_core.init(project="system", system_interval=0)
+    time.sleep(0.3)
+    run.finish()
+    assert tracker_core.Api().run(run.path).system_metrics() == []
+
+
+def test_history_on_another_axis_skips_rows_whose_value_is_not_a_number() -> None:
+    run = tracker_core.init(project="axis")
+    run.log({"epoch": 1, "acc": 0.5})
+    run.log({"epoch": None, "acc": 0.6})
+    run.log({"epoch": 0, "acc": 0.4})
+    run.finish()
+    rows = tracker_core.Api().run(run.path).history(x="epoch")
+    assert [(row["epoch"], row["acc"]) for row in rows] == [(0, 0.4), (1, 0.5)]

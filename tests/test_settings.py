@@ -42,6 +42,8 @@ def test_boolean_words_that_are_accepted(word: str) -> None:
         ({"fsync_interval": -1}, "greater than or equal to 0"),
         ({"id": "has/slash"}, "pattern"),
         ({"project": "a/b"}, "pattern"),
+        ({"project": ".."}, "pattern"),
+        ({"project": "artifacts"}, "keeps artifacts"),
         ({"provenance_exclude": ["gitt"]}, "choose from"),
     ],
 )

@@ -143,3 +143,14 @@ def test_numpy_and_integral_float_steps_are_accepted_and_bad_steps_warned() -> N
         run.log({"a": 3}, step=-1)
     run.finish()
     assert history(run) == [{"_step": 3, "a": 1}, {"_step": 4, "a": 3}]  # as without step: the current row
+
+
+def test_a_mean_over_integers_beyond_the_float_range_does_not_break_reading() -> None:
+    run = tracker_core.init(project="steps")
+    run.define_metric("huge", summary="mean,max")
+    run.log({"huge": 2**1100})
+    run.log({"huge": 3})
+    assert run.summary["huge"]["max"] == 2**1100
+    run.finish()
+    listed = tracker_core.Api().runs("steps")
+    assert listed[0].summary["huge"] == {"mean": 3.0, "max": 2**1100}

@@ -52,9 +52,13 @@ def to_scalar(value: object) -> object:
     Raises:
         _Rejected: the value is not a scalar the tracker accepts.
     """
-    if value is None or type(value) in (bool, str, int, float):
+    if type(value) is str or isinstance(value, str):
+        if not _valid_text(value):
+            raise _Rejected("a string that is not valid Unicode (a lone surrogate, e.g. from os.fsdecode)")
+        return str(value)
+    if value is None or type(value) in (bool, int, float):
         return value
-    for plain in (bool, str, int, float):  # subclasses such as IntEnum or numpy.float64
+    for plain in (bool, int, float):  # subclasses such as IntEnum or numpy.float64
         if isinstance(value, plain):
             return plain(value)
     module = type(value).__module__ or ""
@@ -75,14 +79,27 @@ def _key_problem(key: object) -> str | None:
         return "an empty key; keys must be non-empty strings"
     if key in RESERVED_KEYS:
         return f"the reserved key {key!r}"
+    if not _valid_text(key):
+        return "a key that is not valid Unicode (a lone surrogate)"
     return None
 
 
 _GOOD_KEYS: set[str] = set()  # keys already found valid: one set lookup per key on the hot path
 
 
+def _valid_text(text: str) -> bool:
+    """False for strings UTF-8 cannot encode (lone surrogates), which would fail the whole record."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _remember_good_key(key: object) -> bool:
-    if type(key) is not str or not key or key in RESERVED_KEYS:
+    if type(key) is not str or not key or key in RESERVED_KEYS or not _valid_text(key):
         return False
     if len(_GOOD_KEYS) < 100_000:
         _GOOD_KEYS.add(key)
@@ -107,7 +124,7 @@ def normalize_row(data: Mapping[Any, Any]) -> tuple[dict[str, Any], list[Problem
         if kind is float:
             if value - value:  # NaN or ±Inf: x - x is NaN (truthy), not 0.0
                 nonfinite = True
-        elif kind not in _PLAIN:
+        elif kind not in _PLAIN or (kind is str and not value.isascii()):  # non-ASCII text: checked slowly
             break
         if key not in good_keys and not _remember_good_key(key):
             break
@@ -261,8 +278,8 @@ def to_tree(value: object, problems: list[Problem], path: str = "") -> object:
         out: dict[str, Any] = {}
         for key, item in value.items():
             full = f"{path}.{key}" if path else str(key)
-            if not isinstance(key, str) or not key:
-                problems.append(Problem(full, item, "keys must be non-empty strings"))
+            if not isinstance(key, str) or not key or not _valid_text(key):
+                problems.append(Problem(full, item, "keys must be non-empty, valid Unicode strings"))
                 continue
             try:
                 out[str(key)] = to_tree(item, problems, full)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 __all__ = ["store_media"]
@@ -13,7 +14,7 @@ def _write_once(media_dir: str, name: str, data: bytes) -> None:
     path = os.path.join(media_dir, name)
     if os.path.exists(path):
         return
-    temporary = f"{path}.{os.getpid()}.tmp"
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # threads may store the same file at once
     with open(temporary, "wb") as handle:
         handle.write(data)
     os.replace(temporary, path)

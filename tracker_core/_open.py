@@ -46,10 +46,7 @@ def open_run(settings: Settings, config: object, rank: int, rank_source: str) ->
     config_values = to_config_dict(config, problems)
     root = os.path.abspath(os.path.expanduser(settings.dir))
     run_dir = _choose_dir(settings, root)
-    resuming = run_dir.exists()
-    if settings.resume_from_step is not None and not resuming:
-        raise SettingsError("resume_from_step", f"run {run_dir.run_id!r} has no history to rewind",
-                            "pass the id of an existing run with resume='allow' or 'must'")
+    _check_resume(settings, run_dir)  # early, so a refused id leaves no folder behind
     run_dir.create()
     identity = current_identity()
     lock = WriterLock(run_dir.lock)
@@ -57,6 +54,7 @@ def open_run(settings: Settings, config: object, rank: int, rank_source: str) ->
     if not lock.try_acquire(owner):
         raise RunLockedError(run_dir.run_id, lock.owner())
     try:
+        resuming = _check_resume(settings, run_dir)  # again under the lock: another process may have made it
         run = _start(settings, run_dir, lock, identity, config_values, resuming, rank, rank_source)
     except BaseException:
         lock.release()
@@ -74,13 +72,21 @@ def _choose_dir(settings: Settings, root: str) -> RunDir:
             run_dir = RunDir(root, settings.project, new_run_id())
             if not os.path.exists(run_dir.path):
                 return run_dir
-    run_dir = RunDir(root, settings.project, settings.id)
-    if run_dir.exists() and settings.resume in (None, "never"):
-        raise RunExistsError(settings.id, run_dir.path)
-    if not run_dir.exists() and settings.resume == "must":
-        raise RunNotFoundError(f"no run {settings.project}/{settings.id} in {root}",
+    return RunDir(root, settings.project, settings.id)
+
+
+def _check_resume(settings: Settings, run_dir: RunDir) -> bool:
+    """Whether the run is resumed; raises when the id and ``resume`` disagree with the store."""
+    exists = run_dir.exists()
+    if exists and settings.resume in (None, "never"):
+        raise RunExistsError(run_dir.run_id, run_dir.path)
+    if not exists and settings.resume == "must":
+        raise RunNotFoundError(f"no run {settings.project}/{run_dir.run_id} in {run_dir.root}",
                                "check the project and id, or pass resume='allow' to create it")
-    return run_dir
+    if settings.resume_from_step is not None and not exists:
+        raise SettingsError("resume_from_step", f"run {run_dir.run_id!r} has no history to rewind",
+                            "pass the id of an existing run with resume='allow' or 'must'")
+    return exists
 
 
 def _start(settings: Settings, run_dir: RunDir, lock: WriterLock, identity: dict[str, Any],

@@ -88,6 +88,7 @@ class Run:
         self._finish_callbacks: list[Callable[[Run], None]] = []
         self._background: list[threading.Thread] = []
         self._heartbeat: _lifecycle.Heartbeat | None = None
+        self._sampler: Any = None  # tracker_core.system.SystemSampler, imported when started
         self._console: Any = None
         self._last_fsync = self._last_heartbeat = time.monotonic()
         self.config = Config(config, on_change=self._record_config, on_problems=self._report_problems)
@@ -478,8 +479,16 @@ class Run:
 
     def finish_from_hook(self, status: str, exit_code: int, traceback_text: str | None = None,
                          signal_name: str | None = None) -> None:
-        """Used by the process hooks; never raises."""
+        """Used by the process hooks; never raises.
+
+        If a ``finish()`` is already under way (a signal or an exception landed while it waited
+        for background threads), the hook's state is written now: the process may not get back
+        to that ``finish()``.
+        """
         try:
+            if self._closing.locked() and self._inactive is None:
+                self._write_final_now(status, exit_code, traceback_text, signal_name)
+                return
             self._close(status, exit_code, traceback_text, signal_name)
         except Exception as exc:  # noqa: BLE001 - an exit hook must not fail the exit
             print(f"tracker: could not finish run {self.id}: {exc!r}", file=sys.stderr)
@@ -494,19 +503,15 @@ class Run:
                 self._run_finish_callbacks()
             return
         deadline = time.monotonic() + self.settings.finish_timeout
-        if self._heartbeat is not None:
-            self._heartbeat.stop(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
-        for thread in self._background:
-            thread.join(timeout=max(0.0, min(2.0, deadline - time.monotonic())))
-        if self._console is not None:
-            self._console.stop()
+        self._stop_background(deadline)
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             print(f"tracker: run {self.id} is busy and could not be finished in time; "
                   f"readers will see it as crashed", file=sys.stderr)
             return
         try:
-            self._inactive = "finished"
-            self._write_final_records(status, exit_code, traceback_text, signal_name)
+            if self._inactive is None:  # else a signal's hook already wrote the final state
+                self._inactive = "finished"
+                self._write_final_records(status, exit_code, traceback_text, signal_name)
         finally:
             self._lock.release()
         _lifecycle.unregister(self)
@@ -515,6 +520,17 @@ class Run:
             self._handle_deferred_signal()
         if not (self.settings.silent if quiet is None else quiet):
             print(f"tracker: run {self.name} ({self.id}) {status} -> {self.dir}", file=sys.stderr)
+
+    def _write_final_now(self, status: str, exit_code: int, traceback_text: str | None,
+                         signal_name: str | None) -> None:
+        if not self._lock.acquire(timeout=1.0):
+            return
+        try:
+            if self._inactive is None:
+                self._inactive = "finished"
+                self._write_final_records(status, exit_code, traceback_text, signal_name)
+        finally:
+            self._lock.release()
 
     def _write_final_records(self, status: str, exit_code: int, traceback_text: str | None,
                              signal_name: str | None) -> None:
@@ -561,12 +577,7 @@ class Run:
         """
         if self._inactive is not None or not self._closing.acquire(blocking=False):
             return
-        if self._heartbeat is not None:
-            self._heartbeat.stop(timeout=1.0)
-        for thread in self._background:
-            thread.join(timeout=2.0)
-        if self._console is not None:
-            self._console.stop()
+        self._stop_background(time.monotonic() + self.settings.finish_timeout)
         with self._lock:
             self._inactive = "detached"
             writer = self._writer
@@ -623,6 +634,12 @@ class Run:
                                       name=f"tracker-provenance-{self.id}", daemon=True)
             thread.start()
             self._background.append(thread)
+        if self.settings.system_interval > 0:
+            from tracker_core.system import SystemSampler
+
+            labels = {"rank": str(self._meta.get("rank", 0))} if self.settings.distributed == "all" else None
+            self._sampler = SystemSampler(self._record_system, self.settings.system_interval, labels)
+            self._sampler.start()
         if console_path is not None:
             from tracker_core._console import ConsoleCapture
 
@@ -633,6 +650,20 @@ class Run:
         _lifecycle.register(self)
         _live_runs.append(self)
         self._finish_callbacks.append(lambda run: _live_runs.remove(run) if run in _live_runs else None)
+
+    def _record_system(self, metrics: dict[str, Any]) -> None:
+        """System metrics against wall-clock time (a ``system`` record), not the training step."""
+        self._append({"type": "system", "data": tag_row(metrics)}, background=True)
+
+    def _stop_background(self, deadline: float) -> None:
+        """Stop the heartbeat and the sampler, wait (bounded) for provenance, restore the console."""
+        for thread in (self._heartbeat, self._sampler):
+            if thread is not None:
+                thread.stop(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        for thread in self._background:
+            thread.join(timeout=max(0.0, min(2.0, deadline - time.monotonic())))
+        if self._console is not None:
+            self._console.stop()
 
     def _record_provenance(self, collect: Callable[[], dict[str, Any]]) -> None:
         try:

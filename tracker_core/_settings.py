@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from tracker_core._errors import SettingsError
 
@@ -52,7 +52,7 @@ class Settings(BaseModel):
         "offline",
         json_schema_extra=_env("TRACKER_MODE", "`offline` writes the local store; `disabled` writes nothing."))
     project: str = Field(
-        "uncategorized", min_length=1, max_length=128, pattern=r"^[^/\\\x00]+$",
+        "uncategorized", min_length=1, max_length=128, pattern=r"^[^./\\\x00][^/\\\x00]*$",
         json_schema_extra=_env("TRACKER_PROJECT", "Project the run belongs to (a folder of the store)."))
     entity: str | None = Field(
         None, json_schema_extra=_env("TRACKER_ENTITY", "Team or user that owns the run (metadata only)."))
@@ -106,12 +106,23 @@ class Settings(BaseModel):
     git_diff_max_bytes: int = Field(
         262144, ge=0, json_schema_extra=_env(
             "TRACKER_GIT_DIFF_MAX_BYTES", "Largest git diff saved with the run; larger ones are cut."))
+    system_interval: float = Field(
+        10.0, ge=0, json_schema_extra=_env(
+            "TRACKER_SYSTEM_INTERVAL", "Seconds between system metrics samples (CPU, memory, disk, network, GPU); "
+            "0 turns the sampler off."))
     artifact_link: Literal["auto", "hardlink"] = Field(
         "auto", json_schema_extra=_env(
             "TRACKER_ARTIFACT_LINK", "How artifact files enter the store: `auto` (reflink, else copy) or "
             "`hardlink` (no extra disk, but the logged files become read-only)."))
     silent: bool = Field(
         False, json_schema_extra=_env("TRACKER_SILENT", "Print nothing at init and finish."))
+
+    @field_validator("project")
+    @classmethod
+    def _not_reserved(cls, project: str) -> str:
+        if project == "artifacts":
+            raise ValueError("'artifacts' is where the store keeps artifacts; choose another project name")
+        return project
 
     @property
     def effective_step_policy(self) -> str:

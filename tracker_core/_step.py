@@ -191,7 +191,10 @@ class SummaryBuilder:
                 self._min[key] = value
             if key not in self._max or value > self._max[key]:
                 self._max[key] = value
-            self._sum[key] = self._sum.get(key, 0.0) + value
+            try:
+                self._sum[key] = self._sum.get(key, 0.0) + value
+            except OverflowError:  # an integer beyond the float range: it counts for min/max only
+                continue
             self._count[key] = self._count.get(key, 0) + 1
 
     def _aggregate(self, key: str, option: str) -> Any:

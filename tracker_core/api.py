@@ -138,8 +138,9 @@ class StoredRun:
             rows = read_history(self._dir.events, wanted | {x})
             if x not in wanted:  # rows holding only the x-axis value do not count
                 rows = [row for row in rows if not wanted.isdisjoint(row)]
-        if x != "_step":
-            rows = sorted((row for row in rows if x in row), key=lambda row: row[x])
+        if x != "_step":  # rows whose x is a real number (not a bool, not NaN), sorted by it
+            rows = sorted((row for row in rows if type(row.get(x)) in (int, float) and row[x] == row[x]),
+                          key=lambda row: row[x])
         if not pandas:
             return rows
         try:
@@ -192,6 +193,10 @@ class StoredRun:
             shutil.rmtree(self._dir.path)
         finally:
             lock.release()
+
+    def system_metrics(self) -> list[dict[str, Any]]:
+        """The system metrics samples (``system/...`` keys), each with ``_timestamp``, in time order."""
+        return list(self._full_state().system)
 
     def logged_artifacts(self) -> list[StoredArtifact]:
         """The artifact versions this run produced (those still in the store)."""
@@ -266,7 +271,8 @@ class Api:
 
     def projects(self) -> list[str]:
         try:
-            return sorted(p for p in os.listdir(self.root) if os.path.isdir(os.path.join(self.root, p)))
+            return sorted(p for p in os.listdir(self.root) if os.path.isdir(os.path.join(self.root, p))
+                          and not p.startswith(".") and p != "artifacts")
         except FileNotFoundError:
             return []
 

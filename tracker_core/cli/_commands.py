@@ -14,14 +14,26 @@ from typing import Any
 import orjson
 
 from tracker_core._best import config_differences, find_best
+from tracker_core._encoding import MediaRef
 from tracker_core._errors import RunNotFoundError, SettingsError, TrackerError
 from tracker_core.api import Api, StoredRun
 from tracker_core.cli._format import WIDTH, clip, duration_text, flatten, pairs, table, value_text
 
 
+def _json_default(value: Any) -> Any:
+    """Media as their record fields; anything else orjson and json do not know (datetimes) as text."""
+    return value.fields if isinstance(value, MediaRef) else str(value)
+
+
 def _emit_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
-                                  | orjson.OPT_NON_STR_KEYS, default=str).decode())
+    try:
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
+                            default=_json_default).decode()
+    except TypeError:  # an integer beyond 64 bits: the standard library writes it exactly
+        import json
+
+        text = json.dumps(data, indent=2, default=_json_default) + "\n"
+    sys.stdout.write(text)
 
 
 def _line(text: str) -> str:
@@ -257,14 +269,14 @@ def export(api: Api, args: argparse.Namespace) -> int:
 def _json_line(row: dict[str, Any]) -> str:
     """One JSON line; NaN and ±Inf as the NaN/Infinity tokens that pandas and Python's json read."""
     try:
-        line = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE)
+        line = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE, default=_json_default)
     except TypeError:  # an integer beyond 64 bits
         line = b"null"
     if b"null" not in line:
         return line.decode()
     import json
 
-    return json.dumps(row, allow_nan=True) + "\n"
+    return json.dumps(row, allow_nan=True, default=_json_default) + "\n"
 
 
 def tag(api: Api, args: argparse.Namespace) -> int:
@@ -319,7 +331,8 @@ def plot(api: Api, args: argparse.Namespace) -> int:
     drawn = 0
     for run in selected:
         rows = run.history(keys=[args.metric], x=args.x)
-        points = [(row[args.x], row[args.metric]) for row in rows if args.metric in row]
+        points = [(row[args.x], row[args.metric]) for row in rows
+                  if type(row.get(args.metric)) in (int, float)]  # None, text and media are not plotted
         if points:
             axes.plot(*zip(*points, strict=True), label=f"{run.name} ({run.id[:6]})")
             drawn += 1

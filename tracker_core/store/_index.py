@@ -9,6 +9,7 @@ missing, unreadable or old-format index is simply rebuilt. Writing the index is 
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import orjson
@@ -69,7 +70,7 @@ def _load(path: str) -> dict[str, Any]:
 
 
 def _save(path: str, runs: dict[str, Any]) -> None:
-    temporary = f"{path}.{os.getpid()}.tmp"
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         with open(temporary, "wb") as handle:
             handle.write(orjson.dumps({"version": _INDEX_VERSION, "runs": runs}))

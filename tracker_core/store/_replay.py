@@ -45,6 +45,7 @@ class RunState:
         self.writes_failed = 0
         self.ended_t: float | None = None
         self.extremes: dict[str, list[Any]] = {}  # metric -> [min, step of min, max, step of max]
+        self.system: list[dict[str, Any]] = []  # system metrics samples, against wall-clock time
         self.artifacts: list[dict[str, Any]] = []  # {"direction": "logged"|"used", "name", "version", "digest"}
 
     @classmethod
@@ -151,6 +152,9 @@ class RunState:
 
     def _on_provenance(self, record: dict[str, Any]) -> None:
         self.provenance = decode_tree(record.get("data") or {})  # type: ignore[assignment]
+
+    def _on_system(self, record: dict[str, Any]) -> None:
+        self.system.append({"_timestamp": record.get("t"), **decode_row(record.get("data") or {})})
 
     def _on_artifact(self, record: dict[str, Any]) -> None:
         self.artifacts.append({k: v for k, v in record.items() if k not in _ENVELOPE})

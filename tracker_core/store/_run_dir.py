@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import orjson
@@ -44,7 +45,7 @@ class RunDir:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         """Replace run.json atomically (write a temporary file, then rename); raises OSError."""
-        temporary = f"{self.meta}.{os.getpid()}.tmp"
+        temporary = f"{self.meta}.{os.getpid()}.{threading.get_ident()}.tmp"
         with open(temporary, "wb") as handle:
             handle.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
         os.replace(temporary, self.meta)
