@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,8 @@ class Run:
         self._background: list[threading.Thread] = []
         self._heartbeat: _lifecycle.Heartbeat | None = None
         self._sampler: Any = None  # tracker_core.system.SystemSampler, imported when started
+        self._watchers: list[tuple[weakref.ref[Any], Any]] = []  # (model, tracker_core.watch.Watcher)
+        self._watch_stats: dict[str, Any] | None = None
         self._console: Any = None
         self._last_fsync = self._last_heartbeat = time.monotonic()
         self.config = Config(config, on_change=self._record_config, on_problems=self._report_problems)
@@ -166,6 +169,8 @@ class Run:
         if self._inactive is not None:
             self._inactive_call("log")
             return
+        if self._watch_stats is not None:  # gradient statistics wait for the user's next row
+            data = self._with_watch_stats(data)
         try:
             row, problems, special = normalize_row(data) if type(data) is dict else self._as_row(data)
             if problems:
@@ -205,6 +210,50 @@ class Run:
         finally:
             if _deferred_signals:
                 self._handle_deferred_signal()
+
+    def watch(self, model: Any, log: str = "gradients", log_freq: int = 100, include: Any = None,
+              exclude: Any = None) -> None:
+        """Record gradient and/or parameter statistics of a torch model every ``log_freq`` backward passes.
+
+        Histograms (64 bins), per-tensor L2 norms and the global gradient norm join the user's next
+        ``log()`` row. Non-finite gradients are counted, named and recorded as an alert. ``include`` /
+        ``exclude``: glob patterns or a callable over parameter names. Nothing is computed on a run
+        that writes nothing (other ranks) or on steps that are not logged.
+
+        Raises:
+            SettingsError: a bad argument, or a sharded model that cannot be watched correctly.
+        """
+        if self._inactive is not None:
+            return
+        from tracker_core.watch import Watcher
+
+        try:
+            watcher = Watcher(model, log, log_freq, include, exclude, on_stats=self._keep_watch_stats,
+                              on_nonfinite=self._alert_nonfinite)
+        except ValueError as exc:
+            raise SettingsError("watch()", str(exc)) from None
+        self._watchers.append((weakref.ref(model), watcher))
+
+    def unwatch(self, model: Any = None) -> None:
+        """Remove the hooks of ``watch`` (for ``model``, or for every watched model)."""
+        for entry in list(self._watchers):
+            watched = entry[0]()
+            if model is None or watched is None or watched is model:
+                entry[1].remove()
+                self._watchers.remove(entry)
+
+    def _keep_watch_stats(self, stats: dict[str, Any]) -> None:
+        self._watch_stats = stats  # replaced if the user logs nothing in between: the newest counts
+
+    def _with_watch_stats(self, data: Any) -> Any:
+        stats, self._watch_stats = self._watch_stats, None
+        return {**stats, **data} if isinstance(data, Mapping) and stats else data
+
+    def _alert_nonfinite(self, names: list[str], backward_step: int) -> None:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        self._append({"type": "alert", "level": "ERROR", "title": "Non-finite gradients",
+                      "text": f"NaN or Inf in the gradients of {shown} at backward pass {backward_step}",
+                      "step": self._step, "parameters": names}, background=True)
 
     def _as_row(self, data: object) -> tuple[dict[str, Any], list[Problem], bool]:
         if isinstance(data, Mapping):
@@ -656,7 +705,9 @@ class Run:
         self._append({"type": "system", "data": tag_row(metrics)}, background=True)
 
     def _stop_background(self, deadline: float) -> None:
-        """Stop the heartbeat and the sampler, wait (bounded) for provenance, restore the console."""
+        """Remove watch hooks, stop the heartbeat and the sampler, wait (bounded) for provenance,
+        restore the console."""
+        self.unwatch()
         for thread in (self._heartbeat, self._sampler):
             if thread is not None:
                 thread.stop(timeout=max(0.0, min(1.0, deadline - time.monotonic())))

@@ -1,0 +1,109 @@
+"""Step-time overhead of ``watch(model, log="all", log_freq=100)`` on a 1.1M-parameter MLP.
+
+Budget (issue "Gradient watching and system metrics"): mean step-time overhead <= 2 % against
+the same loop without watching. The model is Linear 512->1024->512->128->10 (about 1.1M
+parameters), batch 64, AdamW, CPU, one thread. Each contender trains in interleaved rounds of
+``--steps`` steps (a multiple of ``log_freq``, so each round includes its logging steps); every
+step logs the loss, as a training loop would. wandb's ``watch`` is measured alike when installed
+(offline).
+
+Run:  python benchmarks/bench_watch.py [--rounds 9] [--steps 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+from _common import installed, table, use_offline_env
+
+BUDGET = 0.02
+
+
+def make_model() -> tuple[object, object, object, object]:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, 512), nn.ReLU(),
+                          nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, 10))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = torch.randn(64, 512), torch.randint(0, 10, (64,))
+    return model, optimizer, x, y
+
+
+def train(steps: int, model: object, optimizer: object, x: object, y: object, log: Callable[[float], None]) -> float:
+    """Mean seconds per step over ``steps`` steps."""
+    from torch import nn
+
+    loss_fn = nn.functional.cross_entropy
+    started = time.perf_counter()
+    for _ in range(steps):
+        optimizer.zero_grad()  # type: ignore[attr-defined]
+        loss = loss_fn(model(x), y)  # type: ignore[operator]
+        loss.backward()
+        optimizer.step()  # type: ignore[attr-defined]
+        log(loss.item())
+    return (time.perf_counter() - started) / steps
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--steps", type=int, default=300)
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="tracker-bench-watch-")
+    use_offline_env(tmp)
+    import torch
+
+    torch.set_num_threads(1)
+    import tracker_core
+
+    contenders: dict[str, tuple[Callable[[float], None], tuple[object, ...]]] = {}
+    run = tracker_core.init(project="watch", dir=tmp, console="off", silent=True, system_interval=0)
+    contenders["no watch (tracker_core logging only)"] = (lambda v: run.log({"loss": v}), make_model())
+    watched_parts = make_model()  # the same run logs for both; only this model is watched
+    run.watch(watched_parts[0], log="all", log_freq=100)
+    contenders["tracker_core watch(log='all', 100)"] = (lambda v: run.log({"loss": v}), watched_parts)
+    if installed("wandb"):
+        import wandb
+
+        wb = wandb.init(project="watch", mode="offline", dir=tmp)
+        wandb_parts = make_model()
+        wandb.watch(wandb_parts[0], log="all", log_freq=100)
+        contenders["wandb.watch(log='all', 100)"] = (lambda v: wb.log({"loss": v}), wandb_parts)
+        wandb_plain = make_model()
+        contenders["wandb, no watch"] = (lambda v: wb.log({"loss": v}), wandb_plain)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for round_index in range(args.rounds + 1):
+        order = list(contenders)
+        random.shuffle(order)
+        for name in order:
+            log, parts = contenders[name]
+            per_step = train(args.steps, *parts, log=log)
+            if round_index:  # round 0 warms up
+                times[name].append(per_step)
+    base_time = statistics.median(times["no watch (tracker_core logging only)"])
+    rows = []
+    for name, values in times.items():
+        median = statistics.median(values)
+        rows.append([name, f"{median * 1e3:.3f}", f"{(median / base_time - 1) * 100:+.2f} %"])
+    print(table(["loop (median ms per step)", "ms/step", "vs no watch"], rows))
+    overhead = statistics.median(times["tracker_core watch(log='all', 100)"]) / base_time - 1
+    if "wandb, no watch" in times:
+        wandb_overhead = statistics.median(times["wandb.watch(log='all', 100)"]) / statistics.median(
+            times["wandb, no watch"]) - 1
+        print(f"wandb.watch overhead against wandb without watch: {wandb_overhead * 100:+.2f} %")
+    verdict = "PASS" if overhead <= BUDGET else "FAIL"
+    print(f"budget: tracker_core watch overhead {overhead * 100:+.2f} % <= {BUDGET * 100:.0f} %: {verdict}")
+    run.finish()
+    return 0 if overhead <= BUDGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

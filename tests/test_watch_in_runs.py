@@ -1,0 +1,129 @@
+"""run.watch(): statistics land on the user's next row; NaN is an alert; DDP gradients are the averaged ones."""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import sys
+import weakref
+from pathlib import Path
+
+import pytest
+from _procs import child_env, events, requires_torch, run_command, write_script
+
+import tracker_core
+
+pytestmark = requires_torch
+
+
+def _tiny_model() -> object:
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 1))
+
+
+def test_statistics_join_the_loss_on_the_same_row_every_log_freq_steps() -> None:
+    import torch
+
+    model = _tiny_model()
+    run = tracker_core.init(project="watch")
+    run.watch(model, log="all", log_freq=2)
+    for step in range(4):
+        loss = model(torch.randn(8, 4)).pow(2).mean()
+        loss.backward()
+        run.log({"loss": loss.item()}, step=step)
+        model.zero_grad()
+    run.finish()
+    rows = tracker_core.Api().run(run.path).history()
+    watched = [row["_step"] for row in rows if "gradients/global_norm" in row]
+    assert watched == [1, 3]  # after the 2nd and 4th backward pass, on the row logged right after
+    row = rows[1]
+    assert "loss" in row and row["gradients/0.weight"].kind == "histogram"
+    assert sum(row["gradients/0.weight"].fields["values"]) == 12 and row["parameters/1.bias"].kind == "histogram"
+    norms = [row[f"gradients/{n}.norm"] for n in ("0.weight", "0.bias", "1.weight", "1.bias")]
+    assert row["gradients/global_norm"] == pytest.approx(math.sqrt(sum(n * n for n in norms)))
+
+
+def test_nan_gradients_are_counted_and_recorded_as_an_alert() -> None:
+    import torch
+
+    model = _tiny_model()
+    run = tracker_core.init(project="watch")
+    run.watch(model, log_freq=1)
+    loss = model(torch.tensor([[float("nan"), 1.0, 2.0, 3.0]])).sum()
+    loss.backward()
+    run.log({"loss": 1.0})
+    run.finish()
+    stored = tracker_core.Api().run(run.path)
+    row = stored.history()[0]
+    assert row["gradients/0.weight.nonfinite"] > 0
+    alerts = [e for e in events(stored) if e["type"] == "alert"]
+    assert alerts and "0.weight" in alerts[0]["text"] and alerts[0]["level"] == "ERROR"
+
+
+def test_finish_removes_the_hooks_so_the_model_can_be_collected() -> None:
+    import torch
+
+    model = _tiny_model()
+    run = tracker_core.init(project="watch")
+    run.watch(model, log_freq=1)
+    model(torch.randn(2, 4)).sum().backward()
+    run.finish()
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None
+
+
+def test_a_run_that_writes_nothing_watches_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setenv("RANK", "1")
+    model = _tiny_model()
+    run = tracker_core.init(project="watch")
+    run.watch(model, log_freq=1)
+    model(torch.randn(2, 4)).sum().backward()
+    run.log({"loss": 1.0})
+    assert run._watchers == [] and run._watch_stats is None
+    run.finish()
+
+
+DDP_SCRIPT = """
+    import json, os, sys
+    import torch
+    import torch.distributed as dist
+    import tracker_core
+
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1, bias=False)
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    run = tracker_core.init(project=sys.argv[1])
+    run.watch(ddp, log_freq=1)
+    x = torch.full((2, 3), float(rank + 1))          # each rank sees other data: other local gradients
+    local = torch.nn.Linear(3, 1, bias=False)
+    local.load_state_dict(model.state_dict())
+    local(x).sum().backward()
+    ddp(x).sum().backward()                            # DDP averages into model.weight.grad
+    run.log({"loss": 1.0})
+    if rank == 0:
+        print(json.dumps({"averaged": model.weight.grad.norm().item(), "local": local.weight.grad.norm().item()}))
+    run.finish()
+    dist.barrier()  # both ranks done before the process group goes away
+    dist.destroy_process_group()
+"""
+
+
+def test_under_torchrun_the_logged_gradients_are_the_averaged_ones(tmp_path: Path) -> None:
+    script = write_script(tmp_path, DDP_SCRIPT, "ddp_watch.py")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               str(script), "ddpwatch"]
+    done = run_command(command, env=child_env(OMP_NUM_THREADS="1"), timeout=180, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
+    expected = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
+    (stored,) = tracker_core.Api().runs("ddpwatch")
+    logged = stored.history()[0]["gradients/weight.norm"]  # the user's name: no "module." prefix
+    assert logged == pytest.approx(expected["averaged"]) and logged != pytest.approx(expected["local"])
