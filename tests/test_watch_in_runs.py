@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 import math
 import sys
@@ -127,3 +128,38 @@ def test_under_torchrun_the_logged_gradients_are_the_averaged_ones(tmp_path: Pat
     (stored,) = tracker_core.Api().runs("ddpwatch")
     logged = stored.history()[0]["gradients/weight.norm"]  # the user's name: no "module." prefix
     assert logged == pytest.approx(expected["averaged"]) and logged != pytest.approx(expected["local"])
+
+
+KERAS_SCRIPT = """
+    import os, sys
+    import numpy as np
+    import keras
+    import tracker_core
+
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(8, activation="relu", name="hidden"),
+                              keras.layers.Dense(1, name="out")])
+    model.compile(optimizer="adam", loss="mse")  # Keras' optimizer, not torch.optim
+    run = tracker_core.init(project=sys.argv[1])
+    run.watch(model, log_freq=2, include="*hidden*")  # Keras' long internal names, filtered by a glob
+
+    class Log(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            run.log({"loss": float(logs["loss"])})
+
+    model.fit(np.random.rand(64, 4), np.random.rand(64, 1), batch_size=16, epochs=1, verbose=0, callbacks=[Log()])
+    run.finish()
+"""
+
+
+def test_a_keras_model_on_the_torch_backend_is_watched(tmp_path: Path) -> None:
+    if importlib.util.find_spec("keras") is None:  # not importorskip: importing keras here needs a backend
+        pytest.skip("needs keras (the 'keras' or 'dev' extra)")
+    script = write_script(tmp_path, KERAS_SCRIPT, "keras_watch.py")
+    done = run_command([sys.executable, str(script), "keraswatch"], env=child_env(KERAS_BACKEND="torch"), timeout=120)
+    assert done.returncode == 0, done.stderr[-4000:]
+    rows = tracker_core.Api().runs("keraswatch")[0].history()
+    assert len(rows) == 4 and "loss" in rows[0]
+    watched = sorted(k for k in rows[1] if k.startswith("gradients/") and not k.endswith((".norm", "global_norm")))
+    assert watched == ["gradients/_functional._torch_params.sequential/hidden/bias",
+                       "gradients/_functional._torch_params.sequential/hidden/kernel"]
+    assert "gradients/global_norm" not in rows[0] and rows[1]["gradients/global_norm"] > 0
