@@ -241,6 +241,10 @@ def _device_row(torch: Any, tensor: Any, fractions: Any) -> Any:
     x = tensor.detach().reshape(-1)
     if x.dtype != torch.float32:
         x = x.float()
+    if x.device.type == "cpu" and x.numel():  # on the CPU reading the range back costs no device sync
+        lo, hi = torch.aminmax(x)  # NaN or ±Inf anywhere shows in the extremes
+        if bool(torch.isfinite(lo) & torch.isfinite(hi)):
+            return _finite_cpu_row(torch, x, lo, hi, fractions)
     finite = torch.isfinite(x)
     lo = torch.where(finite, x, float("inf")).amin()
     hi = torch.where(finite, x, float("-inf")).amax()
@@ -264,6 +268,22 @@ def _device_row(torch: Any, tensor: Any, fractions: Any) -> Any:
         index = index.long()
         counts.scatter_add_(0, index, torch.ones(1, dtype=torch.int64, device=x.device).expand_as(index))
     norm = torch.linalg.vector_norm(torch.where(finite, x, 0.0)).reshape(1)
+    floats = torch.cat([edges, norm]).view(torch.int32).to(torch.int64)
+    return torch.cat([counts, floats])
+
+
+def _finite_cpu_row(torch: Any, x: Any, lo: Any, hi: Any, fractions: Any) -> Any:
+    """``_device_row`` for a CPU tensor without NaN or Inf: the same result in about half the passes."""
+    if bool(hi == lo):
+        lo, hi = lo - 0.5, hi + 0.5
+    inner = lo * (1 - fractions[1:-1]) + hi * fractions[1:-1]
+    edges = torch.cat([lo.reshape(1), inner, hi.reshape(1)]).cummax(0).values
+    scale = BINS / 2 / (hi * 0.5 - lo * 0.5)
+    index = ((x - lo) * scale).clamp_(0, BINS - 1).to(torch.int32)
+    index -= (x < edges.index_select(0, index)).to(torch.int32)  # numpy.histogram's edge rule, as above
+    index += ((x >= edges.index_select(0, index + 1)) & (index < BINS - 1)).to(torch.int32)
+    counts = torch.bincount(index, minlength=BINS + 1)
+    norm = torch.linalg.vector_norm(x).reshape(1)
     floats = torch.cat([edges, norm]).view(torch.int32).to(torch.int64)
     return torch.cat([counts, floats])
 
