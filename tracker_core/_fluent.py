@@ -99,7 +99,7 @@ def _inactive(settings: Any, config: Any, reason: str) -> Run:
 def _per_rank(settings: Any, rank: int) -> Any:
     """One run per rank: same group for the whole launch, the rank in the name and tags."""
     group = settings.group or job_group() or "per-rank"
-    name = f"{settings.name or 'rank'}-rank{rank}" if settings.name else f"rank{rank}"
+    name = f"{settings.name}-rank{rank}" if settings.name else f"rank{rank}"
     return settings.model_copy(update={"group": group, "name": name, "tags": (*settings.tags, f"rank{rank}")})
 
 

@@ -15,7 +15,6 @@ from tracker_core._errors import RunExistsError, RunLockedError, RunNotFoundErro
 from tracker_core._process import current_identity
 from tracker_core._run import Run
 from tracker_core._settings import Settings
-from tracker_core.store._follow import LogFollower
 from tracker_core.store._index import replay
 from tracker_core.store._lock import WriterLock
 from tracker_core.store._log import LogWriter, repair_torn_tail
@@ -96,13 +95,12 @@ def _start(settings: Settings, run_dir: RunDir, lock: WriterLock, identity: dict
     if resuming:
         repaired = repair_torn_tail(run_dir.events)
         state, _ = replay(run_dir, keep_rows=settings.resume_from_step is not None)
-    offset = LogFollower.size(run_dir.events)
     writer = LogWriter(run_dir.events, state.last_seq, fsync_every_record=settings.fsync_interval == 0)
     now = time.time()
     meta = _metadata(settings, run_dir, identity, state.meta if resuming else {}, now, rank, rank_source)
     config = {**state.config, **config_values} if resuming else config_values
     run = Run(settings, config, run_id=run_dir.run_id, run_dir=run_dir, writer=writer, lock=lock, meta=meta,
-              state=state, state_offset=offset)
+              state=state)
     run_record = {k: v for k, v in meta.items() if k != "status"}
     if repaired:
         run_record["repaired_tail_bytes"] = repaired

@@ -62,8 +62,7 @@ class Run:
     def __init__(self, settings: Settings, config: Mapping[str, Any], *, run_id: str,
                  inactive: str | None = None, run_dir: RunDir | None = None,
                  writer: LogWriter | None = None, lock: WriterLock | None = None,
-                 meta: Mapping[str, Any] | None = None, state: RunState | None = None,
-                 state_offset: int = 0) -> None:
+                 meta: Mapping[str, Any] | None = None, state: RunState | None = None) -> None:
         self.settings = settings
         self.id = run_id
         self._meta = dict(meta or {})
@@ -74,7 +73,7 @@ class Run:
         self._lock = threading.Lock()
         state = state if state is not None else RunState(keep_rows=False)
         self._state = state  # what the log says, folded in when the summary is read
-        self._follower = LogFollower(writer.path, state, state_offset) if writer is not None else None
+        self._follower = LogFollower(writer.path, state) if writer is not None else None
         self._rules = MetricRules(state.rules.definitions())  # for decisions while writing
         self._rules_active = self._rules.active
         self._axis_values: dict[str, Any] = {}  # latest value of each step metric, for step_sync
@@ -312,7 +311,7 @@ class Run:
         ok = True
         if own:
             ok = writer.append_row({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,
-                                    "data": tag_row(self._sync_step_metrics(own))})
+                                    "data": self._sync_step_metrics(own)})
         if rest:
             ok = writer.append({"seq": writer.seq + 1, "t": _time(), "type": "log_aside", "step": step,
                                 "current_step": current, "data": tag_row(rest)}) and ok

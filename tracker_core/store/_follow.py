@@ -16,12 +16,16 @@ __all__ = ["LogFollower"]
 
 
 class LogFollower:
-    """Folds the records appended to ``path`` after ``offset`` into ``state``; thread-safe."""
+    """Folds the records appended to ``path`` from now on into ``state``, which holds what the log
+    held up to now (empty for a new run, replayed for a resumed one); thread-safe."""
 
-    def __init__(self, path: str, state: RunState, offset: int) -> None:
+    def __init__(self, path: str, state: RunState) -> None:
         self._path = path
         self._state = state
-        self._offset = offset
+        try:
+            self._offset = os.path.getsize(path)
+        except OSError:
+            self._offset = 0
         self._lock = threading.Lock()
 
     def state(self) -> RunState:
@@ -39,10 +43,3 @@ class LogFollower:
                     self._state.apply(record)
                 self._offset += end
             return self._state
-
-    @staticmethod
-    def size(path: str) -> int:
-        try:
-            return os.path.getsize(path)
-        except OSError:
-            return 0
