@@ -11,7 +11,7 @@ EXPECTED = {
     "Api", "Artifact", "ArtifactError", "Audio", "ConfigChangeError", "Histogram", "Image", "LogValueError",
     "MediaError", "PersistError", "Plot", "Run", "RunExistsError", "RunLockedError", "RunNotFoundError",
     "RunStateError", "SettingsError", "StepOrderError", "StoredRun", "Table", "TrackerError", "TrackerWarning",
-    "Video", "__version__", "config", "define_metric", "finish", "init", "log", "run", "summary",
+    "Video", "__version__", "config", "define_metric", "finish", "init", "log", "run", "summary", "unwatch", "watch",
 }
 
 

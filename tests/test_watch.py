@@ -1,4 +1,4 @@
-"""tracker_core.watch.Watcher on real torch (CPU): histograms vs numpy, norms, step counting, filters, unwrapping."""
+"""tracker_core._watch.Watcher on real torch (CPU): histograms vs numpy, norms, step counting, filters, unwrapping."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 
+from tracker_core._watch import Watcher  # noqa: E402
 from tracker_core.media import Histogram  # noqa: E402
-from tracker_core.watch import Watcher  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -121,7 +121,7 @@ def test_constant_and_all_nonfinite_gradients() -> None:
 
 
 def test_nothing_is_computed_on_steps_that_are_not_logged(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tracker_core.watch as watch
+    import tracker_core._watch as watch
 
     calls = []
     real = watch._device_row
@@ -177,7 +177,7 @@ def test_ddp_style_wrapper_names_are_the_users() -> None:
 
 
 def test_compiled_model_names_are_the_users() -> None:
-    code = ("import torch; from tracker_core.watch import Watcher; m = torch.nn.Linear(3, 2); c = torch.compile(m)\n"
+    code = ("import torch; from tracker_core._watch import Watcher; m = torch.nn.Linear(3, 2); c = torch.compile(m)\n"
             "out = []; w = Watcher(c, log_freq=1, on_stats=out.append)\n"
             "c(torch.randn(4, 3)).sum().backward(); print(sorted(out[0]))")
     try:
@@ -239,5 +239,5 @@ def test_sharded_parameters_are_refused() -> None:
 
 
 def test_module_does_not_import_torch() -> None:
-    code = "import sys, tracker_core.watch; assert 'torch' not in sys.modules"
+    code = "import sys, tracker_core._watch; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -163,3 +163,19 @@ def test_a_keras_model_on_the_torch_backend_is_watched(tmp_path: Path) -> None:
     assert watched == ["gradients/_functional._torch_params.sequential/hidden/bias",
                        "gradients/_functional._torch_params.sequential/hidden/kernel"]
     assert "gradients/global_norm" not in rows[0] and rows[1]["gradients/global_norm"] > 0
+
+
+def test_module_level_watch_acts_on_the_active_run_like_wandb_watch() -> None:
+    import torch
+
+    model = torch.nn.Linear(4, 2)
+    run = tracker_core.init(project="p")
+    tracker_core.watch(model, log="gradients", log_freq=1)
+    model(torch.randn(3, 4)).sum().backward()
+    run.log({"loss": 1.0})
+    tracker_core.unwatch(model)
+    model(torch.randn(3, 4)).sum().backward()
+    run.log({"loss": 0.5})
+    run.finish()
+    rows = tracker_core.Api().run(run.path).history()
+    assert "gradients/weight.norm" in rows[0] and "gradients/weight.norm" not in rows[1]

@@ -26,7 +26,7 @@ from tracker_core._errors import (
     TrackerError,
     TrackerWarning,
 )
-from tracker_core._fluent import define_metric, finish, init, log
+from tracker_core._fluent import define_metric, finish, init, log, unwatch, watch
 from tracker_core._run import Run
 from tracker_core.api import Api, StoredRun
 
@@ -64,6 +64,8 @@ __all__ = [
     "log",
     "run",
     "summary",
+    "unwatch",
+    "watch",
 ]
 
 

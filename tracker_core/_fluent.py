@@ -10,7 +10,7 @@ from tracker_core._distributed import detect_rank, job_group
 from tracker_core._errors import RunStateError
 from tracker_core._run import Run
 
-__all__ = ["active_run", "define_metric", "finish", "init", "log"]
+__all__ = ["active_run", "define_metric", "finish", "init", "log", "unwatch", "watch"]
 
 _active: Run | None = None
 _init_lock = threading.Lock()
@@ -134,3 +134,20 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
     run = _active
     if run is not None:
         run.finish(exit_code=exit_code, quiet=quiet)
+
+
+def watch(model: Any, log: str = "gradients", log_freq: int = 100, include: Any = None, exclude: Any = None) -> None:
+    """``Run.watch`` on the active run (as ``wandb.watch``).
+
+    Raises:
+        RunStateError: no run is active.
+        SettingsError: a bad argument (see ``Run.watch``).
+    """
+    _require_active("watch").watch(model, log=log, log_freq=log_freq, include=include, exclude=exclude)
+
+
+def unwatch(model: Any = None) -> None:
+    """``Run.unwatch`` on the active run; nothing when no run is active."""
+    run = _active
+    if run is not None:
+        run.unwatch(model)

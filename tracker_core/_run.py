@@ -89,7 +89,7 @@ class Run:
         self._background: list[threading.Thread] = []
         self._heartbeat: _lifecycle.Heartbeat | None = None
         self._sampler: Any = None  # tracker_core.system.SystemSampler, imported when started
-        self._watchers: list[tuple[weakref.ref[Any], Any]] = []  # (model, tracker_core.watch.Watcher)
+        self._watchers: list[tuple[weakref.ref[Any], Any]] = []  # (model, tracker_core._watch.Watcher)
         self._watch_stats: dict[str, Any] | None = None
         self._console: Any = None
         self._last_fsync = self._last_heartbeat = time.monotonic()
@@ -224,7 +224,7 @@ class Run:
         """
         if self._inactive is not None:
             return
-        from tracker_core.watch import Watcher
+        from tracker_core._watch import Watcher
 
         try:
             watcher = Watcher(model, log, log_freq, include, exclude, on_stats=self._keep_watch_stats,

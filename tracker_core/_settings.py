@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from tracker_core._errors import SettingsError
 
-__all__ = ["ENV_VARS", "PROVENANCE_ITEMS", "Settings", "resolve_settings"]
+__all__ = ["ALL_ENV_VARS", "ENV_VARS", "GROUPS", "PROVENANCE_ITEMS", "AdapterSettings", "Settings", "resolve",
+           "resolve_settings"]
 
 PROVENANCE_ITEMS = ("command", "cwd", "git", "git_diff", "python", "packages", "host", "gpu")
 
@@ -129,21 +130,45 @@ class Settings(BaseModel):
         return self.step_policy or ("raise" if self.strict else "warn")
 
 
-def _declared() -> dict[str, str]:
+class AdapterSettings(BaseModel):
+    """Options the framework adapters read (keyword arguments of the adapter, not of ``init()``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    log_model: Literal["checkpoint", "end", "false"] | None = Field(
+        None, json_schema_extra=_env(
+            "TRACKER_LOG_MODEL", "Hugging Face adapter: log `checkpoint`s as they are saved, the model at the `end`, "
+            "or `false` (none)."))
+    watch: Literal["gradients", "parameters", "all", "false"] | None = Field(
+        None, json_schema_extra=_env(
+            "TRACKER_WATCH", "Hugging Face adapter: `watch()` the model's `gradients`, `parameters`, `all`, or "
+            "`false` (nothing)."))
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings)
+"""Every settings model; each field declares its one TRACKER_* variable."""
+
+
+def _declared(model: type[BaseModel]) -> dict[str, str]:
     return {name: str(field.json_schema_extra["env"])  # type: ignore[index]
-            for name, field in Settings.model_fields.items()}
+            for name, field in model.model_fields.items()}
 
 
-ENV_VARS: dict[str, str] = _declared()
-"""Setting name -> its TRACKER_* environment variable."""
+ENV_VARS: dict[str, str] = _declared(Settings)
+"""``init()`` setting name -> its TRACKER_* environment variable."""
+
+ALL_ENV_VARS: list[str] = [var for model in GROUPS for var in _declared(model).values()]
+"""Every TRACKER_* variable the project reads, in declaration order."""
 
 _BOOL_WORDS = {"true": True, "1": True, "false": False, "0": False}
 
 
-def _parse_env(name: str, raw: str) -> Any:
+def _parse_env(model: type[BaseModel], name: str, raw: str) -> Any:
     """Turn an environment string into the setting's Python type; raises SettingsError."""
-    annotation = str(Settings.model_fields[name].annotation)
-    var = ENV_VARS[name]
+    annotation = str(model.model_fields[name].annotation)
+    var = _declared(model)[name]
     if "bool" in annotation:
         try:
             return _BOOL_WORDS[raw.strip().lower()]
@@ -161,33 +186,44 @@ def _parse_env(name: str, raw: str) -> Any:
 
 
 def resolve_settings(arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
-    """Merge arguments (None means unset) over TRACKER_* variables over defaults.
+    """Merge ``init()`` arguments (None means unset) over TRACKER_* variables over defaults.
 
     Raises:
         SettingsError: an unknown option, or a value of the wrong type or range.
     """
+    settings = resolve(Settings, arguments, environ)
+    _check_provenance_items(settings)
+    return settings
+
+
+def resolve(model: type[_Model], arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> _Model:
+    """Merge arguments (None means unset) over the model's TRACKER_* variables over its defaults.
+
+    Raises:
+        SettingsError: an unknown option, or a value of the wrong type or range, naming where it came from.
+    """
     environ = os.environ if environ is None else environ
+    declared = _declared(model)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, value in arguments.items():
-        if name not in ENV_VARS:
-            raise SettingsError(name, "unknown option", _suggest(name))
+        if name not in declared:
+            known = [*declared, "config"] if model is Settings else list(declared)
+            raise SettingsError(name, "unknown option", _suggest(name, known))
         if value is not None:
             values[name], sources[name] = value, "argument"
-    for name, var in ENV_VARS.items():
+    for name, var in declared.items():
         if name not in values and environ.get(var, "") != "":
-            values[name], sources[name] = _parse_env(name, environ[var]), f"environment variable {var}"
+            values[name], sources[name] = _parse_env(model, name, environ[var]), f"environment variable {var}"
     try:
-        settings = Settings(**values)
+        return model(**values)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "settings"
         source = sources.get(name, "argument")
         raise SettingsError(
-            f"{name} (from {source})", f"{error['msg']} (got {error.get('input')!r})", _allowed(name)
+            f"{name} (from {source})", f"{error['msg']} (got {error.get('input')!r})", _allowed(model, name)
         ) from None
-    _check_provenance_items(settings)
-    return settings
 
 
 def _check_provenance_items(settings: Settings) -> None:
@@ -197,13 +233,13 @@ def _check_provenance_items(settings: Settings) -> None:
                             "choose from " + ", ".join(PROVENANCE_ITEMS) + " or all")
 
 
-def _allowed(name: str) -> str | None:
-    if name == "mode":
+def _allowed(model: type[BaseModel], name: str) -> str | None:
+    if model is Settings and name == "mode":
         return "use 'offline' or 'disabled' (syncing to a team server is not available yet)"
-    field = Settings.model_fields.get(name)
+    field = model.model_fields.get(name)
     if field is None:
         return None
-    hint = f"see {ENV_VARS[name]} in the README's settings table"
+    hint = f"see {_declared(model)[name]} in the README's settings table"
     annotation = str(field.annotation)
     if "Literal" in annotation:
         hint = f"allowed: {annotation[annotation.index('[') + 1:].rstrip(']').split(']')[0]}; " + hint
@@ -212,8 +248,8 @@ def _allowed(name: str) -> str | None:
     return hint
 
 
-def _suggest(name: str) -> str:
+def _suggest(name: str, known: list[str]) -> str:
     import difflib
 
-    close = difflib.get_close_matches(name, [*ENV_VARS, "config"], n=1)
-    return f"did you mean {close[0]!r}?" if close else "known options: " + ", ".join(sorted(ENV_VARS))
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}?" if close else "known options: " + ", ".join(sorted(known))
