@@ -108,6 +108,37 @@ def test_large_random_gradient_matches_numpy() -> None:
     check_histogram(stats[0]["gradients/weight"], x)
 
 
+def edge_cases() -> list[Any]:
+    """Values on, just above and just below every edge of ranges wide, narrow, huge and tiny, plus random ones."""
+    torch.manual_seed(1)
+    fractions = torch.arange(65, dtype=torch.float32) / 64
+    cases = []
+    for lo, hi in [(-1.0, 1.0), (0.1, 0.7), (1000.0, 1000.001), (5.0, 5.0000005), (-3e38, 3e38), (-1e-30, 1e-30)]:
+        edges = torch.tensor(lo) * (1 - fractions) + torch.tensor(hi) * fractions
+        values = torch.cat([edges, torch.nextafter(edges, torch.tensor(float("inf"))),
+                            torch.nextafter(edges, torch.tensor(float("-inf"))), torch.rand(200_000) * (hi - lo) + lo])
+        cases.append(values.clamp(lo, hi))
+    with_nonfinite = cases[0].clone()
+    with_nonfinite[[5, 9, 11]] = torch.tensor([float("nan"), float("inf"), float("-inf")])
+    return [*cases, with_nonfinite, torch.full((10,), 1e10), torch.randn(300_000) * 1e-20 + 3e-19]
+
+
+@pytest.mark.parametrize("path", ["cpu", "device"])
+def test_every_value_lands_in_numpys_bin_even_next_to_an_edge(path: str) -> None:
+    import tracker_core._watch as watch
+
+    fractions = torch.arange(65, dtype=torch.float32) / 64
+    for values in edge_cases():
+        if path == "cpu":
+            counts, edges, norm = watch._rows_on_host(torch, [values])[0]
+        else:  # the no-sync path used on accelerators, run here on the CPU
+            row = watch._device_row(torch, values, fractions)
+            counts, edges = row[:65].tolist(), row[65:130].to(torch.int32).view(torch.float32).tolist()
+        finite = values[torch.isfinite(values)].numpy()
+        expected, _ = np.histogram(finite, bins=np.array(edges, dtype=np.float32))
+        assert counts[:64] == expected.tolist() and counts[64] == values.numel() - finite.size
+
+
 def test_constant_and_all_nonfinite_gradients() -> None:
     model = torch.nn.Linear(10, 1, bias=False)
     _, _, stats, bad = make(model=model, log_freq=1)
@@ -124,8 +155,8 @@ def test_nothing_is_computed_on_steps_that_are_not_logged(monkeypatch: pytest.Mo
     import tracker_core._watch as watch
 
     calls = []
-    real = watch._device_row
-    monkeypatch.setattr(watch, "_device_row", lambda *a: calls.append(1) or real(*a))
+    real = watch._cpu_row
+    monkeypatch.setattr(watch, "_cpu_row", lambda *a: calls.append(1) or real(*a))
     model, watcher, stats, _ = make(log_freq=3)
     backward(model, 10)
     assert watcher.steps == 10 and watcher.computed == 10 // 3 == len(stats)

@@ -21,6 +21,9 @@ def _numbers(values: Any, what: str) -> list[Any]:
     values = values.tolist() if hasattr(values, "tolist") else values
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         raise MediaError(what, describe(values), PRECOMPUTED)
+    values = list(values)
+    if all(type(value) is int or (type(value) is float and math.isfinite(value)) for value in values):
+        return values  # plain finite numbers (what .tolist() gives): nothing to convert
     out = []
     for value in values:
         try:
