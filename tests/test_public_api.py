@@ -8,10 +8,11 @@ import sys
 import tracker_core
 
 EXPECTED = {
-    "Api", "Artifact", "ArtifactError", "Audio", "ConfigChangeError", "Histogram", "Image", "LogValueError",
-    "MediaError", "PersistError", "Plot", "Run", "RunExistsError", "RunLockedError", "RunNotFoundError",
-    "RunStateError", "SettingsError", "StepOrderError", "StoredRun", "Table", "TrackerError", "TrackerWarning",
-    "Video", "__version__", "config", "define_metric", "finish", "init", "log", "run", "summary", "unwatch", "watch",
+    "AlertLevel", "Api", "Artifact", "ArtifactError", "Audio", "ConfigChangeError", "Histogram", "Image",
+    "LogValueError", "MediaError", "PersistError", "Plot", "Run", "RunExistsError", "RunLockedError",
+    "RunNotFoundError", "RunStateError", "SettingsError", "StepOrderError", "StoredRun", "Table", "TrackerError",
+    "TrackerWarning", "Video", "__version__", "alert", "config", "define_metric", "finish", "init", "log", "run",
+    "summary", "unwatch", "watch",
 }
 
 

@@ -130,7 +130,7 @@ def test_every_value_lands_in_numpys_bin_even_next_to_an_edge(path: str) -> None
     fractions = torch.arange(65, dtype=torch.float32) / 64
     for values in edge_cases():
         if path == "cpu":
-            counts, edges, norm = watch._rows_on_host(torch, [values])[0]
+            counts, edges, _ = watch._rows_on_host(torch, [values])[0]
         else:  # the no-sync path used on accelerators, run here on the CPU
             row = watch._device_row(torch, values, fractions)
             counts, edges = row[:65].tolist(), row[65:130].to(torch.int32).view(torch.float32).tolist()

@@ -26,13 +26,15 @@ from tracker_core._errors import (
     TrackerError,
     TrackerWarning,
 )
-from tracker_core._fluent import define_metric, finish, init, log, unwatch, watch
+from tracker_core._fluent import alert, define_metric, finish, init, log, unwatch, watch
 from tracker_core._run import Run
+from tracker_core.alerts import AlertLevel
 from tracker_core.api import Api, StoredRun
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
     "Api",
     "Artifact",
     "ArtifactError",
@@ -57,6 +59,7 @@ __all__ = [
     "TrackerWarning",
     "Video",
     "__version__",
+    "alert",
     "config",
     "define_metric",
     "finish",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from tracker_core._distributed import detect_rank, job_group
 from tracker_core._errors import RunStateError
 from tracker_core._run import Run
+from tracker_core.alerts._level import AlertLevel
 
-__all__ = ["active_run", "define_metric", "finish", "init", "log", "unwatch", "watch"]
+__all__ = ["active_run", "alert", "define_metric", "finish", "init", "log", "unwatch", "watch"]
 
 _active: Run | None = None
 _init_lock = threading.Lock()
@@ -69,6 +72,10 @@ def init(
                  "resume_from_step": resume_from_step, "reinit": reinit, "mode": mode, "strict": strict,
                  "step_policy": step_policy, "distributed": distributed, "console": console, **options}
     settings = resolve_settings(arguments)
+    from tracker_core.alerts._config import refresh
+
+    refresh(os.path.join(os.path.abspath(os.path.expanduser(settings.dir)), settings.project))  # a bad alert
+    # variable or project file fails here, with a hint
     with _init_lock:
         previous = _active
         if previous is not None:
@@ -120,13 +127,25 @@ def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = 
 
 
 def define_metric(name: str, step_metric: str | None = None, summary: str | None = None,
-                  goal: str | None = None, hidden: bool = False, step_sync: bool = True) -> None:
+                  goal: str | None = None, hidden: bool = False, step_sync: bool = True,
+                  alert_after: int | None = None) -> None:
     """``Run.define_metric`` on the active run.
 
     Raises:
         RunStateError: no run is active.
     """
-    _require_active("define_metric").define_metric(name, step_metric, summary, goal, hidden, step_sync)
+    _require_active("define_metric").define_metric(name, step_metric, summary, goal, hidden, step_sync, alert_after)
+
+
+def alert(title: str, text: str = "", level: AlertLevel | str = AlertLevel.INFO,
+          wait_duration: float | timedelta | None = None) -> None:
+    """``Run.alert`` on the active run (as ``wandb.alert``).
+
+    Raises:
+        RunStateError: no run is active.
+        SettingsError: a bad argument (see ``Run.alert``).
+    """
+    _require_active("alert").alert(title, text, level=level, wait_duration=wait_duration)
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:

@@ -11,6 +11,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,10 @@ from tracker_core._errors import (
     TrackerWarning,
 )
 from tracker_core._media_store import store_media
-from tracker_core._step import MetricRules, SummaryBuilder, define
+from tracker_core._step import MetricRules, Plateaus, Stall, SummaryBuilder, define
 from tracker_core._summary import Summary
+from tracker_core.alerts._dispatch import RunAlerts, checked_alert
+from tracker_core.alerts._level import AlertLevel
 from tracker_core.store._follow import LogFollower
 from tracker_core.store._replay import RunState
 
@@ -76,6 +79,7 @@ class Run:
         self._follower = LogFollower(writer.path, state) if writer is not None else None
         self._rules = MetricRules(state.rules.definitions())  # for decisions while writing
         self._rules_active = self._rules.active
+        self._plateaus = Plateaus(self._rules)
         self._axis_values: dict[str, Any] = {}  # latest value of each step metric, for step_sync
         self._step = state.next_step
         self._strict = settings.strict
@@ -92,6 +96,8 @@ class Run:
         self._watchers: list[tuple[weakref.ref[Any], Any]] = []  # (model, tracker_core._watch.Watcher)
         self._watch_stats: dict[str, Any] | None = None
         self._console: Any = None
+        self._alerts = RunAlerts(self._append, self._alert_origin, os.path.dirname(run_dir.path) if run_dir else None,
+                                 f"tracker-alerts-{run_id}")
         self._last_fsync = self._last_heartbeat = time.monotonic()
         self.config = Config(config, on_change=self._record_config, on_problems=self._report_problems)
         self.summary = Summary(self._live_summary, self._record_summary_set, self._record_summary_unset)
@@ -170,6 +176,7 @@ class Run:
             return
         if self._watch_stats is not None:  # gradient statistics wait for the user's next row
             data = self._with_watch_stats(data)
+        stalls = None
         try:
             row, problems, special = normalize_row(data) if type(data) is dict else self._as_row(data)
             if problems:
@@ -195,6 +202,8 @@ class Run:
                     return
                 if self._rules_active:
                     row = self._sync_step_metrics(row)
+                    if self._plateaus.active:
+                        stalls = self._plateaus.observe(row, step)
                 writer = self._writer
                 ok = writer.append_row({"seq": writer.seq + 1, "t": _time(), "type": "log", "step": step,  # type: ignore[union-attr]
                                         "data": row})
@@ -202,6 +211,8 @@ class Run:
                 lock.release()
             if not ok:
                 self._write_failed()
+            if stalls:
+                self._alert_stalls(stalls)
         except TrackerError:
             raise
         except Exception as exc:  # noqa: BLE001 - logging must never kill training (DESIGN principle 1)
@@ -250,9 +261,8 @@ class Run:
 
     def _alert_nonfinite(self, names: list[str], backward_step: int) -> None:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        self._append({"type": "alert", "level": "ERROR", "title": "Non-finite gradients",
-                      "text": f"NaN or Inf in the gradients of {shown} at backward pass {backward_step}",
-                      "step": self._step, "parameters": names}, background=True)
+        self._library_alert("Non-finite gradients", f"NaN or Inf in the gradients of {shown} at backward pass "
+                            f"{backward_step}", AlertLevel.ERROR, "watch", {"parameters": names}, wait_duration=600.0)
 
     def _as_row(self, data: object) -> tuple[dict[str, Any], list[Problem], bool]:
         if isinstance(data, Mapping):
@@ -328,18 +338,22 @@ class Run:
             self._write_failed()
 
     def define_metric(self, name: str, step_metric: str | None = None, summary: str | None = None,
-                      goal: str | None = None, hidden: bool = False, step_sync: bool = True) -> None:
+                      goal: str | None = None, hidden: bool = False, step_sync: bool = True,
+                      alert_after: int | None = None) -> None:
         """Give metrics matching ``name`` (globs allowed) their own x-axis and/or summary aggregate.
 
         ``summary`` is a comma-separated choice of min, max, mean, first, last, best, none;
-        ``goal`` ('minimize' or 'maximize') says what 'best' means.
+        ``goal`` ('minimize' or 'maximize') says what 'best' means. ``alert_after=N`` raises a WARN
+        alert when the metric has not improved (by its goal) for N logged values, once per plateau.
 
         Raises:
-            SettingsError: a wrong type or an unknown option.
+            SettingsError: a wrong type or an unknown option; ``alert_after`` without a goal.
         """
-        definition = define(name, step_metric, summary, goal, hidden, step_sync)
+        definition = define(name, step_metric, summary, goal, hidden, step_sync, alert_after)
         self._rules.add(definition)
         self._rules_active = True
+        if definition.alert_after:
+            self._plateaus.active = True
         self._append({"type": "define_metric", "metric": definition.record()})
 
     def _rewind(self, step: int) -> None:
@@ -398,25 +412,81 @@ class Run:
         self._preempting = True
         self._append({"type": "preempting"})
 
+    # ----- alerts ------------------------------------------------------------------------------
+
+    def alert(self, title: str, text: str = "", level: AlertLevel | str = AlertLevel.INFO,
+              wait_duration: float | timedelta | None = None) -> None:
+        """Raise an alert: recorded in the run's log (with the current step), and sent in the background
+        to the targets configured for its level (``tracker_core.alerts.configure``, TRACKER_ALERT_*, the
+        project's ``.alerts.json``).
+        Returns at once. An alert whose title was sent less than ``wait_duration`` seconds ago
+        (default 60) is recorded as suppressed and not sent.
+
+        Raises:
+            SettingsError: a title or text that is not a string, an unknown level, a bad wait_duration.
+        """
+        title, text, checked_level, seconds = checked_alert(title, text, level, wait_duration)
+        if self._inactive is not None:
+            self._inactive_call("alert")
+            return
+        try:
+            self._alerts.raise_alert(title, text, checked_level, seconds, self._step)
+        except TrackerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an alert must never kill training
+            self._internal_error("alert", exc)
+
+    def _library_alert(self, title: str, text: str, level: AlertLevel, source: str,
+                       extra: dict[str, Any] | None = None, wait_duration: float = 60.0) -> None:
+        """An alert the tracker raises itself; never raises."""
+        try:
+            self._alerts.raise_alert(title, text, level, wait_duration, self._step, source, extra, background=True)
+        except Exception as exc:  # noqa: BLE001 - an alert must never kill training
+            self._internal_error("alert", exc)
+
+    def _alert_stalls(self, stalls: list[Stall]) -> None:
+        for stall in stalls:
+            self._library_alert(f"{stall.key} has not improved",
+                                f"{stall.key} has not improved for {stall.evaluations} evaluations: best "
+                                f"{stall.best:g} at step {stall.best_step}, latest {stall.latest:g} at step "
+                                f"{stall.step}.", AlertLevel.WARN, "metric")
+
+    def _alert_run_ended(self, status: str, exit_code: int, traceback_text: str | None,
+                         signal_name: str | None) -> None:
+        if traceback_text:
+            cause = traceback_text.strip().splitlines()[-1]
+        elif signal_name:
+            cause = f"{signal_name}" + (" (preempted)" if self._preempting else "")
+        else:
+            cause = f"exit code {exit_code}"
+        level = AlertLevel.ERROR if status == "failed" else AlertLevel.WARN
+        self._library_alert(f"Run {self.name} {status}", f"Run {self.name} ({self.path}) {status} at step "
+                            f"{self._step}: {cause}", level, "run", wait_duration=0.0)
+
+    def _alert_origin(self) -> dict[str, Any]:
+        return {"run_id": self.id, "run_name": self.name, "project": self.project, "run_dir": self.dir,
+                "host": self._meta.get("host")}
+
     # ----- records other than rows -------------------------------------------------------------
 
-    def _append(self, fields: dict[str, Any], background: bool = False) -> bool:
-        """Write one record (not a row); False (after a warning) if it could not be persisted.
+    def _append(self, fields: dict[str, Any], background: bool = False) -> int:
+        """Write one record (not a row) and return its seq; 0 (after a warning) if it could not be persisted.
 
         Raises:
             PersistError: strict mode, the record was not written, and the caller is the user's thread.
         """
         if self._inactive is not None:
-            return False
+            return 0
         with self._lock:
             if self._writer is None or self._inactive is not None:
-                return False
-            ok = self._writer.append({"seq": self._writer.seq + 1, "t": _time(), **fields})
+                return 0
+            seq = self._writer.seq + 1
+            ok = self._writer.append({"seq": seq, "t": _time(), **fields})
         if not ok:
             self._write_failed(may_raise=not background)
         if _deferred_signals:
             self._handle_deferred_signal()
-        return ok
+        return seq if ok else 0
 
     def _record_config(self, changed: dict[str, Any]) -> None:
         self._append({"type": "config", "data": encode_tree(changed)})
@@ -551,6 +621,8 @@ class Run:
                 self._run_finish_callbacks()
             return
         deadline = time.monotonic() + self.settings.finish_timeout
+        if status != "finished":
+            self._alert_run_ended(status, exit_code, traceback_text, signal_name)
         self._stop_background(deadline)
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             print(f"tracker: run {self.id} is busy and could not be finished in time; "
@@ -704,9 +776,10 @@ class Run:
         self._append({"type": "system", "data": tag_row(metrics)}, background=True)
 
     def _stop_background(self, deadline: float) -> None:
-        """Remove watch hooks, stop the heartbeat and the sampler, wait (bounded) for provenance,
-        restore the console."""
+        """Remove watch hooks, wait (bounded) for pending alerts, stop the heartbeat and the sampler,
+        wait (bounded) for provenance, restore the console."""
         self.unwatch()
+        self._alerts.flush(max(0.0, deadline - time.monotonic() - 1.0))
         for thread in (self._heartbeat, self._sampler):
             if thread is not None:
                 thread.stop(timeout=max(0.0, min(1.0, deadline - time.monotonic())))

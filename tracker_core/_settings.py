@@ -18,8 +18,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from tracker_core._errors import SettingsError
 
-__all__ = ["ALL_ENV_VARS", "ENV_VARS", "GROUPS", "PROVENANCE_ITEMS", "AdapterSettings", "Settings", "resolve",
-           "resolve_settings"]
+__all__ = ["ALERT_ENV_VARS", "ALL_ENV_VARS", "ENV_VARS", "GROUPS", "PROVENANCE_ITEMS", "AdapterSettings",
+           "AlertSettings", "Settings", "resolve", "resolve_settings"]
 
 PROVENANCE_ITEMS = ("command", "cwd", "git", "git_diff", "python", "packages", "host", "gpu")
 
@@ -145,9 +145,63 @@ class AdapterSettings(BaseModel):
             "`false` (nothing)."))
 
 
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+_Level = Annotated[Literal["INFO", "WARN", "ERROR"], BeforeValidator(_upper)]
+
+
+class AlertSettings(BaseModel):
+    """Alert delivery: targets, and retry bounds (arguments of ``alerts.configure``). Between a variable
+    and the default comes the project's ``.alerts.json`` (see ``tracker_core.alerts._config``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    slack_webhook: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_ALERT_SLACK_WEBHOOK", "Slack incoming-webhook URL (a secret)."))
+    slack_level: _Level = Field(
+        "INFO", json_schema_extra=_env("TRACKER_ALERT_SLACK_LEVEL", "Lowest level sent to Slack."))
+    webhook: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_ALERT_WEBHOOK", "Generic webhook URL, sent a JSON body (a secret)."))
+    webhook_level: _Level = Field(
+        "INFO", json_schema_extra=_env("TRACKER_ALERT_WEBHOOK_LEVEL", "Lowest level sent to the webhook."))
+    smtp_host: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_ALERT_SMTP_HOST", "SMTP server for email alerts."))
+    smtp_port: int = Field(
+        587, gt=0, lt=65536, json_schema_extra=_env("TRACKER_ALERT_SMTP_PORT", "SMTP port."))
+    smtp_user: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_ALERT_SMTP_USER", "SMTP login name; no login when unset."))
+    smtp_password: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_ALERT_SMTP_PASSWORD", "SMTP password (a secret)."))
+    smtp_starttls: bool = Field(
+        True, json_schema_extra=_env("TRACKER_ALERT_SMTP_STARTTLS", "Upgrade the SMTP connection with STARTTLS."))
+    email_from: str | None = Field(
+        None, json_schema_extra=_env("TRACKER_ALERT_EMAIL_FROM", "Sender address; defaults to the login or "
+                                     "tracker@<host>."))
+    email_to: _StrTuple = Field(
+        (), json_schema_extra=_env("TRACKER_ALERT_EMAIL_TO", "Comma-separated recipients of email alerts."))
+    email_level: _Level = Field(
+        "INFO", json_schema_extra=_env("TRACKER_ALERT_EMAIL_LEVEL", "Lowest level sent by email."))
+    attempts: int = Field(
+        5, ge=1, le=100, json_schema_extra=_env("TRACKER_ALERT_ATTEMPTS", "Attempts per alert and target."))
+    backoff: float = Field(
+        1.0, ge=0, json_schema_extra=_env(
+            "TRACKER_ALERT_BACKOFF", "First wait between attempts in seconds; doubles each time, plus jitter."))
+    max_backoff: float = Field(
+        30.0, ge=0, json_schema_extra=_env(
+            "TRACKER_ALERT_MAX_BACKOFF", "Longest wait between attempts, a server's Retry-After included."))
+    timeout: float = Field(
+        10.0, gt=0, json_schema_extra=_env("TRACKER_ALERT_TIMEOUT", "Seconds one attempt may take."))
+    flush_timeout: float = Field(
+        5.0, ge=0, json_schema_extra=_env(
+            "TRACKER_ALERT_FLUSH_TIMEOUT", "How long the end of a run waits for pending alerts (within "
+            "`finish_timeout`)."))
+
+
 _Model = TypeVar("_Model", bound=BaseModel)
 
-GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings)
+GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings, AlertSettings)
 """Every settings model; each field declares its one TRACKER_* variable."""
 
 
@@ -159,6 +213,9 @@ def _declared(model: type[BaseModel]) -> dict[str, str]:
 ENV_VARS: dict[str, str] = _declared(Settings)
 """``init()`` setting name -> its TRACKER_* environment variable."""
 
+ALERT_ENV_VARS: dict[str, str] = _declared(AlertSettings)
+"""Alert setting name -> its TRACKER_ALERT_* environment variable."""
+
 ALL_ENV_VARS: list[str] = [var for model in GROUPS for var in _declared(model).values()]
 """Every TRACKER_* variable the project reads, in declaration order."""
 
@@ -169,6 +226,8 @@ def _parse_env(model: type[BaseModel], name: str, raw: str) -> Any:
     """Turn an environment string into the setting's Python type; raises SettingsError."""
     annotation = str(model.model_fields[name].annotation)
     var = _declared(model)[name]
+    if "Literal" in annotation:  # a choice of words, checked by the model ('checkpoint' is no int)
+        return raw
     if "bool" in annotation:
         try:
             return _BOOL_WORDS[raw.strip().lower()]

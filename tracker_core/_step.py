@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from tracker_core._errors import SettingsError
 
-__all__ = ["SUMMARY_OPTIONS", "MetricDefinition", "MetricRules", "SummaryBuilder", "define"]
+__all__ = ["SUMMARY_OPTIONS", "MetricDefinition", "MetricRules", "Plateaus", "Stall", "SummaryBuilder", "define"]
 
 SUMMARY_OPTIONS = ("min", "max", "mean", "first", "last", "best", "none")
 GOALS = {"minimize": "min", "maximize": "max", "min": "min", "max": "max"}
@@ -28,15 +28,28 @@ class MetricDefinition(NamedTuple):
     goal: str | None = None
     hidden: bool = False
     step_sync: bool = True
+    alert_after: int | None = None  # alert when the metric has not improved for this many evaluations
 
     def record(self) -> dict[str, Any]:
-        return {"name": self.name, "step_metric": self.step_metric, "summary": list(self.summary),
-                "goal": self.goal, "hidden": self.hidden, "step_sync": self.step_sync}
+        record: dict[str, Any] = {"name": self.name, "step_metric": self.step_metric, "summary": list(self.summary),
+                                  "goal": self.goal, "hidden": self.hidden, "step_sync": self.step_sync}
+        if self.alert_after is not None:
+            record["alert_after"] = self.alert_after
+        return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> MetricDefinition:
+        alert_after = record.get("alert_after")
         return cls(record["name"], record.get("step_metric"), tuple(record.get("summary") or ()),
-                   record.get("goal"), bool(record.get("hidden")), bool(record.get("step_sync", True)))
+                   record.get("goal"), bool(record.get("hidden")), bool(record.get("step_sync", True)),
+                   alert_after if type(alert_after) is int else None)
+
+    def direction(self) -> str | None:
+        """'min' or 'max': what counts as better, from the goal, else from a lone min/max summary."""
+        if self.goal:
+            return GOALS[self.goal]
+        extremes = {"min", "max"}.intersection(self.summary)
+        return extremes.pop() if len(extremes) == 1 else None
 
     def aggregates(self) -> tuple[str, ...]:
         """The summary aggregates to keep, 'best' resolved through the goal."""
@@ -51,7 +64,7 @@ class MetricDefinition(NamedTuple):
 
 
 def define(name: object, step_metric: object = None, summary: object = None, goal: object = None,
-           hidden: object = False, step_sync: object = True) -> MetricDefinition:
+           hidden: object = False, step_sync: object = True, alert_after: object = None) -> MetricDefinition:
     """Validate define_metric arguments.
 
     Raises:
@@ -82,7 +95,16 @@ def define(name: object, step_metric: object = None, summary: object = None, goa
         if not isinstance(flag, bool):
             raise SettingsError(flag_name, f"{flag!r} is not a bool", f"pass {flag_name}=True or False")
     goal_word = {"min": "minimize", "max": "maximize"}.get(str(goal), str(goal)) if goal else None
-    return MetricDefinition(name, step_metric, options, goal_word, bool(hidden), bool(step_sync))
+    definition = MetricDefinition(name, step_metric, options, goal_word, bool(hidden), bool(step_sync))
+    if alert_after is None:
+        return definition
+    if type(alert_after) is not int or alert_after < 1:
+        raise SettingsError("alert_after", f"{alert_after!r} is not a count of evaluations",
+                            "pass an int >= 1, e.g. alert_after=5")
+    if definition.direction() is None:
+        raise SettingsError("alert_after", f"{name!r} has no direction to improve in",
+                            "pass goal='minimize' or goal='maximize' too")
+    return definition._replace(alert_after=alert_after)
 
 
 class MetricRules:
@@ -147,6 +169,46 @@ class MetricRules:
 
 def _is_number(value: object) -> bool:
     return type(value) in (int, float) and not (type(value) is float and math.isnan(value))
+
+
+class Stall(NamedTuple):
+    """A metric that has not improved for ``evaluations`` values since its best."""
+
+    key: str
+    evaluations: int
+    best: float
+    best_step: int
+    latest: float
+    step: int
+
+
+class Plateaus:
+    """Counts, per metric with ``alert_after``, the values logged since its best one.
+
+    ``observe`` returns a ``Stall`` when that count reaches ``alert_after``: once per plateau, since
+    the count starts again only when the metric improves. NaN and non-numbers do not count.
+    """
+
+    def __init__(self, rules: MetricRules) -> None:
+        self._rules = rules
+        self._best: dict[str, tuple[float, int]] = {}
+        self._since: dict[str, int] = {}
+        self.active = any(d.alert_after for d in rules.definitions())  # read on every log()
+
+    def observe(self, row: Mapping[str, Any], step: int) -> list[Stall]:
+        stalls = []
+        for key, value in row.items():
+            rule = self._rules.rule_for(key)
+            if rule is None or not rule.alert_after or not _is_number(value):
+                continue
+            best = self._best.get(key)
+            if best is None or (value < best[0] if rule.direction() == "min" else value > best[0]):
+                self._best[key], self._since[key] = (value, step), 0
+                continue
+            self._since[key] += 1
+            if self._since[key] == rule.alert_after:
+                stalls.append(Stall(key, rule.alert_after, best[0], best[1], value, step))
+        return stalls
 
 
 class SummaryBuilder:

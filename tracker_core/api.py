@@ -12,7 +12,7 @@ import datetime
 import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._encoding import MediaRef, decode_tree
@@ -22,9 +22,12 @@ from tracker_core._query import compile_filters, sort_runs
 from tracker_core.store._history import read_history
 from tracker_core.store._index import digest, project_digests, replay, run_digest
 from tracker_core.store._lock import WriterLock
-from tracker_core.store._log import LogWriter, repair_torn_tail
+from tracker_core.store._log import LogWriter, parse_records, read_log, repair_torn_tail
 from tracker_core.store._replay import RunState
 from tracker_core.store._run_dir import RunDir
+
+if TYPE_CHECKING:
+    from tracker_core.alerts import StoredAlert
 
 __all__ = ["Api", "StoredRun"]
 
@@ -197,6 +200,13 @@ class StoredRun:
     def system_metrics(self) -> list[dict[str, Any]]:
         """The system metrics samples (``system/...`` keys), each with ``_timestamp``, in time order."""
         return list(self._full_state().system)
+
+    def alerts(self) -> list[StoredAlert]:
+        """The run's alerts in log order: title, text, level, step, time, and each one's delivery
+        ``status`` (delivered, undelivered, suppressed, pending, not_sent) with its ``reason``."""
+        from tracker_core.alerts._records import stored_alerts
+
+        return stored_alerts(parse_records(read_log(self._dir.events)))
 
     def logged_artifacts(self) -> list[StoredArtifact]:
         """The artifact versions this run produced (those still in the store)."""

@@ -162,6 +162,17 @@ def _console_tail(run: StoredRun, count: int = 10) -> str | None:
     return "\n".join("  " + clip(line, WIDTH - 2) for line in lines)
 
 
+def _alert_lines(run: StoredRun) -> str | None:
+    """One row per alert: time, level, step, title, and whether it was delivered (or why not)."""
+    alerts = run.alerts()
+    if not alerts:
+        return None
+    rows = [[value_text(datetime.datetime.fromtimestamp(a.time)), a.level, value_text(a.step), a.title,
+             a.status + (f": {a.reason}" if a.reason else "")] for a in alerts]
+    return "\n".join("  " + line for line in table(["time", "level", "step", "title", "delivery"], rows,
+                                                    WIDTH - 2).splitlines())
+
+
 def _provenance_lines(provenance: dict[str, Any]) -> dict[str, Any]:
     git = provenance.get("git") or {}
     return {
@@ -182,7 +193,8 @@ def show(api: Api, args: argparse.Namespace) -> int:
                     "exit_code": run.exit_code, "signal": run.signal, "created_at": run.created_at,
                     "duration": run.duration, "tags": run.tags, "group": run.group, "notes": run.notes,
                     "config": run.config, "summary": run.summary, "traceback": run.traceback,
-                    "provenance": run.provenance, "dir": run.dir, "rows": len(run.history())})
+                    "provenance": run.provenance, "dir": run.dir, "rows": len(run.history()),
+                    "alerts": [alert._asdict() for alert in run.alerts()]})
         return 0
     print(_line(f"{run.path}  {run.status}" + (f" (exit {run.exit_code})" if run.exit_code else "")
                 + (f" by {run.signal}" if run.signal else "") + f"  {run.name!r}"))
@@ -200,6 +212,9 @@ def show(api: Api, args: argparse.Namespace) -> int:
     if run.provenance:
         print("provenance\n" + pairs({k: v for k, v in _provenance_lines(run.provenance).items() if v}))
     print("history (last rows)\n" + _history_tail(run))
+    alerts = _alert_lines(run)
+    if alerts:
+        print("alerts\n" + alerts)
     console = _console_tail(run)
     if console:
         print("console (last lines)\n" + console)

@@ -17,15 +17,15 @@ SEQUENCE = "a sequence, numpy array or torch tensor of real numbers"
 PRECOMPUTED = "a pair (counts, bin_edges) with len(bin_edges) == len(counts) + 1, finite increasing edges, counts >= 0"
 
 
-def _numbers(values: Any, what: str) -> list[Any]:
-    values = values.tolist() if hasattr(values, "tolist") else values
+def _numbers(given: Any, what: str) -> list[Any]:
+    values = given.tolist() if hasattr(given, "tolist") else given
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         raise MediaError(what, describe(values), PRECOMPUTED)
-    values = list(values)
-    if all(type(value) is int or (type(value) is float and math.isfinite(value)) for value in values):
-        return values  # plain finite numbers (what .tolist() gives): nothing to convert
+    numbers: list[Any] = list(values)
+    if all(type(value) is int or (type(value) is float and math.isfinite(value)) for value in numbers):
+        return numbers  # plain finite numbers (what .tolist() gives): nothing to convert
     out = []
-    for value in values:
+    for value in numbers:
         try:
             number = to_scalar(value)
         except _Rejected as rejected:
