@@ -132,7 +132,7 @@ def test_every_value_lands_in_numpys_bin_even_next_to_an_edge(path: str) -> None
         if path == "cpu":
             counts, edges, _ = watch._rows_on_host(torch, [values])[0]
         else:  # the no-sync path used on accelerators, run here on the CPU
-            row = watch._device_row(torch, values, fractions)
+            row = watch._device_rows(torch, [values], fractions)[0]
             counts, edges = row[:65].tolist(), row[65:130].to(torch.int32).view(torch.float32).tolist()
         finite = values[torch.isfinite(values)].numpy()
         expected, _ = np.histogram(finite, bins=np.array(edges, dtype=np.float32))
