@@ -29,7 +29,7 @@ from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
-__all__ = ["Heartbeat", "LiveRun", "handle_deferred_signal", "register", "unregister"]
+__all__ = ["Heartbeat", "LiveRun", "handle_deferred_signal", "register", "stands_in_for_default_action", "unregister"]
 
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -178,6 +178,12 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
         _deferred.append(signum)  # we interrupted a write; finish the job right after it
         return
     _chain(signum, frame, runs)
+
+
+def stands_in_for_default_action(signum: int) -> bool:
+    """True if the tracker's handler is installed for ``signum`` and ends its chain in the default action
+    (no handler of the program's came before it): when it fires, the runs end ``killed`` and the process dies."""
+    return signal.getsignal(signum) is _on_signal and _previous_handlers.get(signum) in (signal.SIG_DFL, None)
 
 
 def handle_deferred_signal() -> None:
