@@ -33,6 +33,10 @@ JOB = """
         tr.fit(model, loader(), loader())
         tr.test(model, loader())
         print("DONE", tr.global_rank, logger.version, flush=True)
+        import torch.distributed as dist
+
+        if dist.is_initialized():  # as a torchrun script should: no gloo thread left running at interpreter exit
+            dist.destroy_process_group()
 """
 
 
