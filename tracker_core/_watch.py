@@ -288,7 +288,7 @@ _ROUNDING = 16 * 2.0**-24  # bound on float32 rounding, in units of the magnitud
 
 
 def _cpu_row(torch: Any, tensor: Any, fractions: Any, scratch: dict[str, Any]) -> Any:
-    """The row of a CPU tensor, exactly as ``_device_rows`` gives it, in about a third of the time.
+    """The row of a CPU tensor, exactly as ``_device_rows`` gives it, in about half the time.
 
     A value's bin is ``floor((x - lo) * 64 / (hi - lo))``; float32 rounding can move that by a bin only for
     values within ``tolerance`` of an edge, and those few get an exact binary search over the edges. The work
