@@ -153,6 +153,12 @@ def test_sigint_still_ends_the_process_by_sigint_as_without_the_tracker(tmp_path
     assert code == -signal.SIGINT, stderr
 
 
+def test_a_keyboard_interrupt_raised_in_code_reads_back_as_sigint(tmp_path: Path) -> None:
+    _, _, run = _end_with(tmp_path, "raise KeyboardInterrupt")
+    assert run.status == "killed" and run.exit_code == 130
+    assert run.signal == "SIGINT"  # from the final status record: no signal arrived, so no signal record
+
+
 def test_uncaught_exception_ends_failed_with_its_traceback(tmp_path: Path) -> None:
     code, stderr, run = _end_with(tmp_path, 'raise RuntimeError("loss exploded at step 2")')
     assert code == 1

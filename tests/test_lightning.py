@@ -288,7 +288,7 @@ def test_keyboard_interrupt_ends_the_run_killed(tmp_path: Path) -> None:
     assert result.returncode == 1  # Lightning's own sys.exit(1) after a KeyboardInterrupt
     stored = only_run("p")
     assert (stored.status, stored.exit_code) == ("killed", 128 + signal.SIGINT)
-    assert [e.get("signal") for e in events(stored) if e["type"] == "status"][-1] == "SIGINT"
+    assert stored.signal == "SIGINT"
     assert "KeyboardInterrupt" in stored.traceback
 
 

@@ -145,6 +145,7 @@ class RunState:
             self.signal = None
             self.ended_t = None
         else:
+            self.signal = record.get("signal") or self.signal  # a KeyboardInterrupt raised in code has no signal record
             self.ended_t = record.get("t")
 
     def _on_signal(self, record: dict[str, Any]) -> None:
