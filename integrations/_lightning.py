@@ -323,7 +323,9 @@ class TrackerLogger(Logger):
                     "mode": callback.mode, "original_filename": os.path.basename(path)}
         artifact = tracker_core.Artifact(self._checkpoint_name or f"model-{run.id}", type="model", metadata=metadata)
         artifact.add_file(path, name="model.ckpt")
-        run.log_artifact(artifact, aliases=["best"] if path == callback.best_model_path else [])
+        # Lightning writes checkpoints by rename (an atomic save), never in place: the store can share the
+        # file's inode, so a logged checkpoint is on disk once (a copy where a hard link is impossible)
+        run.log_artifact(artifact, aliases=["best"] if path == callback.best_model_path else [], link="hardlink")
 
     # ----- hand-over to Lightning's processes (ddp_spawn, ddp_fork) and rewinds --------------------
 

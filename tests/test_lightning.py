@@ -200,6 +200,9 @@ def test_log_model_true_logs_best_and_last_once_after_fit_with_lineage() -> None
     latest = api.artifact(f"model-{logger.version}:latest")
     with open(checkpoint.last_model_path, "rb") as file:
         assert Path(latest.download(), "model.ckpt").read_bytes() == file.read()
+    # never stored twice on disk: the store's blob is the checkpoint file itself
+    sha = {entry["path"]: entry["sha256"] for entry in best.files()}["model.ckpt"]
+    assert os.path.samefile(Path(api.root, "artifacts", "blobs", sha[:2], sha), checkpoint.best_model_path)
 
 
 def test_log_model_all_logs_each_checkpoint_as_saved() -> None:

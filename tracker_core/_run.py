@@ -364,20 +364,23 @@ class Run:
             state.keep_rows, state.entries = False, []  # rows were kept only for this
             self._step = state.next_step
 
-    def log_artifact(self, artifact: Artifact, aliases: Sequence[str] = ()) -> StoredArtifact | None:
+    def log_artifact(self, artifact: Artifact, aliases: Sequence[str] = (), link: str | None = None
+                     ) -> StoredArtifact | None:
         """Commit the artifact's files as its next version (none if unchanged since the latest) and
         record that this run produced it. ``latest`` moves automatically; ``aliases`` move to it.
 
-        Side effects: files are stored once by content under ``<root>/artifacts``.
+        Side effects: files are stored once by content under ``<root>/artifacts``; ``link`` ("auto" or
+        "hardlink", default ``TRACKER_ARTIFACT_LINK``) says how they enter the store: "hardlink" shares
+        the file's inode with the store and makes it read-only (safe for files only ever replaced by rename).
         Returns None (and stores nothing) on a run that writes nothing.
 
         Raises:
-            ArtifactError: a bad name, path or alias, or a file that cannot be read.
+            ArtifactError: a bad name, path, alias or link mode, or a file that cannot be read.
         """
         if self._inactive is not None or self._dir is None:
             self._inactive_call("log_artifact")
             return None
-        store = self._artifact_store()
+        store = self._artifact_store(link)
         version = store.commit(artifact, created_by=self.path, aliases=tuple(aliases))
         self._append({"type": "artifact", "direction": "logged", "name": version.name, "version": version.version,
                       "digest": version.digest, "aliases": list(version.aliases)})
@@ -402,10 +405,10 @@ class Run:
     def _store_root(self) -> str:
         return self._dir.root if self._dir else os.path.abspath(os.path.expanduser(self.settings.dir))
 
-    def _artifact_store(self) -> ArtifactStore:
+    def _artifact_store(self, link: str | None = None) -> ArtifactStore:
         from tracker_core.artifacts import ArtifactStore
 
-        return ArtifactStore(self._store_root(), link=self.settings.artifact_link)
+        return ArtifactStore(self._store_root(), link=link or self.settings.artifact_link)
 
     def mark_preempting(self) -> None:
         """Say that the job is about to be preempted (requeued): its final state will note it."""
