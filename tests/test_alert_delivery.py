@@ -326,6 +326,7 @@ def test_a_project_file_configures_its_runs_and_a_variable_wins_over_it(
     ('{"slack_webhok": "https://x.example/y"}', "did you mean 'slack_webhook'?"),
     ('{"slack_level": "LOUD"}', "allowed: 'INFO', 'WARN', 'ERROR'"),
     (json.dumps({"webhook": f"hooks.example.com/{SECRET_TOKEN}"}), "not an http(s) URL"),
+    (json.dumps({"smtp_password": [SECRET_TOKEN]}), "a value not shown: it is a secret"),  # the wrong type
 ])
 def test_a_bad_project_file_fails_at_init_naming_the_file(store: Path, content: str, message: str) -> None:
     (store / "nlp").mkdir(parents=True)

@@ -201,6 +201,9 @@ class AlertSettings(BaseModel):
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
+_SECRETS = frozenset({"slack_webhook", "webhook", "smtp_password"})
+"""Settings whose values never appear in an error message."""
+
 GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings, AlertSettings)
 """Every settings model; each field declares its one TRACKER_* variable."""
 
@@ -280,9 +283,8 @@ def resolve(model: type[_Model], arguments: Mapping[str, Any], environ: Mapping[
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "settings"
         source = sources.get(name, "argument")
-        raise SettingsError(
-            f"{name} (from {source})", f"{error['msg']} (got {error.get('input')!r})", _allowed(model, name)
-        ) from None
+        shown = "a value not shown: it is a secret" if name in _SECRETS else repr(error.get("input"))
+        raise SettingsError(f"{name} (from {source})", f"{error['msg']} (got {shown})", _allowed(model, name)) from None
 
 
 def _check_provenance_items(settings: Settings) -> None:
