@@ -11,14 +11,13 @@ import json
 import os
 import secrets
 import tempfile
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 import tracker_core
-from integrations._support import attach_run
+from integrations._support import attach_run, warn_once
 from tracker_core._errors import (
     LogValueError,
     PersistError,
@@ -27,7 +26,6 @@ from tracker_core._errors import (
     RunNotFoundError,
     SettingsError,
     StepOrderError,
-    TrackerWarning,
 )
 from tracker_core._settings import AdapterSettings, resolve, resolve_settings
 
@@ -73,10 +71,7 @@ def _guarded(event: _Event) -> _Event:
         except _RAISED:
             raise
         except Exception as exc:  # noqa: BLE001 - logging must never kill training (DESIGN principle 1)
-            if event.__name__ not in self._warned:
-                self._warned.add(event.__name__)
-                warnings.warn(f"tracker: the Hugging Face callback failed in {event.__name__} ({exc!r}); "
-                              f"training continues, and this is not reported again.", TrackerWarning, stacklevel=2)
+            warn_once(self._warned, "the Hugging Face callback", event.__name__, exc)
 
     return cast(_Event, guarded)
 

@@ -22,7 +22,7 @@ from typing import Any, Concatenate, ParamSpec
 import keras  # type: ignore[import-untyped]
 
 import tracker_core
-from integrations._support import attach_run
+from integrations._support import attach_run, warn_once
 from tracker_core._errors import SettingsError, TrackerWarning
 
 __all__ = ["BATCH_AXIS", "EPOCH_AXIS", "TrackerCallback", "parameter_histograms", "rewrite_keys"]
@@ -113,10 +113,7 @@ def _guarded(hook: _Hook[_P]) -> _Hook[_P]:
         except Exception as exc:  # logging must never kill training (DESIGN principle 1)
             if self._strict:
                 raise
-            if hook.__name__ not in self._warned:
-                self._warned.add(hook.__name__)
-                warnings.warn(f"tracker: the Keras callback failed in {hook.__name__} ({exc!r}); training "
-                              f"continues, and this is not reported again.", TrackerWarning, stacklevel=2)
+            warn_once(self._warned, "the Keras callback", hook.__name__, exc)
 
     return guarded
 

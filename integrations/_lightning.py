@@ -28,7 +28,6 @@ import signal
 import sys
 import threading
 import traceback
-import warnings
 import weakref
 from argparse import Namespace
 from collections.abc import Callable, Mapping
@@ -46,8 +45,8 @@ from torch import Tensor
 from torch.nn import Module
 
 import tracker_core
-from integrations._support import attach_run
-from tracker_core import SettingsError, TrackerWarning
+from integrations._support import attach_run, warn_once
+from tracker_core import SettingsError
 from tracker_core._lifecycle import stands_in_for_default_action
 
 __all__ = ["TrackerLogger"]
@@ -403,10 +402,7 @@ class TrackerLogger(Logger):
         except Exception as exc:
             if self._strict:
                 raise
-            if what not in self._warned:
-                self._warned.add(what)
-                warnings.warn(f"tracker: TrackerLogger {what} failed and was skipped: {exc!r}. Training continues.",
-                              TrackerWarning, stacklevel=3)
+            warn_once(self._warned, "TrackerLogger", what, exc)
 
 
 def _readable(value: Any) -> Any:

@@ -7,13 +7,15 @@ already active in the process (the user's or a sweep agent's), and only then sta
 from __future__ import annotations
 
 import importlib
+import warnings
 from types import ModuleType
 from typing import Any
 
 import tracker_core
+from tracker_core._errors import TrackerWarning
 from tracker_core._fluent import active_run
 
-__all__ = ["attach_run", "import_framework"]
+__all__ = ["attach_run", "import_framework", "warn_once"]
 
 
 def import_framework(module: str, extra: str, hint: str | None = None) -> ModuleType:
@@ -56,3 +58,12 @@ def attach_run(run: tracker_core.Run | None = None, **init_options: Any) -> tupl
     if current is not None:
         return current, False
     return tracker_core.init(**{key: value for key, value in init_options.items() if value is not None}), True
+
+
+def warn_once(warned: set[str], adapter: str, what: str, error: BaseException) -> None:
+    """Warn (``TrackerWarning``) that ``adapter``'s ``what`` failed and training goes on, the first time
+    ``what`` fails; ``warned`` remembers which have been reported (it is updated)."""
+    if what not in warned:
+        warned.add(what)
+        warnings.warn(f"tracker: {adapter} failed in {what} ({error!r}); training continues, and this is not "
+                      f"reported again.", TrackerWarning, stacklevel=3)
