@@ -13,6 +13,9 @@ EXPECTED = {
     "RunNotFoundError", "RunStateError", "SettingsError", "StepOrderError", "StoredRun", "Table", "TrackerError",
     "TrackerWarning", "Video", "__version__", "alert", "config", "define_metric", "finish", "init", "log", "run",
     "summary", "unwatch", "watch",
+    # W&B's module-level functions and Settings
+    "Settings", "link_model", "log_artifact", "log_model", "login", "mark_preempting", "require", "restore", "save",
+    "setup", "teardown", "use_artifact", "use_model",
 }
 
 

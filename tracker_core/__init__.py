@@ -27,7 +27,22 @@ from tracker_core._errors import (
     TrackerWarning,
 )
 from tracker_core._fluent import alert, define_metric, finish, init, log, unwatch, watch
+from tracker_core._module_functions import (
+    link_model,
+    log_artifact,
+    log_model,
+    login,
+    mark_preempting,
+    require,
+    restore,
+    save,
+    setup,
+    teardown,
+    use_artifact,
+    use_model,
+)
 from tracker_core._run import Run
+from tracker_core._wandb_settings import Settings
 from tracker_core.alerts import AlertLevel
 from tracker_core.api import Api, StoredRun
 
@@ -51,6 +66,7 @@ __all__ = [
     "RunLockedError",
     "RunNotFoundError",
     "RunStateError",
+    "Settings",
     "SettingsError",
     "StepOrderError",
     "StoredRun",
@@ -64,10 +80,22 @@ __all__ = [
     "define_metric",
     "finish",
     "init",
+    "link_model",
     "log",
+    "log_artifact",
+    "log_model",
+    "login",
+    "mark_preempting",
+    "require",
+    "restore",
     "run",
+    "save",
+    "setup",
     "summary",
+    "teardown",
     "unwatch",
+    "use_artifact",
+    "use_model",
     "watch",
 ]
 

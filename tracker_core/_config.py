@@ -77,6 +77,11 @@ class Config:
         object.__setattr__(self, "_data", dict(initial or {}))
         object.__setattr__(self, "_on_change", on_change)
         object.__setattr__(self, "_on_problems", on_problems)
+        object.__setattr__(self, "_allow_val_change", False)
+
+    def allow_all_changes(self) -> None:
+        """Let every later update change existing values (``init(allow_val_change=True)``, as in W&B)."""
+        object.__setattr__(self, "_allow_val_change", True)
 
     def update(self, values: object, allow_val_change: bool = False) -> None:
         """Merge top-level keys in and record them.
@@ -92,7 +97,7 @@ class Config:
         changed = {}
         for key, value in incoming.items():
             if key in self._data and not _same(self._data[key], value):
-                if not allow_val_change:
+                if not (allow_val_change or self._allow_val_change):
                     raise ConfigChangeError(key, self._data[key], value)
             elif key in self._data:
                 continue

@@ -42,14 +42,26 @@ def init(
     entity: str | None = None,
     dir: str | None = None,  # noqa: A002 - the W&B name for it
     id: str | None = None,  # noqa: A002 - the W&B name for it
-    resume: str | None = None,
+    resume: bool | str | None = None,
     resume_from_step: int | None = None,
-    reinit: str | None = None,
+    reinit: bool | str | None = None,
     mode: str | None = None,
     strict: bool | None = None,
     step_policy: str | None = None,
     distributed: str | None = None,
     console: str | None = None,
+    settings: Any = None,
+    save_code: bool | None = None,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
+    allow_val_change: bool | None = None,
+    config_include_keys: Sequence[str] | None = None,
+    config_exclude_keys: Sequence[str] | None = None,
+    sync_tensorboard: bool | None = None,
+    tensorboard: bool | None = None,
+    monitor_gym: bool | None = None,
+    anonymous: str | None = None,
+    force: bool | None = None,
     **options: Any,
 ) -> Run:
     """Start (or resume) a run and make it the active one.
@@ -57,44 +69,66 @@ def init(
     Every option falls back to its ``TRACKER_*`` environment variable, then to its
     default (see the README's settings table). On a non-zero rank, or with
     ``mode="disabled"``, the run accepts every call and writes nothing. A run already
-    active is finished first (``reinit="return_previous"`` returns it instead).
+    active is finished first (``reinit="return_previous"`` returns it instead;
+    ``reinit="create_new"`` leaves it active and returns a new run that module-level calls
+    do not use). W&B's other options (``settings``, ``save_code``, ``resume_from``, ``fork_from``,
+    ...) take their W&B meaning where this project has it, else warn once that they have no
+    effect (see the README, "Switching from W&B").
 
     Raises:
         SettingsError: an unknown option or a bad value, with a hint.
-        RunExistsError, RunNotFoundError, RunLockedError: the id and ``resume`` clash with the store.
+        RunExistsError, RunNotFoundError, RunLockedError: the id and ``resume`` clash with the store
+            (RunNotFoundError also for a ``fork_from`` run that is not there).
     """
     global _active
     rank, rank_source = detect_rank()  # before anything else
     from tracker_core._settings import resolve_settings  # pydantic loads on first init
+    from tracker_core._wandb_init import translate
 
     arguments = {"project": project, "name": name, "tags": tags, "notes": notes, "group": group,
                  "job_type": job_type, "entity": entity, "dir": dir, "id": id, "resume": resume,
                  "resume_from_step": resume_from_step, "reinit": reinit, "mode": mode, "strict": strict,
-                 "step_policy": step_policy, "distributed": distributed, "console": console, **options}
-    settings = resolve_settings(arguments)
+                 "step_policy": step_policy, "distributed": distributed, "console": console, "settings": settings,
+                 "save_code": save_code, "resume_from": resume_from, "fork_from": fork_from,
+                 "allow_val_change": allow_val_change, "config_include_keys": config_include_keys,
+                 "config_exclude_keys": config_exclude_keys, "sync_tensorboard": sync_tensorboard,
+                 "tensorboard": tensorboard, "monitor_gym": monitor_gym, "anonymous": anonymous, "force": force,
+                 **options}
+    arguments, config, extras = translate(arguments, config)
+    resolved = resolve_settings(arguments)
+    extras.prepare(resolved)
     from tracker_core.alerts._config import refresh
 
-    refresh(os.path.join(os.path.abspath(os.path.expanduser(settings.dir)), settings.project))  # a bad alert
+    refresh(os.path.join(os.path.abspath(os.path.expanduser(resolved.dir)), resolved.project))  # a bad alert
     # variable or project file fails here, with a hint
     with _init_lock:
         previous = _active
-        if previous is not None:
-            if settings.reinit == "return_previous":
+        if previous is not None and not extras.create_new:
+            if resolved.reinit == "return_previous":
                 return previous
             previous.finish()
-        if settings.mode == "disabled":
-            run = _inactive(settings, config, "disabled")
-        elif rank != 0 and settings.distributed == "rank0":
-            run = _inactive(settings, config, "rank")
-        else:
-            if settings.distributed == "all":
-                settings = _per_rank(settings, rank)
-            from tracker_core._open import open_run
+        run = _open(resolved, config, rank, rank_source)
+        if not extras.create_new:
+            run._finish_callbacks.append(_forget)
+            _active = run
+    try:
+        extras.apply(run)
+    except BaseException:
+        run.finish(exit_code=1)
+        raise
+    return run
 
-            run = open_run(settings, config, rank, rank_source)
-        run._finish_callbacks.append(_forget)
-        _active = run
-        return run
+
+def _open(settings: Any, config: Any, rank: int, rank_source: str) -> Run:
+    if settings.mode == "disabled":
+        return _inactive(settings, config, "disabled")
+    if rank != 0 and settings.distributed == "rank0":
+        return _inactive(settings, config, "rank")
+    if settings.distributed == "all":
+        settings = _per_rank(settings, rank)
+    from tracker_core._open import open_run
+
+    return open_run(settings, config, rank, rank_source)
 
 
 def _inactive(settings: Any, config: Any, reason: str) -> Run:

@@ -16,7 +16,7 @@ from tracker_core._errors import StepOrderError, TrackerError
 from tracker_core._media_store import store_media
 from tracker_core._notices import warn
 from tracker_core._records import _deferred_signals, after_write
-from tracker_core._step import MetricRules, Plateaus, Stall, define
+from tracker_core._step import MetricDefinition, MetricRules, Plateaus, Stall, define
 
 if TYPE_CHECKING:
     from tracker_core._notices import Notices
@@ -181,7 +181,10 @@ class RowPath:
         Raises:
             SettingsError: a wrong type or an unknown option; ``alert_after`` without a goal.
         """
-        definition = define(name, step_metric, summary, goal, hidden, step_sync, alert_after)
+        self.add_definition(define(name, step_metric, summary, goal, hidden, step_sync, alert_after))
+
+    def add_definition(self, definition: MetricDefinition) -> None:
+        """Apply a checked metric definition from now on and record it."""
         self._rules.add(definition)
         self._rules_active = True
         if definition.alert_after:

@@ -5,17 +5,19 @@ that owns its concern:
 - ``_records.RunRecords``: the log writer, records other than rows, config/summary, run.json;
 - ``_ending.RunEnding``: ``finish()``, exit hooks and signals, ``detach()``, forks, background services;
 - ``_run_alerts.AlertGlue``, ``_run_watch.WatchGlue``, ``_run_artifacts.ArtifactGlue``: alerts, watch, artifacts;
+- ``_run_files``: ``save``, ``restore``, ``log_code`` (files in and out of the run's ``files/``);
 - ``_notices.Notices``: what the run warns about, once.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from tracker_core import _background  # noqa: F401 - registers the built-in background services
+from tracker_core import _background, _run_files, _saved_files  # noqa: F401 - _background and _saved_files register services
 from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._config import Config
 from tracker_core._encoding import Problem
@@ -120,6 +122,28 @@ class Run:
         return self._records.inactive in ("disabled", "rank")
 
     @property
+    def offline(self) -> bool:
+        """True when the run is written to the local store only (W&B's name; not for a disabled run)."""
+        return not self.disabled and self.settings.mode == "offline"
+
+    @property
+    def url(self) -> str | None:
+        """The run's page on a team server; None for a run written only to the local store (as W&B's
+        offline runs). ``tracker ui`` shows local runs."""
+        return None
+
+    @property
+    def resumed(self) -> bool:
+        """True if this ``init()`` continued a run that already existed."""
+        return self._records.meta.get("resumed_at") is not None
+
+    @property
+    def start_time(self) -> float:
+        """Unix time (seconds) when the run was first started (a resumed run keeps its first start)."""
+        started = self._records.meta.get("started")
+        return float(started) if started is not None else 0.0
+
+    @property
     def owner_pid(self) -> int:
         """The process that writes this run (a forked child is not it)."""
         return self._ending.owner_pid
@@ -177,30 +201,133 @@ class Run:
         """Remove the hooks of ``watch`` (for ``model``, or for every watched model)."""
         self._watch.unwatch(model)
 
-    def log_artifact(self, artifact: Artifact, aliases: Sequence[str] = (), link: str | None = None
-                     ) -> StoredArtifact | None:
+    def log_artifact(self, artifact_or_path: Artifact | str | os.PathLike[str], name: str | None = None,
+                     type: str | None = None, aliases: Sequence[str] | None = None,  # noqa: A002 - W&B's name
+                     tags: Sequence[str] | None = None, *, link: str | None = None) -> StoredArtifact | None:
         """Commit the artifact's files as its next version (none if unchanged since the latest) and
         record that this run produced it. ``latest`` moves automatically; ``aliases`` move to it.
 
-        Side effects: files are stored once by content under ``<root>/artifacts``; ``link`` ("auto" or
-        "hardlink", default ``TRACKER_ARTIFACT_LINK``) says how they enter the store: "hardlink" shares
-        the file's inode with the store and makes it read-only (safe for files only ever replaced by rename).
-        Returns None (and stores nothing) on a run that writes nothing.
+        As in W&B, ``artifact_or_path`` may be a file or folder: it becomes an artifact named ``name``
+        (default ``run-<run id>-<basename>``) of ``type`` (default ``unspecified``). ``tags`` are accepted
+        and not stored. Side effects: files are stored once by content under ``<root>/artifacts``;
+        ``link`` ("auto" or "hardlink", default ``TRACKER_ARTIFACT_LINK``) says how they enter the store:
+        "hardlink" shares the file's inode with the store and makes it read-only (safe for files only ever
+        replaced by rename). Returns None (and stores nothing) on a run that writes nothing.
 
         Raises:
             ArtifactError: a bad name, path, alias or link mode, or a file that cannot be read.
         """
-        return self._artifacts.log_artifact(artifact, aliases, link)
+        return self._artifacts.log_artifact(artifact_or_path, name, type, aliases, link)
 
-    def use_artifact(self, ref: str) -> StoredArtifact:
-        """An artifact version (``name``, ``name:latest``, ``name:v3``, ``name:<alias>``) as this run's input.
+    def use_artifact(self, artifact_or_name: str | StoredArtifact, type: str | None = None,  # noqa: A002
+                     aliases: Sequence[str] | None = None, use_as: str | None = None) -> StoredArtifact:
+        """An artifact version (``name``, ``name:latest``, ``name:v3``, ``name:<alias>``; W&B's
+        ``entity/project/`` prefix is ignored) as this run's input.
 
         The use is recorded (lineage) when this run writes; every rank may call it to download.
+        ``aliases`` and ``use_as`` are accepted and ignored, as ``use_as`` is in W&B.
 
         Raises:
-            ArtifactError: no such artifact, version or alias (the message lists what exists).
+            ArtifactError: no such artifact, version or alias (the message lists what exists), or not of ``type``.
         """
-        return self._artifacts.use_artifact(ref)
+        return self._artifacts.use_artifact(artifact_or_name, type)
+
+    def log_model(self, path: str | os.PathLike[str], name: str | None = None,
+                  aliases: Sequence[str] | None = None) -> None:
+        """Log the file or folder at ``path`` as a ``model`` artifact (W&B's ``log_model``; name default
+        ``run-<run id>-<basename>``).
+
+        Raises:
+            ArtifactError: a bad name or alias, or a path that is no file or folder.
+        """
+        self._artifacts.log_artifact(path, name, "model", aliases, None)
+
+    def use_model(self, name: str) -> str:
+        """Download the model artifact ``name`` (``name:v1``, ``name:<alias>``); returns the path of its
+        single file, or of its folder.
+
+        Raises:
+            ArtifactError: no such artifact, or its type does not contain "model".
+        """
+        return self._artifacts.use_model(name)
+
+    def link_model(self, path: str | os.PathLike[str], registered_model_name: str, name: str | None = None,
+                   aliases: Sequence[str] | None = None) -> StoredArtifact | None:
+        """Log ``path`` as a model artifact and link it to the registered model ``registered_model_name``:
+        here, that is the next version of an artifact of that name (same files, same digest) with
+        ``aliases`` (see the README, "Switching from W&B"). Returns the linked version (None on a run
+        that writes nothing).
+
+        Raises:
+            ArtifactError: a registered model name with '/', a bad alias, or a path that is no file or folder.
+        """
+        return self._link(path, registered_model_name, name, aliases, "model")
+
+    def link_artifact(self, artifact: Artifact | StoredArtifact, target_path: str,
+                      aliases: Sequence[str] | None = None) -> StoredArtifact | None:
+        """Link an artifact to a collection: its files become the next version of the artifact named by
+        the last part of ``target_path`` (``wandb-registry-model/classifier`` -> ``classifier``).
+
+        Raises:
+            ArtifactError: a bad collection name or alias, or an artifact whose files are gone.
+        """
+        collection = target_path.rstrip("/").rsplit("/", 1)[-1] if isinstance(target_path, str) else target_path
+        if isinstance(artifact, StoredArtifact):
+            folder = artifact.download()
+            return self._link(folder, collection, artifact.name, aliases, artifact.type)
+        logged = self.log_artifact(artifact)
+        return self._artifacts.link(logged, artifact, collection, aliases) if logged else None
+
+    def _link(self, path: str | os.PathLike[str], collection: str, name: str | None, aliases: Sequence[str] | None,
+              type: str) -> StoredArtifact | None:  # noqa: A002
+        artifact = self._artifacts._artifact(path, name, type)
+        logged = self._artifacts.log_artifact(artifact, None, None, None, None)
+        return self._artifacts.link(logged, artifact, collection, aliases) if logged else None
+
+    # ----- files (tracker_core._run_files) ------------------------------------------------------
+
+    def save(self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None,
+             policy: str = "live", glob: bool = True) -> list[str]:
+        """Copy the files matching ``glob_str`` into the run's ``files/`` folder, as W&B's ``save``.
+
+        The glob is expanded now. Each file keeps its path below ``base_path`` (default: the current folder
+        for a relative glob, one folder level for an absolute one, the run's folder for a path inside it).
+        ``policy``: ``"now"`` copies once; ``"live"`` (default) copies now and again whenever the file
+        changes, until the run ends; ``"end"`` copies when the run ends. ``glob=False`` takes the path
+        literally. Returns the paths of the copies in ``files/`` (empty on a run that writes nothing).
+        A file that cannot be copied is warned about once; the run goes on.
+
+        Raises:
+            SettingsError: an unknown policy, or a glob outside ``base_path``.
+        """
+        return _run_files.save(self._records, self._notices, glob_str, base_path, policy, glob)
+
+    def restore(self, name: str, run_path: str | None = None, replace: bool = False,
+                root: str | None = None) -> IO[str] | None:
+        """A file of a run's ``files/`` (this run's, or ``run_path``'s: ``project/run_id``, W&B's
+        ``entity/project/run_id`` too) copied to ``root`` (default this run's ``files/``) and opened for
+        reading; None if the run has no such file. An existing copy is opened unless ``replace``.
+
+        Raises:
+            RunNotFoundError: no run ``run_path`` in the store.
+            SettingsError: a name that leaves the run's folder.
+        """
+        return _run_files.restore(name, run_path, replace, root, self)
+
+    def log_code(self, root: str | None = ".", name: str | None = None,
+                 include_fn: Callable[..., bool] | None = None,
+                 exclude_fn: Callable[..., bool] | None = None) -> StoredArtifact | None:
+        """Log the code under ``root`` as an artifact of type ``code`` (W&B's ``log_code``).
+
+        By default the ``.py`` files, ``requirements.txt`` and ``Dockerfile*`` below ``root``, without
+        ``wandb/`` folders and the store; ``include_fn`` / ``exclude_fn`` take ``(path)`` or ``(path, root)``.
+        The name defaults to ``source-<project>-<main script's path>``. Returns the version, or None
+        (with a warning) when nothing matched or the run writes nothing.
+
+        Raises:
+            ArtifactError: a bad ``name``.
+        """
+        return _run_files.log_code(self, root, name, include_fn, exclude_fn)
 
     def alert(self, title: str, text: str = "", level: AlertLevel | str = AlertLevel.INFO,
               wait_duration: float | timedelta | None = None) -> None:

@@ -1,0 +1,106 @@
+"""``init(fork_from="<id>?_step=N")``: a new run that starts with another run's history up to step N.
+
+As in W&B, the fork is a new run (its own id) and its next step is N + 1. What it copies, as new
+records of its own (the source is never touched): the source's metric definitions, its config
+(under the fork's own ``config=``), its history rows up to step N as the source's log holds them
+after its rewinds, and the media files those rows name. ``run.json`` and a ``meta`` record note
+``forked_from = {"run_id", "project", "step"}``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from tracker_core._encoding import decode_tree
+from tracker_core._errors import RunNotFoundError
+from tracker_core._run_files import note_meta
+from tracker_core._step import MetricDefinition
+from tracker_core.store._log import parse_records, read_log
+from tracker_core.store._run_dir import RunDir
+
+if TYPE_CHECKING:
+    from tracker_core._run import Run
+
+__all__ = ["find_source", "fork_history"]
+
+
+def find_source(root: str, project: str, run_id: str) -> RunDir:
+    """The run to fork: in the fork's project, else the only project of the store that has it.
+
+    Raises:
+        RunNotFoundError: no run with that id in the store (or several).
+    """
+    from tracker_core.api import Api
+
+    same_project = RunDir(root, project, run_id)
+    if same_project.exists():
+        return same_project
+    try:
+        stored = Api(root).run(run_id)
+    except RunNotFoundError:
+        raise RunNotFoundError(f"fork_from: no run {run_id!r} to fork in {root}",
+                               "pass fork_from='<id of a run in this store>?_step=<step>'") from None
+    return RunDir(root, stored.project, stored.id)
+
+
+def _kept_records(source: RunDir, step: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """(metric definitions, log records up to ``step`` after the source's rewinds, config) of the source."""
+    definitions: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    config: dict[str, Any] = {}
+    for record in parse_records(read_log(source.events)):
+        kind = record.get("type")
+        if kind == "log" and type(record.get("step")) is int:
+            rows.append(record)
+        elif kind == "rewind":
+            last_kept = int(record["step"])
+            rows = [row for row in rows if row["step"] <= last_kept]
+        elif kind == "define_metric":
+            definitions.append(record["metric"])
+        elif kind == "config":
+            config.update(decode_tree(record.get("data") or {}))  # type: ignore[call-overload]
+    return definitions, [row for row in rows if row["step"] <= step], config
+
+
+def _media_files(value: Any) -> Iterator[str]:
+    """The ``media/...`` files a logged (tagged) value names, tables and lists included."""
+    if isinstance(value, dict):
+        name = value.get("file")
+        if isinstance(name, str) and name.startswith("media/"):
+            yield name
+        for item in value.values():
+            yield from _media_files(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _media_files(item)
+
+
+def fork_history(run: Run, source: RunDir, step: int) -> None:
+    """Copy ``source``'s history up to ``step`` into ``run`` (just opened) and note the fork.
+
+    Raises:
+        OSError: the source's log cannot be read.
+    """
+    definitions, rows, config = _kept_records(source, step)
+    run.config.setdefaults(config)
+    for definition in definitions:
+        run._rows.add_definition(MetricDefinition.from_record(definition))
+    target = run.dir or ""
+    records = run._records
+    with records.lock:
+        writer = records.writer
+        if writer is None or records.inactive is not None:
+            return
+        for row in rows:
+            for name in _media_files(row.get("data")):
+                destination = os.path.join(target, name)
+                if not os.path.exists(destination) and os.path.exists(os.path.join(source.path, name)):
+                    shutil.copyfile(os.path.join(source.path, name), destination)
+            writer.append_row({"seq": writer.seq + 1, "t": time.time(), "type": "log", "step": row["step"],
+                               "data": row.get("data") or {}})
+        run._rows.step = max(run._rows.step, step + 1)
+    note_meta(records, {"forked_from": {"run_id": source.run_id, "project": source.project, "step": step}})
