@@ -167,9 +167,9 @@ def _keys(option: str, value: object) -> list[str] | None:
 
 def _from_settings(arguments: dict[str, Any], extras: InitExtras) -> None:
     """Fold W&B settings (setup()'s, then init's ``settings=``) into unset arguments."""
-    given = {**process_defaults(), **settings_dict(arguments.pop("settings", None))}
+    own = settings_dict(arguments.pop("settings", None))
     ignored = []
-    for key, value in given.items():
+    for key, value in [*own.items(), *process_defaults().items()]:  # each fills what is unset: init's first
         if value is None:
             continue
         option = _SETTING_TO_OPTION.get(key)
@@ -192,7 +192,7 @@ def _from_settings(arguments: dict[str, Any], extras: InitExtras) -> None:
         else:
             ignored.append(key)
     if ignored:
-        names = ", ".join(sorted(ignored))
+        names = ", ".join(sorted(set(ignored)))
         warn_once(f"settings:{names}", f"tracker: W&B settings {names} have no effect here and were ignored "
                   f"(see the README, 'Switching from W&B').", stacklevel=5)
 

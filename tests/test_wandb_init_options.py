@@ -1,0 +1,232 @@
+"""W&B's init() options: those with a meaning here get it, the rest warn once and never stop the script."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+from _procs import run_command, run_script
+
+import tracker_core
+from tracker_core import Api, RunNotFoundError, SettingsError, TrackerWarning, _wandb_init, _wandb_settings
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees the process's warn-once memory and setup() defaults empty."""
+    monkeypatch.setattr(_wandb_init, "_warned", set())
+    monkeypatch.setattr(_wandb_settings, "_defaults", {})
+
+
+def _history(run: tracker_core.Run) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "_timestamp"} for row in Api().run(run.path).history()]
+
+
+@pytest.mark.parametrize(("option", "value", "words"), [
+    ("sync_tensorboard", True, "TensorBoard"),
+    ("tensorboard", True, "TensorBoard"),
+    ("monitor_gym", True, "gym"),
+    ("anonymous", "allow", "no account"),
+    ("force", True, "no login"),
+])
+def test_options_without_a_meaning_here_warn_once_and_the_run_works(option: str, value: object, words: str) -> None:
+    with pytest.warns(TrackerWarning, match=rf"init\({option}=.*no effect here: .*{words}"):
+        run = tracker_core.init(project="opts", **{option: value})
+    run.log({"x": 1})
+    run.finish()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tracker_core.init(project="opts", **{option: value}).finish()  # once per process
+    assert Api().run(run.path).status == "finished"
+
+
+def test_options_at_their_off_value_are_silent() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = tracker_core.init(project="opts", sync_tensorboard=False, monitor_gym=None, anonymous="never",
+                                force=False, save_code=False)
+    run.finish()
+
+
+@pytest.mark.parametrize(("arguments", "match"), [
+    ({"save_code": "yes"}, "save_code"),
+    ({"allow_val_change": 1}, "allow_val_change"),
+    ({"config_include_keys": "lr"}, "list of config keys"),
+    ({"fork_from": "abc"}, "_step"),
+    ({"resume_from": "abc?_step=1.5"}, "whole number"),
+    ({"resume_from": "abc?lr=1"}, "_step"),
+    ({"resume_from": "abc?_step=1", "id": "other"}, "resume_from"),
+    ({"fork_from": "abc?_step=1", "id": "abc"}, "into itself"),
+    ({"resume": "allow", "fork_from": "abc?_step=1"}, "cannot be used together"),
+    ({"settings": 3}, "settings"),
+])
+def test_real_mistakes_in_wandb_options_still_raise_with_a_hint(arguments: dict, match: str) -> None:
+    with pytest.raises(SettingsError, match=match) as raised:
+        tracker_core.init(project="opts", **arguments)
+    assert "Hint:" in str(raised.value)
+    assert tracker_core.run is None
+
+
+def test_dryrun_is_offline_and_online_without_a_server_warns_and_runs_offline() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dry = tracker_core.init(project="opts", mode="dryrun")
+    assert dry.offline and dry.dir is not None
+    dry.finish()
+    with pytest.warns(TrackerWarning, match="mode='online' needs a team server.*TRACKER_SERVER"):
+        online = tracker_core.init(project="opts", mode="online")
+    assert online.offline and online.url is None
+    online.log({"x": 1})
+    online.finish()
+    assert Api().run(online.path).status == "finished"
+
+
+def test_reinit_words_of_wandb() -> None:
+    first = tracker_core.init(project="opts")
+    assert tracker_core.init(project="opts", reinit=False) is first  # W&B: False is return_previous
+    second = tracker_core.init(project="opts", reinit=True)  # True is finish_previous
+    assert second is not first and Api().run(first.path).status == "finished"
+    side = tracker_core.init(project="opts", reinit="create_new")
+    assert tracker_core.run is second and side is not second  # create_new leaves the module-level run alone
+    side.log({"side": 1})
+    tracker_core.log({"main": 1})
+    side.finish()
+    assert tracker_core.run is second
+    second.finish()
+    assert [row["side"] for row in Api().run(side.path).history()] == [1]
+    assert [row["main"] for row in Api().run(second.path).history()] == [1]
+
+
+def test_resume_true_and_auto_continue_a_run_by_id_and_warn_without_one() -> None:
+    run = tracker_core.init(project="opts", id="again")
+    run.log({"x": 1})
+    run.finish()
+    resumed = tracker_core.init(project="opts", id="again", resume=True)
+    assert resumed.resumed and resumed.step == 1 and resumed.start_time == run.start_time
+    resumed.finish()
+    with pytest.warns(TrackerWarning, match="not picked up automatically"):
+        fresh = tracker_core.init(project="opts", resume="auto")
+    assert not fresh.resumed and fresh.id != "again"
+    fresh.finish()
+
+
+def test_resume_from_rewinds_the_run_to_that_step() -> None:
+    run = tracker_core.init(project="opts", id="rewound")
+    for step in range(5):
+        run.log({"loss": float(step)})
+    run.finish()
+    again = tracker_core.init(project="opts", resume_from="rewound?_step=2")
+    assert again.id == "rewound" and again.step == 3  # W&B: the run goes on at step N + 1
+    again.log({"loss": 30.0})
+    again.finish()
+    assert [(row["_step"], row["loss"]) for row in _history(again)] == [(0, 0.0), (1, 1.0), (2, 2.0), (3, 30.0)]
+
+
+def test_resume_from_a_run_that_does_not_exist_raises() -> None:
+    with pytest.raises(RunNotFoundError):
+        tracker_core.init(project="opts", resume_from="nosuchrun?_step=2")
+
+
+def test_fork_from_starts_a_new_run_with_the_history_up_to_the_step(tmp_path: Path) -> None:
+    source = tracker_core.init(project="opts", id="source", config={"lr": 0.1, "layers": 2})
+    source.define_metric("loss", summary="min")
+    for step in range(6):
+        source.log({"loss": 10.0 - step, "table": tracker_core.Table(columns=["a"], data=[[step]])} if step == 1
+                   else {"loss": 10.0 - step})
+    source.finish()
+    before = Path(source.dir or "", "events.jsonl").read_bytes()
+    fork = tracker_core.init(project="opts", fork_from="source?_step=3", config={"lr": 0.5})
+    assert fork.id != "source" and fork.step == 4
+    fork.log({"loss": 100.0})
+    fork.finish()
+    assert Path(source.dir or "", "events.jsonl").read_bytes() == before  # the source is never touched
+    stored = Api().run(fork.path)
+    rows = _history(fork)
+    assert [(row["_step"], row["loss"]) for row in rows] == [(0, 10.0), (1, 9.0), (2, 8.0), (3, 7.0), (4, 100.0)]
+    assert stored.config == {"lr": 0.5, "layers": 2}  # the fork's own config wins over the source's
+    assert stored.summary["loss"] == 7.0  # the source's define_metric(summary="min") holds in the fork
+    table = rows[1]["table"]  # its file was copied into the fork
+    assert table.path is not None and table.path.startswith(str(fork.dir)) and table.rows() == [[1]]
+    meta = json.loads(Path(fork.dir or "", "run.json").read_text())
+    assert meta["forked_from"] == {"run_id": "source", "project": "opts", "step": 3}
+
+
+def test_fork_from_a_missing_run_raises_and_leaves_no_run_behind(store: Path) -> None:
+    with pytest.raises(RunNotFoundError, match="fork_from"):
+        tracker_core.init(project="opts", fork_from="missing?_step=3")
+    assert not (store / "opts").exists() or os.listdir(store / "opts") == []
+
+
+def test_config_include_and_exclude_keys_filter_the_config() -> None:
+    run = tracker_core.init(project="opts", config={"lr": 0.1, "epochs": 3, "secret_path": "/x"},
+                            config_exclude_keys=["secret_path"])
+    run.finish()
+    assert Api().run(run.path).config == {"lr": 0.1, "epochs": 3}
+    run = tracker_core.init(project="opts", config={"lr": 0.1, "epochs": 3}, config_include_keys=["lr"])
+    run.finish()
+    assert Api().run(run.path).config == {"lr": 0.1}
+
+
+def test_allow_val_change_lets_config_values_change() -> None:
+    run = tracker_core.init(project="opts", config={"lr": 0.1}, allow_val_change=True)
+    run.config.lr = 0.2
+    run.config.update({"lr": 0.3})
+    run.finish()
+    assert Api().run(run.path).config == {"lr": 0.3}
+    strict = tracker_core.init(project="opts", config={"lr": 0.1})
+    with pytest.raises(tracker_core.ConfigChangeError):
+        strict.config.lr = 0.2
+    strict.finish()
+
+
+def test_settings_objects_and_dicts_apply_what_maps_and_warn_once_for_the_rest() -> None:
+    with pytest.warns(TrackerWarning, match="W&B settings init_timeout, start_method have no effect"):
+        run = tracker_core.init(settings=tracker_core.Settings(project="from-settings", x_disable_stats=True,
+                                                               console="wrap", start_method="thread",
+                                                               init_timeout=90, run_name="named"))
+    assert run.project == "from-settings" and run.name == "named"
+    assert run.settings.system_interval == 0 and run.settings.console == "auto"
+    run.finish()
+    explicit = tracker_core.init(project="explicit", settings={"project": "ignored", "disable_git": True})
+    assert explicit.project == "explicit"  # an init() argument wins over settings
+    assert set(explicit.settings.provenance_exclude) == {"git", "git_diff"}
+    explicit.finish()
+
+
+def test_setup_settings_are_the_defaults_of_later_inits() -> None:
+    tracker_core.setup(settings={"project": "from-setup", "x_disable_stats": True})
+    run = tracker_core.init()
+    assert run.project == "from-setup" and run.settings.system_interval == 0
+    run.finish()
+    other = tracker_core.init(project="mine", settings=tracker_core.Settings(x_stats_sampling_interval=3))
+    assert other.project == "mine" and other.settings.system_interval == 3.0
+    other.finish()
+
+
+def test_save_code_saves_the_main_script_into_the_run(tmp_path: Path) -> None:
+    body = """
+    import tracker_core as wandb
+    run = wandb.init(project="code", save_code=True)
+    run.log({"x": 1})
+    run.finish()
+    print("DIR", run.dir)
+    """
+    done = run_script(tmp_path, body, name="train_script.py")
+    assert done.returncode == 0, done.stderr
+    run_dir = Path(done.stdout.split("DIR ", 1)[1].strip())
+    saved = run_dir / "files" / "code" / "train_script.py"
+    assert saved.read_text() == (tmp_path / "train_script.py").read_text()
+    assert json.loads((run_dir / "run.json").read_text())["code_path"] == "code/train_script.py"
+
+
+def test_save_code_without_a_script_file_warns_and_runs(tmp_path: Path) -> None:
+    code = ("import warnings, tracker_core as wandb; warnings.simplefilter('error', wandb.TrackerWarning)\n"
+            "try:\n    wandb.init(project='code', save_code=True)\nexcept wandb.TrackerWarning as w:\n"
+            "    print('WARNED', w)\n")
+    done = run_command([sys.executable, "-c", code], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "WARNED" in done.stdout and "no code was saved" in done.stdout
