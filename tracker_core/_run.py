@@ -17,7 +17,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from tracker_core import _background, _run_files, _saved_files  # noqa: F401 - _background and _saved_files register services
+from tracker_core import _background, _saved_files  # noqa: F401 - they register the built-in background services
 from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._config import Config
 from tracker_core._encoding import Problem
@@ -300,6 +300,8 @@ class Run:
         Raises:
             SettingsError: an unknown policy, or a glob outside ``base_path``.
         """
+        from tracker_core import _run_files
+
         return _run_files.save(self._records, self._notices, glob_str, base_path, policy, glob)
 
     def restore(self, name: str, run_path: str | None = None, replace: bool = False,
@@ -312,6 +314,8 @@ class Run:
             RunNotFoundError: no run ``run_path`` in the store.
             SettingsError: a name that leaves the run's folder.
         """
+        from tracker_core import _run_files
+
         return _run_files.restore(name, run_path, replace, root, self)
 
     def log_code(self, root: str | None = ".", name: str | None = None,
@@ -327,6 +331,8 @@ class Run:
         Raises:
             ArtifactError: a bad ``name``.
         """
+        from tracker_core import _run_files
+
         return _run_files.log_code(self, root, name, include_fn, exclude_fn)
 
     def alert(self, title: str, text: str = "", level: AlertLevel | str = AlertLevel.INFO,

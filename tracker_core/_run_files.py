@@ -8,8 +8,6 @@ are in its ``files/`` subfolder; a path inside either is saved relative to it.
 
 from __future__ import annotations
 
-import glob as globbing
-import inspect
 import os
 import re
 import sys
@@ -79,6 +77,8 @@ def save(records: RunRecords, notices: Notices, glob_str: object, base_path: obj
     if not _inside(pattern, base):
         raise SettingsError("base_path", f"{text!r} is not inside base_path {base!r}",
                             "pass a base_path that the path starts with, or leave it out")
+    import glob as globbing
+
     sources = sorted(globbing.glob(pattern)) if glob else ([pattern] if os.path.lexists(pattern) else [])
     sources = [source for source in sources if os.path.isfile(source)]
     if not sources:
@@ -201,6 +201,8 @@ def _is_code(path: str) -> bool:
 
 def _call(function: Callable[..., bool], path: str, root: str) -> bool:
     """W&B's filters take ``(path)`` or ``(path, root)``."""
+    import inspect
+
     try:
         wanted = len(inspect.signature(function).parameters)
     except (TypeError, ValueError):
