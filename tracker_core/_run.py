@@ -15,21 +15,11 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from tracker_core import _background  # noqa: F401 - registers the built-in background services
-from tracker_core._artifact_handle import StoredArtifact
-from tracker_core._config import Config
-from tracker_core._encoding import Problem
-from tracker_core._ending import RunEnding
-from tracker_core._notices import Notices
-from tracker_core._records import RunRecords
-from tracker_core._rows import RowPath
-from tracker_core._run_alerts import AlertGlue
-from tracker_core._run_artifacts import ArtifactGlue
-from tracker_core._run_watch import WatchGlue
-from tracker_core._summary import Summary
 from tracker_core.alerts._level import AlertLevel
 
 if TYPE_CHECKING:
+    from tracker_core._artifact_handle import StoredArtifact
+    from tracker_core._encoding import Problem
     from tracker_core._settings import Settings
     from tracker_core.artifacts import Artifact
     from tracker_core.store._lock import WriterLock
@@ -53,6 +43,18 @@ class Run:
                  inactive: str | None = None, run_dir: RunDir | None = None,
                  writer: LogWriter | None = None, lock: WriterLock | None = None,
                  meta: Mapping[str, Any] | None = None, state: RunState | None = None) -> None:
+        # The collaborators load with the first run, so that `import tracker_core` stays cheap (DESIGN principle 7).
+        from tracker_core import _background  # noqa: F401 - registers the built-in background services
+        from tracker_core._config import Config
+        from tracker_core._ending import RunEnding
+        from tracker_core._notices import Notices
+        from tracker_core._records import RunRecords
+        from tracker_core._rows import RowPath
+        from tracker_core._run_alerts import AlertGlue
+        from tracker_core._run_artifacts import ArtifactGlue
+        from tracker_core._run_watch import WatchGlue
+        from tracker_core._summary import Summary
+
         self.settings = settings
         self.id = run_id
         notices = self._notices = Notices(run_id, settings.strict)
