@@ -17,21 +17,11 @@ from datetime import timedelta
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from tracker_core import _background, _saved_files  # noqa: F401 - they register the built-in background services
-from tracker_core._artifact_handle import StoredArtifact
-from tracker_core._config import Config
-from tracker_core._encoding import Problem
-from tracker_core._ending import RunEnding
-from tracker_core._notices import Notices
-from tracker_core._records import RunRecords
-from tracker_core._rows import RowPath
-from tracker_core._run_alerts import AlertGlue
-from tracker_core._run_artifacts import ArtifactGlue
-from tracker_core._run_watch import WatchGlue
-from tracker_core._summary import Summary
 from tracker_core.alerts._level import AlertLevel
 
 if TYPE_CHECKING:
+    from tracker_core._artifact_handle import StoredArtifact
+    from tracker_core._encoding import Problem
     from tracker_core._settings import Settings
     from tracker_core.artifacts import Artifact
     from tracker_core.store._lock import WriterLock
@@ -55,6 +45,18 @@ class Run:
                  inactive: str | None = None, run_dir: RunDir | None = None,
                  writer: LogWriter | None = None, lock: WriterLock | None = None,
                  meta: Mapping[str, Any] | None = None, state: RunState | None = None) -> None:
+        # The collaborators load with the first run, so that `import tracker_core` stays cheap (DESIGN principle 7).
+        from tracker_core import _background, _saved_files  # noqa: F401 - they register the built-in services
+        from tracker_core._config import Config
+        from tracker_core._ending import RunEnding
+        from tracker_core._notices import Notices
+        from tracker_core._records import RunRecords
+        from tracker_core._rows import RowPath
+        from tracker_core._run_alerts import AlertGlue
+        from tracker_core._run_artifacts import ArtifactGlue
+        from tracker_core._run_watch import WatchGlue
+        from tracker_core._summary import Summary
+
         self.settings = settings
         self.id = run_id
         notices = self._notices = Notices(run_id, settings.strict)
@@ -67,6 +69,7 @@ class Run:
         watch = self._watch = WatchGlue(records, rows, alerts)
         self._artifacts = ArtifactGlue(records, notices, settings)
         self._ending = RunEnding(self, settings, records, rows, watch, alerts)
+        self.log = rows.log  # type: ignore[method-assign]  # the hand-off costs no call: ~0.1 us of a 4 us log()
         self.config = Config(config, on_change=records.record_config, on_problems=notices.report_problems)
         self.summary = Summary(records.live_summary, records.summary_set, records.summary_unset)
 
@@ -166,6 +169,9 @@ class Run:
             LogValueError: a value or key cannot be logged.
             StepOrderError: ``step`` is behind the run's current step.
             PersistError: the record could not be written.
+
+        Each run's ``log`` is its row path's ``log`` itself (bound in ``__init__``); this method is what
+        ``Run.log(run, ...)`` calls and what the documentation shows.
         """
         self._rows.log(data, step, commit)
 
@@ -272,6 +278,8 @@ class Run:
             ArtifactError: a bad collection name or alias, or an artifact whose files are gone.
         """
         collection = target_path.rstrip("/").rsplit("/", 1)[-1] if isinstance(target_path, str) else target_path
+        from tracker_core._artifact_handle import StoredArtifact
+
         if isinstance(artifact, StoredArtifact):
             folder = artifact.download()
             return self._link(folder, collection, artifact.name, aliases, artifact.type)
