@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import warnings
 from pathlib import Path
 
 import pytest
+from _procs import Child
 
 import tracker_core
 from tracker_core import Api, ArtifactError, RunStateError, SettingsError, TrackerWarning, _saved_files, _wandb_init
@@ -211,3 +213,37 @@ def test_settings_keeps_what_it_was_given() -> None:
     assert "secret-value" not in repr(settings)
     with pytest.raises(AttributeError):
         _ = settings.not_given
+
+
+def test_link_artifact_links_a_new_or_a_stored_version_into_a_collection(in_tmp: Path) -> None:
+    (in_tmp / "w.bin").write_bytes(b"w")
+    run = tracker_core.init(project="links")
+    artifact = tracker_core.Artifact("detector", type="model")
+    artifact.add_file("w.bin")
+    linked = run.link_artifact(artifact, "wandb-registry-model/detectors", aliases=["candidate"])
+    assert linked is not None and linked.ref == "detectors:v0" and "candidate" in linked.aliases
+    stored = Api().artifact("detector:latest")
+    again = run.link_artifact(stored, "team/model-registry/vision-models")
+    assert again is not None and again.digest == stored.digest and again.type == "model"
+    run.finish()
+    directions = [a["direction"] for a in Api().run(run.path)._full_state().artifacts]
+    assert directions == ["logged", "linked", "linked"]  # linking a stored version logs nothing new
+
+
+def test_end_files_are_saved_when_the_run_is_killed_by_sigterm(tmp_path: Path) -> None:
+    body = """
+    import time, tracker_core as wandb
+    run = wandb.init(project="killed")
+    open("last.txt", "w").write("before")
+    run.save("last.txt", policy="end")
+    open("last.txt", "w").write("at the end")
+    print("DIR", run.dir, flush=True)
+    time.sleep(60)
+    """
+    with Child(tmp_path, body) as child:
+        line = child.expect("DIR ")
+        os.kill(child.pid, signal.SIGTERM)
+        child.wait(30)
+    run_dir = Path(line.split("DIR ", 1)[1].strip())
+    assert (run_dir / "files" / "last.txt").read_text() == "at the end"
+    assert Api().run(f"killed/{run_dir.name}").status == "killed"

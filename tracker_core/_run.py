@@ -280,15 +280,15 @@ class Run:
         collection = target_path.rstrip("/").rsplit("/", 1)[-1] if isinstance(target_path, str) else target_path
         from tracker_core._artifact_handle import StoredArtifact
 
-        if isinstance(artifact, StoredArtifact):
-            folder = artifact.download()
-            return self._link(folder, collection, artifact.name, aliases, artifact.type)
+        if isinstance(artifact, StoredArtifact):  # a version in the store already: link it as it is
+            files = self._artifacts.build(artifact.download(), artifact.name, artifact.type)
+            return self._artifacts.link(artifact, files, collection, aliases)
         logged = self.log_artifact(artifact)
         return self._artifacts.link(logged, artifact, collection, aliases) if logged else None
 
     def _link(self, path: str | os.PathLike[str], collection: str, name: str | None, aliases: Sequence[str] | None,
               type: str) -> StoredArtifact | None:  # noqa: A002
-        artifact = self._artifacts._artifact(path, name, type)
+        artifact = self._artifacts.build(path, name, type)
         logged = self._artifacts.log_artifact(artifact, None, None, None, None)
         return self._artifacts.link(logged, artifact, collection, aliases) if logged else None
 

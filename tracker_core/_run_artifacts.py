@@ -41,7 +41,7 @@ class ArtifactGlue:
             ArtifactError: a bad name, path, alias or link mode, or a file that cannot be read.
         """
         records = self._records
-        artifact = self._artifact(artifact_or_path, name, type)
+        artifact = self.build(artifact_or_path, name, type)
         if records.inactive is not None or records.run_dir is None:
             self._notices.inactive_call("log_artifact", records.inactive)
             return None
@@ -51,7 +51,7 @@ class ArtifactGlue:
                         "digest": version.digest, "aliases": list(version.aliases)})
         return StoredArtifact(store, version, records.run_dir.root)
 
-    def _artifact(self, artifact_or_path: Any, name: str | None, type: str | None) -> Artifact:  # noqa: A002
+    def build(self, artifact_or_path: Any, name: str | None, type: str | None) -> Artifact:  # noqa: A002
         """An Artifact, or one built from a file or folder path as W&B does (name ``run-<id>-<basename>``).
 
         Raises:
@@ -119,7 +119,8 @@ class ArtifactGlue:
 
     def link(self, logged: StoredArtifact, artifact: Artifact, collection: str,
              aliases: Sequence[str] | None) -> StoredArtifact | None:
-        """Commit ``artifact`` (the files of ``logged``) again as a version of ``collection`` and record the link.
+        """Commit ``artifact`` (the files of version ``logged``) again as a version of ``collection`` and record
+        the link. None on a run that writes nothing.
 
         Raises:
             ArtifactError: a bad collection name (a path with '/' included) or alias.
