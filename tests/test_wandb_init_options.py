@@ -63,6 +63,7 @@ def test_options_at_their_off_value_are_silent() -> None:
     ({"fork_from": "abc?_step=1", "id": "abc"}, "into itself"),
     ({"resume": "allow", "fork_from": "abc?_step=1"}, "cannot be used together"),
     ({"settings": 3}, "settings"),
+    ({"settings": {"x_stats_sampling_interval": "often"}}, "seconds"),
 ])
 def test_real_mistakes_in_wandb_options_still_raise_with_a_hint(arguments: dict, match: str) -> None:
     with pytest.raises(SettingsError, match=match) as raised:

@@ -182,6 +182,8 @@ def _from_settings(arguments: dict[str, Any], extras: InitExtras) -> None:
             if _bool(key, value) and arguments.get("system_interval") is None:
                 arguments["system_interval"] = 0.0
         elif key == "x_stats_sampling_interval":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SettingsError(key, f"{value!r} is not a number of seconds", f"pass {key}=10")
             if arguments.get("system_interval") is None:
                 arguments["system_interval"] = float(value)
         elif key in ("disable_git", "x_disable_meta", "_disable_meta"):
