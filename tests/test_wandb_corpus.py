@@ -185,3 +185,10 @@ def test_sweep_like_loop(tmp_path: Path) -> None:
     assert all(r.group == "cv-1" and r.job_type == "fold" and r.status == "finished" for r in runs)
     assert [r.summary["final_acc"] for r in runs] == pytest.approx([0.53, 0.63, 0.73])
     assert [len(r.history()) for r in runs] == [4, 4, 4]
+
+
+def test_setup_multiprocess(tmp_path: Path) -> None:
+    run_corpus("setup_multiprocess", tmp_path)
+    runs = sorted(Api().runs("corpus-setup"), key=lambda r: r.config["learning_rate"])
+    assert [r.config for r in runs] == [{"learning_rate": 0.001, "epochs": 3}, {"learning_rate": 0.01, "epochs": 2}]
+    assert [len(r.history()) for r in runs] == [3, 2] and all(r.status == "finished" for r in runs)
