@@ -231,3 +231,12 @@ def test_save_code_without_a_script_file_warns_and_runs(tmp_path: Path) -> None:
     done = run_command([sys.executable, "-c", code], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "WARNED" in done.stdout and "no code was saved" in done.stdout
+
+
+def test_a_fork_copies_only_media_files_inside_the_run_folder() -> None:
+    from tracker_core._fork import _media_files
+
+    row = {"ok": {"$m": {"kind": "table", "file": "media/abc.json"}},
+           "items": {"$m": {"kind": "list", "items": [{"file": "media/d.png"}, {"file": "media/../../../etc/x"}]}},
+           "odd": {"$m": {"file": "media\\..\\..\\x"}}, "plain": 3}
+    assert sorted(_media_files(row)) == ["media/abc.json", "media/d.png"]

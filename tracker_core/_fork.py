@@ -70,8 +70,8 @@ def _media_files(value: Any) -> Iterator[str]:
     """The ``media/...`` files a logged (tagged) value names, tables and lists included."""
     if isinstance(value, dict):
         name = value.get("file")
-        if isinstance(name, str) and name.startswith("media/"):
-            yield name
+        if isinstance(name, str) and name.startswith("media/") and ".." not in name.split("/") and "\\" not in name:
+            yield name  # a name that could leave the run's folder is never followed
         for item in value.values():
             yield from _media_files(item)
     elif isinstance(value, list):
