@@ -11,7 +11,7 @@ when there is none), as in W&B.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker_core._errors import (
     ConfigChangeError,
@@ -27,22 +27,7 @@ from tracker_core._errors import (
     TrackerWarning,
 )
 from tracker_core._fluent import alert, define_metric, finish, init, log, unwatch, watch
-from tracker_core._module_functions import (
-    link_model,
-    log_artifact,
-    log_model,
-    login,
-    mark_preempting,
-    require,
-    restore,
-    save,
-    setup,
-    teardown,
-    use_artifact,
-    use_model,
-)
 from tracker_core._run import Run
-from tracker_core._wandb_settings import Settings
 from tracker_core.alerts import AlertLevel
 from tracker_core.api import Api, StoredRun
 
@@ -102,11 +87,36 @@ __all__ = [
 
 _MEDIA = ("Audio", "Histogram", "Image", "MediaError", "Plot", "Table", "Video")
 _ARTIFACTS = ("Artifact", "ArtifactError")
+_WANDB_FUNCTIONS = ("link_model", "log_artifact", "log_model", "login", "mark_preempting", "require", "restore",
+                    "save", "setup", "teardown", "use_artifact", "use_model")
+
+if TYPE_CHECKING:  # imported on first use (below), so that `import tracker_core` stays cheap
+    from tracker_core._module_functions import (
+        link_model,
+        log_artifact,
+        log_model,
+        login,
+        mark_preempting,
+        require,
+        restore,
+        save,
+        setup,
+        teardown,
+        use_artifact,
+        use_model,
+    )
+    from tracker_core._wandb_settings import Settings
 
 
 def __getattr__(name: str) -> Any:
     """``run``, ``config`` and ``summary`` of the active run, looked up at each access; media
-    classes, imported on first use."""
+    classes, W&B's other module functions and ``Settings``, imported on first use."""
+    if name in _WANDB_FUNCTIONS or name == "Settings":
+        from tracker_core import _module_functions, _wandb_settings
+
+        value = getattr(_wandb_settings if name == "Settings" else _module_functions, name)
+        globals()[name] = value  # found directly from now on
+        return value
     if name in _MEDIA:
         from tracker_core import media
 
