@@ -12,9 +12,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlparse
 
 from tracker_core._errors import SettingsError, TrackerWarning
 from tracker_core._wandb_settings import process_defaults, settings_dict
@@ -65,12 +63,22 @@ def warn_once(marker: str, message: str, stacklevel: int = 4) -> None:
     warnings.warn(message, TrackerWarning, stacklevel=stacklevel)
 
 
-@dataclass(frozen=True)
 class RunMoment:
     """W&B's ``"<run id>?_step=<N>"``: a point in a run's history."""
 
-    run_id: str
-    step: int
+    __slots__ = ("run_id", "step")
+
+    def __init__(self, run_id: str, step: int) -> None:
+        self.run_id = run_id
+        self.step = step
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunMoment) and (other.run_id, other.step) == (self.run_id, self.step)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RunMoment({self.run_id!r}, {self.step})"
 
 
 def parse_run_moment(option: str, value: object) -> RunMoment:
@@ -79,6 +87,8 @@ def parse_run_moment(option: str, value: object) -> RunMoment:
     Raises:
         SettingsError: another form, another metric than ``_step``, or a step that is not a whole number >= 0.
     """
+    from urllib.parse import parse_qs, urlparse
+
     hint = f"write {option}='<run id>?_step=<step>', e.g. {option}='abc123?_step=200'"
     if not isinstance(value, str):
         raise SettingsError(option, f"{value!r} is not a string", hint)
@@ -96,17 +106,17 @@ def parse_run_moment(option: str, value: object) -> RunMoment:
     return RunMoment(parsed.netloc, int(number))
 
 
-@dataclass
 class InitExtras:
     """What ``init()`` does with the translated options once the run is open (``apply``)."""
 
-    save_code: bool = False
-    code_dir: str | None = None
-    fork_from: RunMoment | None = None
-    create_new: bool = False
-    allow_val_change: bool = False
-    asked_online: bool = False
-    fork_source: RunDir | None = None
+    def __init__(self) -> None:
+        self.save_code = False
+        self.code_dir: str | None = None
+        self.fork_from: RunMoment | None = None
+        self.create_new = False
+        self.allow_val_change = False
+        self.asked_online = False
+        self.fork_source: RunDir | None = None
 
     def prepare(self, settings: Settings) -> None:
         """Before the run opens: find the run to fork, so a wrong id leaves nothing behind.
