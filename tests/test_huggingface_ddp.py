@@ -24,6 +24,9 @@ SCRIPT = """
     hf.train()
     hf.evaluate()
     Path(f"rank{dist.get_rank()}.txt").write_text(f"{dist.get_world_size()} {hf.state.is_world_process_zero}")
+    # As a torchrun script should (the Trainer leaves the process group to the script): without this, the
+    # group's gloo threads are still running when the interpreter exits, and under load rank 1 aborted there.
+    dist.destroy_process_group()
 """
 
 
