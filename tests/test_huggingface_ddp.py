@@ -14,7 +14,6 @@ pytest.importorskip("transformers")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 SCRIPT = """
-    import gc
     import sys
     sys.path[:0] = [sys.argv[1]]
     from pathlib import Path
@@ -25,13 +24,12 @@ SCRIPT = """
     hf.train()
     hf.evaluate()
     Path(f"rank{dist.get_rank()}.txt").write_text(f"{dist.get_world_size()} {hf.state.is_world_process_zero}")
-    # End the process group and drop the Trainer (its DDP model holds the group) while Python is fully alive,
-    # so gloo's threads are joined here. Left running, they free tensors of the last collectives on their own
-    # threads, taking the GIL; one doing so while Python 3.11 finalizes is ended by pthread_exit inside a
-    # noexcept destructor: "terminate called without an active exception", SIGABRT (seen on rank 1 under load).
+    # End as a torchrun script should. gloo's threads free the last collectives' tensors after the collective
+    # has returned, taking the GIL to do it; one doing so while Python 3.11 finalizes is ended by pthread_exit
+    # inside a noexcept destructor: "terminate called without an active exception", SIGABRT (rank 1, under
+    # load). The barrier waits with the GIL released, so pending frees finish first; then the group ends.
+    dist.barrier()
     dist.destroy_process_group()
-    del hf
-    gc.collect()
 """
 
 
