@@ -103,7 +103,7 @@ def main() -> int:
         import torch
         import transformers
 
-        import tracker_core  # noqa: F401 - makes report_to="tracker" resolve
+        import integrations.huggingface  # noqa: F401 - report_to="tracker" resolves, start-up hook installed or not
 
         torch.set_num_threads(1)
         transformers.logging.set_verbosity_error()

@@ -15,7 +15,7 @@ import tempfile
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
 
-import tracker_core as tracker  # importing the tracker makes report_to="tracker" resolve
+import tracker_core as tracker  # to show the run; report_to="tracker" needs no import (the installed start-up hook)
 
 VOCAB, LENGTH = 64, 16
 

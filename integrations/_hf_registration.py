@@ -6,6 +6,13 @@ registry. ``arm()`` adds ``"tracker"`` to that dict: at once if the module is al
 otherwise when it is (a ``sys.meta_path`` finder that answers for that one module name, runs
 the real loader, adds the entry, then removes itself). Importing this module imports nothing
 that the interpreter has not already loaded.
+
+Two things arm it. ``import integrations.huggingface`` calls ``arm()``. And the start-up hook
+``tracker_hf_autoregister.pth``, which the package installs into site-packages (see ``setup.py``),
+puts a stub finder first on ``sys.meta_path`` at every interpreter start (unless
+``TRACKER_HF_AUTOREGISTER`` is ``0``/``false``); the stub imports nothing, and only when
+transformers' integration module is first looked up does it import this module and call
+``hand_over``, which puts the finder here in its place.
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from importlib.machinery import ModuleSpec
 
-__all__ = ["REPORT_TO_NAME", "arm"]
+__all__ = ["REPORT_TO_NAME", "START_UP_STUB", "arm", "hand_over"]
 
 REPORT_TO_NAME = "tracker"
+START_UP_STUB = "TrackerStartUpHook"
+"""The class name of the start-up hook's stub finder (defined in ``setup.py``'s ``.pth`` text)."""
 _TARGET = "transformers.integrations.integration_utils"
 
 
@@ -34,8 +43,17 @@ def arm() -> None:
     module = sys.modules.get(_TARGET)
     if module is not None:
         _register(module)
-    elif not any(isinstance(finder, _RegisterOnImport) for finder in sys.meta_path):
+    elif not any(isinstance(finder, _RegisterOnImport) or type(finder).__name__ == START_UP_STUB
+                 for finder in sys.meta_path):
         sys.meta_path.insert(0, _RegisterOnImport())
+
+
+def hand_over(stub: object, name: str, path: Sequence[str] | None, target: ModuleType | None) -> ModuleSpec | None:
+    """The start-up stub's ``find_spec`` for transformers' integration module: take the stub off
+    ``sys.meta_path`` and answer as the finder here would (the module registers once it has executed)."""
+    if stub in sys.meta_path:
+        sys.meta_path.remove(stub)
+    return _RegisterOnImport().find_spec(name, path, target)
 
 
 def _register(module: ModuleType) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _procs import Child, events, only_run, run_script
+from _procs import Child, child_env, events, only_run, run_script
 
 import tracker_core
 from tracker_core._settings import AdapterSettings, resolve
@@ -341,12 +341,11 @@ def test_sigterm_during_training_kills_the_run(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("imports", [
-    "from transformers import Trainer, TrainingArguments\nimport tracker_core",
-    "import tracker_core\nfrom transformers import Trainer, TrainingArguments",
     "import integrations.huggingface\nfrom transformers import Trainer, TrainingArguments",
     "from transformers import Trainer, TrainingArguments\nimport integrations.huggingface",
-], ids=["tracker_core-after", "tracker_core-before", "adapter-before", "adapter-after"])
-def test_report_to_tracker_resolves_in_a_fresh_process(tmp_path: Path, imports: str) -> None:
+], ids=["adapter-before", "adapter-after"])
+def test_importing_the_adapter_registers_report_to_in_a_fresh_process(tmp_path: Path, imports: str) -> None:
+    """Without the start-up hook (switched off here; an installed one is tested in test_huggingface_start_up_hook)."""
     done = run_script(tmp_path, imports + """
 import sys
 sys.path[:0] = [sys.argv[1]]
@@ -354,16 +353,17 @@ from test_huggingface import trainer
 from pathlib import Path
 names = [type(cb).__name__ for cb in trainer(Path(".")).callback_handler.callbacks]
 print("callbacks", names)
-""", str(Path(__file__).parent), timeout=120)
+""", str(Path(__file__).parent), env=child_env(TRACKER_HF_AUTOREGISTER="0"), timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "'TrackerCallback'" in done.stdout
     assert "TrackerWarning" not in done.stderr
 
 
 @pytest.mark.slow
-def test_without_importing_the_tracker_transformers_rejects_the_name(tmp_path: Path) -> None:
-    """The registration is what makes the name resolve (no start-up hook is installed)."""
+def test_without_the_hook_or_the_adapter_transformers_rejects_the_name(tmp_path: Path) -> None:
+    """The registration is what makes the name resolve; importing the core alone does not register it."""
     done = run_script(tmp_path, """
+    import tracker_core
     import transformers
     args = transformers.TrainingArguments("out", report_to="tracker", use_cpu=True)
     try:
@@ -371,7 +371,7 @@ def test_without_importing_the_tracker_transformers_rejects_the_name(tmp_path: P
                              n_head=2, vocab_size=8)), args=args)
     except ValueError as exc:
         print("rejected", exc)
-    """, timeout=120)
+    """, env=child_env(TRACKER_HF_AUTOREGISTER="0"), timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("rejected tracker is not supported")
 

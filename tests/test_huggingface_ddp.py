@@ -24,6 +24,12 @@ SCRIPT = """
     hf.train()
     hf.evaluate()
     Path(f"rank{dist.get_rank()}.txt").write_text(f"{dist.get_world_size()} {hf.state.is_world_process_zero}")
+    # End as a torchrun script should. gloo's threads free the last collectives' tensors after the collective
+    # has returned, taking the GIL to do it; one doing so while Python 3.11 finalizes is ended by pthread_exit
+    # inside a noexcept destructor: "terminate called without an active exception", SIGABRT (rank 1, under
+    # load). The barrier waits with the GIL released, so pending frees finish first; then the group ends.
+    dist.barrier()
+    dist.destroy_process_group()
 """
 
 

@@ -37,3 +37,10 @@ def test_import_pulls_in_no_heavy_dependency() -> None:
             "if m in sys.modules]; print(heavy)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_core_imports_no_adapter() -> None:
+    """Imports point one way: adapters -> core. (The start-up hook, if installed, imports nothing either.)"""
+    code = "import sys, tracker_core; print(sorted(m for m in sys.modules if m.startswith('integrations')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

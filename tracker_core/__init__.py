@@ -134,7 +134,3 @@ def __getattr__(name: str) -> Any:
         return getattr(active, name)
     raise AttributeError(f"module 'tracker_core' has no attribute {name!r}")
 
-
-from integrations import _hf_registration  # noqa: E402 - last: the core is complete when it runs
-
-_hf_registration.arm()  # TrainingArguments(report_to="tracker") resolves; transformers is not imported

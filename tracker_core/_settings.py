@@ -143,6 +143,11 @@ class AdapterSettings(BaseModel):
         None, json_schema_extra=_env(
             "TRACKER_WATCH", "Hugging Face adapter: `watch()` the model's `gradients`, `parameters`, `all`, or "
             "`false` (nothing)."))
+    hf_autoregister: bool = Field(
+        True, json_schema_extra=_env(
+            "TRACKER_HF_AUTOREGISTER", "Hugging Face: the start-up hook the package installs makes "
+            "`report_to=\"tracker\"` resolve in every interpreter; `0`/`false` turns it off. The hook reads the "
+            "raw variable at interpreter start (before this module can load); the callback checks its value."))
 
 
 def _upper(value: Any) -> Any:
