@@ -1,7 +1,7 @@
 """``Table``: columns and rows of scalars or media, stored as one JSON file.
 
 The file is ``{"columns": [...], "data": [[...], ...]}``. Scalar cells are tagged as in
-``tracker_core._encoding`` (NaN, ±Inf and big integers round-trip); a media cell is
+``tracker_core._values`` (NaN, ±Inf and big integers round-trip); a media cell is
 ``{"$m": {"kind": ..., **fields}}``, its ``file`` naming a file stored beside the table.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from tracker_core._encoding import _Rejected, decode_tree, encode_tree, to_scalar
+from tracker_core._values import _Rejected, decode_tree, encode_tree, to_scalar
 from tracker_core.media._base import (
     EncodedMedia,
     Media,
