@@ -175,6 +175,20 @@ class MediaRef:
         self._base = base
 
     @property
+    def masks(self) -> dict[str, MediaRef]:
+        """An image's mask layers (kind "mask": a grayscale PNG of class ids; ``fields["class_labels"]``)."""
+        return self._layers("masks", "mask")
+
+    @property
+    def boxes(self) -> dict[str, MediaRef]:
+        """An image's box layers (kind "boxes": JSON ``{"box_data", "class_labels"}``)."""
+        return self._layers("boxes", "boxes")
+
+    def _layers(self, name: str, kind: str) -> dict[str, MediaRef]:
+        here = os.path.dirname(self.path or "") or None  # layer files lie beside the image's own
+        return {key: MediaRef({"kind": kind, **fields}, here) for key, fields in (self.fields.get(name) or {}).items()}
+
+    @property
     def items(self) -> list[MediaRef]:
         """The members of a logged list of media."""
         return [MediaRef(item, self._base) for item in self.fields.get("items", [])]

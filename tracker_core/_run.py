@@ -275,13 +275,13 @@ class Run:
         A media value that cannot be encoded or stored is left out (a warning; LogValueError in strict mode).
         """
         encoded: dict[str, Any] = {}
-        problems = []
+        problems: list[Problem] = []
         for key, value in row.items():
             if not is_media(value):
                 encoded[key] = tag_scalar(value)
                 continue
             try:
-                encoded[key] = store_media(value, self._dir.path) if self._dir else None
+                encoded[key] = store_media(value, self._dir.path, key, problems) if self._dir else None
             except (TrackerError, OSError, TypeError, ValueError) as exc:
                 problems.append(Problem(key, value, f"it could not be stored: {exc}"))
         if problems:

@@ -145,16 +145,22 @@ class Table(Media):
     def encode(self) -> EncodedMedia:
         """The JSON file (plus every media cell's files) and the fields columns, nrows, file, sha256, size.
 
-        Raises:
-            MediaError: a media cell cannot be encoded.
+        A media cell that cannot be encoded costs that cell only: it is stored as null, listed in
+        the record's ``skipped`` ([row, column] pairs) and in ``EncodedMedia.skipped`` with the reason.
         """
         cell_files: dict[str, MediaFile] = {}
         rows: list[list[Any]] = []
-        for row in self._rows:
+        skipped: list[tuple[int, str, str]] = []
+        for index, row in enumerate(self._rows):
             out: list[Any] = []
-            for cell in row:
+            for column, cell in zip(self._columns, row, strict=True):
                 if isinstance(cell, Media):
-                    encoded = cell.encode()
+                    try:
+                        encoded = cell.encode()
+                    except MediaError as error:
+                        skipped.append((index, column, str(error)))
+                        out.append(None)
+                        continue
                     for media_file in encoded.files:
                         cell_files.setdefault(media_file.name, media_file)
                     out.append({"$m": {"kind": encoded.kind, **encoded.fields}})
@@ -162,8 +168,10 @@ class Table(Media):
                     out.append(encode_tree(cell))
             rows.append(out)
         main = make_file(orjson.dumps({"columns": self._columns, "data": rows}), "json")
-        fields = {"columns": list(self._columns), "nrows": len(rows)}
-        return EncodedMedia(self.kind, {**fields, **file_fields(main)}, (main, *cell_files.values()))
+        fields: dict[str, Any] = {"columns": list(self._columns), "nrows": len(rows)}
+        if skipped:
+            fields["skipped"] = [[index, column] for index, column, _ in skipped]
+        return EncodedMedia(self.kind, {**fields, **file_fields(main)}, (main, *cell_files.values()), tuple(skipped))
 
     def __repr__(self) -> str:
         return f"Table(columns={self._columns}, nrows={len(self._rows)})"
