@@ -210,6 +210,21 @@ class Image(Media):
         image.save(buffer, format="JPEG")
         return buffer.getvalue()
 
+    def to_data_array(self) -> Any:
+        """The pixels as a uint8 numpy array, (H, W) or (H, W, C), as W&B's ``Image.to_data_array``.
+
+        Raises:
+            MediaError: the image was built from bad input, or numpy (or Pillow, for files) is missing.
+        """
+        self.validate()
+        np = require("numpy", "Image.to_data_array()", "numpy")
+        if self._file is None:
+            array = np.frombuffer(self._pixels, np.uint8).reshape(self.height, self.width, self.channels)
+            return array[..., 0] if self.channels == 1 else array
+        pil = require("PIL.Image", "Image.to_data_array()", "pillow")
+        with pil.open(io.BytesIO(self._file[0])) as opened:
+            return np.asarray(opened)
+
     def encode(self) -> EncodedMedia:
         """The image file, mask and box files, and the fields caption, width, height, channels, file,
         sha256, size (plus masks, boxes, classes and grouping when given)."""
