@@ -16,7 +16,7 @@ from the rest of the package, so ``tracker_core.media`` can depend on it without
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 __all__ = ["Problem", "config_key", "decode_tree", "encode_tree", "tag_number", "to_scalar", "to_tree",
@@ -107,8 +107,6 @@ def to_tree(value: object, problems: list[Problem], path: str = "") -> object:
     numbers become text. Anything else is reported in ``problems`` and left out.
     Raises ``_Rejected`` only for the top value itself.
     """
-    from collections.abc import Mapping
-
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
