@@ -76,20 +76,26 @@ def _rescaled(array: Any) -> Any:
 
     [0, 1] -> ``(x * 255)`` truncated; [-1, 1] -> ``(255 * 0.5 * (x + 1))`` truncated; anything else
     clipped to [0, 255] and truncated. Floats are computed in their own dtype (as numpy does for
-    wandb); integers in int64, which gives wandb's results without numpy's int8 overflow errors.
+    wandb). Integers are exact in any wide type, so they are computed so as to skip work (uint8 in
+    0..255 is a copy) and never overflow (wandb's own code raises on int8 0/1 arrays).
     """
     import numpy as np
 
     low, high = array.min(), array.max()
-    if array.dtype.kind in "biu":
-        wide = np.minimum(array, 255).astype(np.int64) if array.dtype.kind == "u" else array.astype(np.int64)
-    else:
-        wide = array
+    if array.dtype.kind in "biu":  # integers: exact in any wide type, so the common cases skip the arithmetic
+        if low >= 0 and high <= 1:
+            return array.astype(np.uint8) * 255
+        if low >= -1 and high <= 1:
+            return (255 * 0.5 * (array.astype(np.int64) + 1)).astype(np.uint8)
+        if low >= 0 and high <= 255:
+            return array.astype(np.uint8)
+        wide = np.minimum(array, 255) if array.dtype.kind == "u" else np.clip(array.astype(np.int64), 0, 255)
+        return wide.astype(np.uint8)
     if low >= 0 and high <= 1:
-        return (wide * 255).astype(np.uint8)
+        return (array * 255).astype(np.uint8)
     if low >= -1 and high <= 1:
-        return (255 * 0.5 * (wide + 1)).astype(np.uint8)
-    return wide.clip(0, 255).astype(np.uint8)
+        return (255 * 0.5 * (array + 1)).astype(np.uint8)
+    return array.clip(0, 255).astype(np.uint8)
 
 
 def image_to_uint8(array: Any, what: str, accepted: str, *, normalize: bool = True, prefer_chw: bool = False) -> Any:
