@@ -142,3 +142,19 @@ def test_reading_an_artifact_before_it_is_logged_says_so_and_get_entry_is_a_key_
         artifact.get_entry("y.txt")
     with pytest.raises(ArtifactError, match="cannot add a dict"):
         tracker_core.Artifact("other", "dataset").add({"a": 1}, "a")
+
+
+def test_a_changed_reference_uri_makes_a_new_version_and_gc_keeps_working(tmp_path: Path) -> None:
+    from tracker_core.artifacts import ArtifactStore
+
+    versions = []
+    for uri in ("s3://bucket/a.bin", "s3://bucket/a.bin", "s3://bucket/b.bin"):
+        artifact = tracker_core.Artifact("remote", "dataset")
+        artifact.add_reference(uri, name="data.bin", checksum=False)
+        with tracker_core.init(project="arts") as run:
+            run.log_artifact(artifact)
+        versions.append(artifact.version)
+    assert versions == [0, 0, 1]  # the same URI is the same content; another URI is a new version
+    store = ArtifactStore(os.environ["TRACKER_DIR"])
+    assert store.gc() == (0, 0)
+    assert [f["ref"] for f in store.files(store.resolve("remote:v0"))] == ["s3://bucket/a.bin"]
