@@ -6,6 +6,7 @@ Images follow W&B's rules for the values (``image_to_uint8``, the same as wandb'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tracker_core.media._base import describe
@@ -16,12 +17,19 @@ __all__ = ["image_to_uint8", "to_uint8_channels_last"]
 CHANNELS = (1, 3, 4)
 
 
-def _channels_last(array: Any, lead: int, what: str, accepted: str, given: str, prefer_chw: bool = False) -> Any:
+def _channels_last(array: Any, lead: int, what: str, accepted: str, given: str | Callable[[], str],
+                   prefer_chw: bool = False) -> Any:
     """Move a channels-first axis last; add a channel axis to 2-D frames.
 
     The layout is CHW when the first pixel axis is 1, 3 or 4 and the last is not (or, with
     ``prefer_chw``, whenever the first is: torch images are channels-first, as wandb assumes).
+    ``given`` describes the array in errors (a callable is called only then).
     """
+    if callable(given):
+        try:
+            return _channels_last(array, lead, what, accepted, "", prefer_chw)
+        except MediaError:
+            return _channels_last(array, lead, what, accepted, given(), prefer_chw)
     pixel_dims = array.ndim - lead
     if pixel_dims == 2:
         array = array[..., None]
@@ -81,7 +89,8 @@ def _rescaled(array: Any) -> Any:
     """
     import numpy as np
 
-    low, high = array.min(), array.max()
+    high = array.max()
+    low = 0 if array.dtype.kind in "bu" else array.min()  # unsigned: one reduction, not two
     if array.dtype.kind in "biu":  # integers: exact in any wide type, so the common cases skip the arithmetic
         if low >= 0 and high <= 1:
             return array.astype(np.uint8) * 255
@@ -111,15 +120,18 @@ def image_to_uint8(array: Any, what: str, accepted: str, *, normalize: bool = Tr
     """
     import numpy as np
 
-    given = describe(array)
+    def given() -> str:  # described only for an error: describing costs more than converting a small image
+        return describe(original)
+
+    original = array
     while array.ndim > 3 and array.shape[0] == 1:
         array = array[0]
     array = _channels_last(array, 0, what, accepted, given, prefer_chw)
     kind = array.dtype.kind
     if kind not in "biuf":
-        raise MediaError(what, given, accepted, "pixels must be integers, booleans or real floats")
+        raise MediaError(what, given(), accepted, "pixels must be integers, booleans or real floats")
     if kind == "f" and np.isnan(array).any():
-        raise MediaError(what, f"{given} with NaN values", accepted, "replace NaN pixels, e.g. np.nan_to_num(x)")
+        raise MediaError(what, f"{given()} with NaN values", accepted, "replace NaN pixels, e.g. np.nan_to_num(x)")
     if normalize:
         pixels = _rescaled(array)
     elif kind == "f":
