@@ -178,3 +178,14 @@ def test_a_refused_image_costs_its_cell_not_the_table() -> None:
     assert [r[0] for r in rows] == [0, 1, 2] and rows[1][1] is None
     assert np.array_equal(_pixels(rows[0][1]), good) and rows[2][1].fields["caption"] == "third"
     assert ref.fields["skipped"] == [[1, "image"]]
+
+
+def test_file_type_jpg_grouping_and_classes_are_kept_as_wandb_keeps_them() -> None:
+    pixels = np.full((8, 8, 4), 120, dtype=np.uint8)
+    row = _log_and_read(img=tracker_core.Image(pixels, file_type="jpg", grouping=2,
+                                               classes=[{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]))
+    ref = row["img"]
+    assert ref.path.endswith(".jpg") and ref.read_bytes()[:2] == b"\xff\xd8"
+    decoded = _pixels(ref)
+    assert decoded.shape == (8, 8, 3) and abs(int(decoded.mean()) - 120) <= 2  # alpha dropped, lossy but close
+    assert ref.fields["grouping"] == 2 and ref.fields["classes"] == [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
