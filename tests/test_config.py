@@ -65,3 +65,23 @@ def test_nested_sections_are_read_only() -> None:
     cfg = tracker_core.init(project="cfg", config=CONFIG).config
     with pytest.raises(TypeError, match="allow_val_change"):
         cfg.optimizer.name = "SGD"
+
+
+def test_non_string_keys_become_strings_and_complex_values_become_text_as_in_wandb() -> None:
+    np = pytest.importorskip("numpy")
+    config = {3: 4, np.int64(22): "twenty-two", 1.5: "f", "nested": {7: [1, 2], np.int32(8): {None: 0}},
+              "z": np.complex128(1 + 2j), "w": 3 - 1j}
+    run = tracker_core.init(project="cfg", config=config)
+    run.config.update({np.int64(5): np.float32(0.5)})
+    run.finish()
+    stored = tracker_core.Api().run(run.path).config
+    assert stored == {"3": 4, "22": "twenty-two", "1.5": "f", "nested": {"7": [1, 2], "8": {"None": 0}},
+                      "z": "(1+2j)", "w": "(3-1j)", "5": 0.5}
+    assert run.config["22"] == "twenty-two"
+
+
+def test_keys_that_are_neither_text_nor_numbers_are_still_left_out_with_a_warning() -> None:
+    with pytest.warns(TrackerWarning, match="keys must be"):
+        run = tracker_core.init(project="cfg", config={("a", 1): 2, "": 3, "ok": 1})
+    run.finish()
+    assert tracker_core.Api().run(run.path).config == {"ok": 1}

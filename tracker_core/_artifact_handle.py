@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tracker_core.api import StoredRun
     from tracker_core.artifacts import ArtifactStore, ArtifactVersion
+    from tracker_core.artifacts._entries import ArtifactEntry
 
 __all__ = ["StoredArtifact"]
 
@@ -38,13 +39,35 @@ class StoredArtifact:
         """The manifest: path inside the artifact, sha256 and size of each file."""
         return self._store.files(self._version)
 
-    def download(self, root: str | os.PathLike[str] | None = None) -> str:
+    def download(self, root: str | os.PathLike[str] | None = None, allow_missing_references: bool = False) -> str:
         """Materialise the files (default under the store) with every digest verified; returns the folder.
 
         Raises:
-            tracker_core.artifacts.ArtifactError: a file is missing or corrupted in the store.
+            tracker_core.artifacts.ArtifactError: a file is missing or corrupted in the store, or a
+                reference cannot be fetched (see ``ArtifactStore.download``).
         """
-        return self._store.download(self._version, root)
+        return self._store.download(self._version, root, allow_missing_references=allow_missing_references)
+
+    def get_entry(self, name: str) -> ArtifactEntry:
+        """The entry ``name`` (a medium's name may omit its ``.table.json``-style suffix), with ``download()``.
+
+        Raises:
+            tracker_core.artifacts.ArtifactError: no such entry (it is a KeyError too, as in W&B).
+        """
+        from tracker_core.artifacts._entries import get_entry
+
+        return get_entry(self._store, self._version, name)
+
+    def get(self, name: str) -> Any:
+        """The medium added as ``name`` with ``Artifact.add``: a Table (media cells as StoredMedia) or a
+        StoredMedia, which log again as they were; None when ``name`` is no medium."""
+        from tracker_core.artifacts._entries import get_medium
+
+        return get_medium(self._store, self._version, name)
+
+    def wait(self, timeout: float | None = None) -> StoredArtifact:
+        """This version (it is committed already; W&B's ``wait`` returns once logging is done)."""
+        return self
 
     def logged_by(self) -> StoredRun | None:
         """The run that created this version, if it is still in the store."""

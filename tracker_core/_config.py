@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from tracker_core._encoding import Problem, _Rejected, to_tree
 from tracker_core._errors import ConfigChangeError, SettingsError
+from tracker_core._values import Problem, _Rejected, to_tree
 
 __all__ = ["Config", "ConfigNode"]
 

@@ -1,75 +1,44 @@
-"""Pure value encoding: user data -> plain Python values -> JSON-safe values, and back.
+"""Row encoding for the run: flat logged rows, media references, and trees that may hold media.
 
-JSON has no NaN, no infinities and (in orjson) no integers beyond 64 bits, so those
-are written as one-key tag objects and round-trip exactly:
-
-    float("nan") -> {"$f": "nan"}     float("inf") -> {"$f": "inf"}
-    2**70        -> {"$i": "1180591620717411303424"}
+Scalars and trees are encoded by ``tracker_core._values`` (NaN, ±Inf and big integers as
+one-key tags, "$" keys escaped in trees); this module adds what knows about media:
 
 A logged media value (Image, Table, ...) is stored as a file by the run and written as
 ``{"$m": {"kind": ..., "file": "media/<sha256>.<ext>", "sha256": ..., ...}}``; it reads
 back as a ``MediaRef``.
 
-Logged rows are flat (nested dicts are flattened with "/"), so a dict value in a
-row is always a tag. Trees (config, summary) may hold user dicts: there, a user
-key starting with "$" is escaped by doubling the "$", so a one-key dict whose key
-is "$f", "$i" or "$m" is always a tag.
+Logged rows are flat (nested dicts are flattened with "/"), so a dict value in a row is always
+a tag. Imports point one way: this module -> ``tracker_core.media`` (lazily, when a value needs
+it) -> ``tracker_core._values``; the media encoders never import this module.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from types import ModuleType
+from typing import Any
+
+from tracker_core._values import (
+    Problem,
+    _Rejected,
+    tag_number,
+    to_scalar,
+    to_tree,
+    untag_number,
+    valid_text,
+)
+from tracker_core._values import decode_tree as _decode_plain_tree
+from tracker_core._values import encode_tree as _encode_plain_tree
+
+__all__ = ["ACCEPTED_SCALARS", "RESERVED_KEYS", "MediaRef", "Problem", "decode_row", "decode_tree", "encode_tree",
+           "is_media", "normalize_row", "tag_row", "tag_scalar", "to_scalar", "to_tree", "untag"]
 
 ACCEPTED_SCALARS = (
     "int, float, bool, str, None, NumPy scalars, 0-d NumPy arrays or torch tensors, "
     "and dicts of these (flattened with '/')"
 )
 RESERVED_KEYS = frozenset({"_step", "_timestamp", "_runtime"})
-
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
-_INFINITIES = (math.inf, -math.inf)
-
-
-class Problem(NamedTuple):
-    """A key or value that was left out of a row, and why."""
-
-    key: object
-    value: object
-    reason: str
-
-
-class _Rejected(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-def to_scalar(value: object) -> object:
-    """Convert a loggable value to int/float/bool/str/None.
-
-    Raises:
-        _Rejected: the value is not a scalar the tracker accepts.
-    """
-    if type(value) is str or isinstance(value, str):
-        if not _valid_text(value):
-            raise _Rejected("a string that is not valid Unicode (a lone surrogate, e.g. from os.fsdecode)")
-        return str(value)
-    if value is None or type(value) in (bool, int, float):
-        return value
-    for plain in (bool, int, float):  # subclasses such as IntEnum or numpy.float64
-        if isinstance(value, plain):
-            return plain(value)
-    module = type(value).__module__ or ""
-    if module == "numpy" or module.startswith("torch"):
-        shape = getattr(value, "shape", ())
-        if len(shape) == 0 and hasattr(value, "item"):
-            return to_scalar(value.item())
-        raise _Rejected(f"an array or tensor of shape {tuple(shape)} in a scalar slot")
-    if isinstance(value, (list, tuple, set, frozenset)):
-        raise _Rejected(f"a {type(value).__name__} in a scalar slot")
-    raise _Rejected(f"a value of type {type(value).__name__}")
 
 
 def _key_problem(key: object) -> str | None:
@@ -79,7 +48,7 @@ def _key_problem(key: object) -> str | None:
         return "an empty key; keys must be non-empty strings"
     if key in RESERVED_KEYS:
         return f"the reserved key {key!r}"
-    if not _valid_text(key):
+    if not valid_text(key):
         return "a key that is not valid Unicode (a lone surrogate)"
     return None
 
@@ -87,19 +56,8 @@ def _key_problem(key: object) -> str | None:
 _GOOD_KEYS: set[str] = set()  # keys already found valid: one set lookup per key on the hot path
 
 
-def _valid_text(text: str) -> bool:
-    """False for strings UTF-8 cannot encode (lone surrogates), which would fail the whole record."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _remember_good_key(key: object) -> bool:
-    if type(key) is not str or not key or key in RESERVED_KEYS or not _valid_text(key):
+    if type(key) is not str or not key or key in RESERVED_KEYS or not valid_text(key):
         return False
     if len(_GOOD_KEYS) < 100_000:
         _GOOD_KEYS.add(key)
@@ -143,6 +101,13 @@ def is_media(value: object) -> bool:
     return any((cls.__module__ or "").startswith("tracker_core.media") for cls in type(value).__mro__[:-1])
 
 
+def _is_matplotlib(value: object) -> bool:
+    """The ``matplotlib.pyplot`` module itself, or a matplotlib object (a Figure, Axes, ...)."""
+    if type(value) is ModuleType:
+        return getattr(value, "__name__", "") == "matplotlib.pyplot"
+    return (type(value).__module__ or "").startswith("matplotlib.")
+
+
 def _flatten_into(row: dict[str, Any], problems: list[Problem], prefix: str, data: Mapping[Any, Any]) -> None:
     for key, value in data.items():
         reason = _key_problem(key)
@@ -156,6 +121,11 @@ def _flatten_into(row: dict[str, Any], problems: list[Problem], prefix: str, dat
         if is_media(value):  # encoded and stored by the run, outside this pure module
             row[full] = value
             continue
+        if _is_matplotlib(value):  # log({"chart": plt}) or a Figure: stored as an image, as W&B does without plotly
+            from tracker_core.media import Image
+
+            row[full] = Image(value)
+            continue
         try:
             row[full] = to_scalar(value)
         except _Rejected as rejected:
@@ -163,17 +133,10 @@ def _flatten_into(row: dict[str, Any], problems: list[Problem], prefix: str, dat
 
 
 def tag_scalar(value: object) -> object:
-    """A JSON-safe stand-in for NaN, ±Inf and integers beyond 64 bits; others unchanged."""
+    """A JSON-safe stand-in for NaN, ±Inf, integers beyond 64 bits and read-back media; others unchanged."""
     if isinstance(value, MediaRef):
         return value.tag()
-    if type(value) is float:
-        if value != value:
-            return {"$f": "nan"}
-        if value in _INFINITIES:
-            return {"$f": "inf" if value > 0 else "-inf"}
-    elif type(value) is int and not _INT_MIN <= value <= _INT_MAX:
-        return {"$i": str(value)}
-    return value
+    return tag_number(value)
 
 
 def tag_row(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,6 +173,20 @@ class MediaRef:
     def rebase(self, base: str) -> None:
         """Resolve the file under ``base`` (the run folder)."""
         self._base = base
+
+    @property
+    def masks(self) -> dict[str, MediaRef]:
+        """An image's mask layers (kind "mask": a grayscale PNG of class ids; ``fields["class_labels"]``)."""
+        return self._layers("masks", "mask")
+
+    @property
+    def boxes(self) -> dict[str, MediaRef]:
+        """An image's box layers (kind "boxes": JSON ``{"box_data", "class_labels"}``)."""
+        return self._layers("boxes", "boxes")
+
+    def _layers(self, name: str, kind: str) -> dict[str, MediaRef]:
+        here = os.path.dirname(self.path or "") or None  # layer files lie beside the image's own
+        return {key: MediaRef({"kind": kind, **fields}, here) for key, fields in (self.fields.get(name) or {}).items()}
 
     @property
     def items(self) -> list[MediaRef]:
@@ -252,14 +229,9 @@ def _is_media_tag(value: object) -> bool:
 
 def untag(value: object, base: str | None = None) -> object:
     """Inverse of ``tag_scalar`` (and of media tags) for one JSON value."""
-    if type(value) is dict and len(value) == 1:
-        if "$f" in value:
-            return float(value["$f"])
-        if "$i" in value:
-            return int(value["$i"])
-        if "$m" in value:
-            return MediaRef(value["$m"], base)
-    return value
+    if type(value) is dict and len(value) == 1 and "$m" in value:
+        return MediaRef(value["$m"], base)
+    return untag_number(value)
 
 
 def decode_row(row: Mapping[str, Any], base: str | None = None) -> dict[str, Any]:
@@ -267,62 +239,11 @@ def decode_row(row: Mapping[str, Any], base: str | None = None) -> dict[str, Any
     return {key: untag(value, base) for key, value in row.items()}
 
 
-def to_tree(value: object, problems: list[Problem], path: str = "") -> object:
-    """Convert config-like data to plain dicts, lists and scalars.
-
-    Accepts mappings, lists, tuples, dataclasses, argparse-style namespaces and
-    objects with ``to_dict()``; anything else is reported in ``problems`` and left out.
-    Raises ``_Rejected`` only for the top value itself.
-    """
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            full = f"{path}.{key}" if path else str(key)
-            if not isinstance(key, str) or not key or not _valid_text(key):
-                problems.append(Problem(full, item, "keys must be non-empty, valid Unicode strings"))
-                continue
-            try:
-                out[str(key)] = to_tree(item, problems, full)
-            except _Rejected as rejected:
-                problems.append(Problem(full, item, rejected.reason))
-        return out
-    if isinstance(value, (list, tuple)):
-        items = []
-        for index, item in enumerate(value):
-            try:
-                items.append(to_tree(item, problems, f"{path}[{index}]"))
-            except _Rejected as rejected:
-                problems.append(Problem(f"{path}[{index}]", item, rejected.reason))
-        return items
-    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
-        import dataclasses
-
-        return to_tree(dataclasses.asdict(value), problems, path)  # type: ignore[call-overload]
-    if type(value).__name__ == "Namespace" and hasattr(value, "__dict__"):
-        return to_tree(vars(value), problems, path)
-    if callable(getattr(value, "to_dict", None)) and not isinstance(value, type):
-        return to_tree(value.to_dict(), problems, path)  # type: ignore[attr-defined]
-    module = type(value).__module__ or ""
-    if (module == "numpy" or module.startswith("torch")) and hasattr(value, "tolist"):
-        return to_tree(value.tolist(), problems, path)
-    return to_scalar(value)
-
-
 def encode_tree(value: object) -> object:
-    """JSON-safe form of a plain tree: special numbers tagged, "$" keys escaped."""
-    if type(value) is dict:
-        return {("$" + k if k.startswith("$") else k): encode_tree(v) for k, v in value.items()}
-    if type(value) is list:
-        return [encode_tree(v) for v in value]
-    return tag_scalar(value)
+    """JSON-safe form of a plain tree: special numbers and read-back media tagged, "$" keys escaped."""
+    return _encode_plain_tree(value, tag_scalar)
 
 
 def decode_tree(value: object) -> object:
-    """Inverse of ``encode_tree``."""
-    if type(value) is dict:
-        if len(value) == 1 and ("$f" in value or "$i" in value or "$m" in value):
-            return untag(value)
-        return {(k[1:] if k.startswith("$") else k): decode_tree(v) for k, v in value.items()}
-    if type(value) is list:
-        return [decode_tree(v) for v in value]
-    return value
+    """Inverse of ``encode_tree``; media tags become ``MediaRef``."""
+    return _decode_plain_tree(value, untag)

@@ -123,13 +123,13 @@ class RowPath:
         """
         run_dir = self._records.run_dir
         encoded: dict[str, Any] = {}
-        problems = []
+        problems: list[Problem] = []
         for key, value in row.items():
             if not is_media(value):
                 encoded[key] = tag_scalar(value)
                 continue
             try:
-                encoded[key] = store_media(value, run_dir.path) if run_dir else None
+                encoded[key] = store_media(value, run_dir.path, key, problems) if run_dir else None
             except (TrackerError, OSError, TypeError, ValueError) as exc:
                 problems.append(Problem(key, value, f"it could not be stored: {exc}"))
         if problems:

@@ -9,8 +9,9 @@ opaque strings ("project/run_id") for lineage.
 from __future__ import annotations
 
 from tracker_core.artifacts._artifact import Artifact
+from tracker_core.artifacts._entries import ArtifactEntry
 from tracker_core.artifacts._errors import ArtifactError
 from tracker_core.artifacts._registry import ArtifactVersion
 from tracker_core.artifacts._store import ArtifactStore
 
-__all__ = ["Artifact", "ArtifactError", "ArtifactStore", "ArtifactVersion"]
+__all__ = ["Artifact", "ArtifactEntry", "ArtifactError", "ArtifactStore", "ArtifactVersion"]

@@ -12,6 +12,7 @@ target that the manifest does not name are left alone.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import time
@@ -27,7 +28,7 @@ from tracker_core.artifacts._hashing import atomic_write, is_racy
 from tracker_core.artifacts._names import normalize_path
 from tracker_core.artifacts._progress import Progress
 
-__all__ = ["materialise"]
+__all__ = ["fetch_reference", "materialise"]
 
 _HINT = "the store was damaged; run `tracker gc`, then log the artifact again from its source files"
 
@@ -111,3 +112,34 @@ def materialise(blobs: BlobStore, files: list[dict[str, Any]], target: str, mark
         progress.close()
         os.makedirs(os.path.dirname(marker), exist_ok=True)
         atomic_write(marker, orjson.dumps({"target": target, "digest": digest, "files": verified}), sync=False)
+
+
+def fetch_reference(entry: dict[str, Any], target: str, on_bytes: Callable[[int], None]) -> None:
+    """Copy a ``file://`` reference into ``target`` at its path, verified against its recorded sha256.
+
+    Raises:
+        ArtifactError: the referenced file is gone or changed since it was added, or the path
+            cannot be written inside ``target``.
+    """
+    from urllib.parse import unquote, urlparse
+
+    source = unquote(urlparse(entry["ref"]).path)
+    destination = _destination(target, entry["path"])
+    partial = os.path.join(os.path.dirname(destination),
+                           f".{os.path.basename(destination)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    hint = "the referenced file changed after the artifact was logged; log a new version to record it"
+    try:
+        digest = hashlib.sha256()
+        with open(source, "rb") as reader, open(partial, "wb") as writer:
+            while chunk := reader.read(1 << 20):
+                digest.update(chunk)
+                writer.write(chunk)
+                on_bytes(len(chunk))
+        if digest.hexdigest() != entry["sha256"]:
+            raise ArtifactError(f"the reference {entry['ref']!r} no longer has sha256 {entry['sha256']}", hint)
+        os.replace(partial, destination)
+    except FileNotFoundError:
+        raise ArtifactError(f"the reference {entry['ref']!r} is gone", hint) from None
+    finally:
+        if os.path.lexists(partial):
+            os.unlink(partial)

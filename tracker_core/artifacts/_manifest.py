@@ -1,7 +1,9 @@
 """Manifests: the sorted list of (path, sha256, size) of a version, stored by its digest.
 
 The digest of a version is the sha256 of the canonical JSON (orjson, keys sorted, files sorted by
-path) of that list, so the same content gives the same digest on any machine.
+path) of that list, so the same content gives the same digest on any machine. A reference entry
+(``add_reference``) also has ``ref``, its URI, and may have ``sha256`` and ``size`` None (a URI
+that could not be read); entries without ``ref`` hash exactly as before.
 ``<root>/artifacts/manifests/<digest>.json`` holds ``{"files": [...]}``; reading one checks its
 digest and every path again.
 """
@@ -23,8 +25,8 @@ __all__ = ["ManifestStore", "check_layout", "manifest_digest"]
 
 def manifest_digest(files: list[dict[str, Any]]) -> str:
     """sha256 of the canonical JSON of ``files`` (each reduced to path, sha256, size; sorted by path)."""
-    canonical = sorted(({"path": f["path"], "sha256": f["sha256"], "size": f["size"]} for f in files),
-                       key=lambda f: str(f["path"]))
+    canonical = sorted(({"path": f["path"], "sha256": f["sha256"], "size": f["size"],
+                         **({"ref": f["ref"]} if "ref" in f else {})} for f in files), key=lambda f: str(f["path"]))
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -36,6 +38,17 @@ def check_layout(paths: list[str]) -> None:
     if clash:
         raise ArtifactError(f"{clash[0]!r} is both a file and a folder in the artifact",
                             "rename one of them with the name= argument of add_file/add_dir")
+
+
+def _entry(raw: dict[str, Any]) -> dict[str, Any]:
+    """A validated manifest entry. Raises ArtifactError, KeyError, TypeError or ValueError when malformed."""
+    if "ref" not in raw:
+        return {"path": normalize_path(raw["path"]), "sha256": validate_sha256(raw["sha256"]), "size": int(raw["size"])}
+    if not isinstance(raw["ref"], str):
+        raise TypeError(f"reference {raw['ref']!r} is not a string")
+    sha, size = raw["sha256"], raw["size"]
+    return {"path": normalize_path(raw["path"]), "ref": raw["ref"],
+            "sha256": None if sha is None else validate_sha256(sha), "size": None if size is None else int(size)}
 
 
 class ManifestStore:
@@ -62,8 +75,7 @@ class ManifestStore:
         try:
             with open(self.path(digest), "rb") as handle:
                 data = orjson.loads(handle.read())
-            files = [{"path": normalize_path(f["path"]), "sha256": validate_sha256(f["sha256"]), "size": int(f["size"])}
-                     for f in data["files"]]
+            files = [_entry(f) for f in data["files"]]
         except FileNotFoundError:
             raise ArtifactError(f"manifest {digest} is missing", hint) from None
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:

@@ -24,7 +24,7 @@ from typing import Any
 
 from tracker_core.artifacts._artifact import Artifact
 from tracker_core.artifacts._blobs import BlobStore
-from tracker_core.artifacts._download import materialise
+from tracker_core.artifacts._download import fetch_reference, materialise
 from tracker_core.artifacts._errors import ArtifactError
 from tracker_core.artifacts._hashing import DigestCache
 from tracker_core.artifacts._manifest import ManifestStore, check_layout
@@ -113,11 +113,11 @@ class ArtifactStore:
         if isinstance(aliases, str):
             raise ArtifactError(f"aliases must be a list of strings, not the string {aliases!r}", f"pass [{aliases!r}]")
         wanted = [validate_alias(alias) for alias in aliases if alias != "latest"]
-        check_layout([path for path, _ in artifact.sources()])
+        check_layout([path for path, _ in artifact.sources()] + [entry["path"] for entry in artifact.references()])
         registry = self._registry(artifact.name)
         os.makedirs(self.root, exist_ok=True)
         with file_lock(self._gc_lock, exclusive=False):
-            digest = self._manifests.write(self._store_files(artifact, progress))
+            digest = self._manifests.write(self._store_files(artifact, progress) + artifact.references())
             with registry.edit() as data:
                 if data["type"] not in (None, artifact.type):
                     raise ArtifactError(f"{artifact.name!r} has type {data['type']!r}, not {artifact.type!r}",
@@ -128,13 +128,15 @@ class ArtifactStore:
                     files = self._manifests.read(digest)
                     entry = {"version": data["next_version"], "digest": digest, "created_at": time.time(),
                              "created_by": created_by, "used_by": [], "description": artifact.description,
-                             "metadata": artifact.metadata, "size": sum(f["size"] for f in files),
+                             "metadata": artifact.metadata, "size": sum(f["size"] or 0 for f in files),
                              "file_count": len(files)}
                     data["versions"].append(entry)
                     data["next_version"] += 1
                 for alias in wanted:
                     data["aliases"][alias] = entry["version"]
-                return to_version(data, entry)
+                version = to_version(data, entry)
+        artifact._bind(self, version)  # the user's object now reads this version (wait, files, get, ...)
+        return version
 
     def resolve(self, ref: str) -> ArtifactVersion:
         """The version ``ref`` names: "name" (latest), "name:latest", "name:v3" or "name:<alias>".
@@ -176,22 +178,40 @@ class ArtifactStore:
         return self._manifests.read(version.digest)
 
     def download(self, version: ArtifactVersion, target: str | os.PathLike[str] | None = None,
-                 progress: bool | None = None) -> str:
+                 progress: bool | None = None, paths: Sequence[str] | None = None,
+                 allow_missing_references: bool = False) -> str:
         """Materialise ``version`` into ``target`` (default ``<root>/artifacts/downloads/<name>/v<N>``) and
         return its path. Every file's sha256 is verified; files verified before and unchanged are skipped.
+        ``paths`` limits it to those entries. A ``file://`` reference is copied from its file, verified
+        against the digest recorded when it was added; a reference with no content here (another scheme,
+        or ``checksum=False``) cannot be downloaded: an error, unless ``allow_missing_references``.
 
         Raises:
-            ArtifactError: a file is missing or corrupted in the store (named), or cannot be written inside target.
+            ArtifactError: a file is missing or corrupted in the store (named), a reference cannot be
+                fetched or changed, or a file cannot be written inside target.
             OSError: the target cannot be written.
         """
         files = self.files(version)
+        if paths is not None:
+            files = [f for f in files if f["path"] in set(paths)]
+        stored = [f for f in files if "ref" not in f]
+        references = [f for f in files if "ref" in f]
+        fetchable = [f for f in references if f["ref"].startswith("file://") and f["sha256"] is not None]
+        missing = [f for f in references if f not in fetchable]
+        if missing and not allow_missing_references:
+            raise ArtifactError(f"{version.ref} has references whose content was never stored: "
+                                f"{', '.join(f['ref'] for f in missing[:5])}",
+                                "fetch them yourself (artifact.get_entry(name).ref), or pass "
+                                "allow_missing_references=True to download the rest")
         if target is None:
             target = os.path.join(self.root, "downloads", version.name, f"v{version.version}")
         real = os.path.realpath(os.fspath(target))
         os.makedirs(real, exist_ok=True)
         marker = os.path.join(self.root, "downloads", ".markers", f"{hashlib.sha256(real.encode()).hexdigest()}.json")
-        bar = Progress(progress, sum(f["size"] for f in files), f"{version.ref}: downloading")
-        materialise(self._blobs, files, real, marker, version.digest, self._count, bar)
+        bar = Progress(progress, sum(f["size"] for f in stored), f"{version.ref}: downloading")
+        materialise(self._blobs, stored, real, marker, version.digest, self._count, bar)
+        for entry in fetchable:
+            fetch_reference(entry, real, self._count)
         return real
 
     def names(self) -> list[str]:

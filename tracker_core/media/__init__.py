@@ -1,4 +1,4 @@
-"""Media values: pure encoders from a value to record fields and files, with no I/O.
+"""Media values: encoders from a value to record fields and files; ``encode()`` does no I/O.
 
 Each value validates its input when built and raises ``MediaError`` naming the accepted
 forms. ``encode()`` returns an ``EncodedMedia``: the kind, JSON-safe record fields and the
@@ -7,15 +7,18 @@ content-addressed files to store (``MediaFile``, named ``<sha256>.<ext>``). The 
 =========  =====================================  ======================================
 kind       stored as                              record fields
 =========  =====================================  ======================================
-image      PNG                                    caption, width, height, channels
-table      JSON {"columns", "data"}               columns, nrows
+image      PNG (an image file's own PNG/JPEG      caption, width, height, channels; masks,
+           bytes), masks .mask.png, boxes         boxes, classes, grouping when given
+           .boxes2D.json
+table      JSON {"columns", "data"}               columns, nrows; skipped (null cells)
 histogram  no file                                bins, values, nan_count, inf_count
 audio      16-bit PCM WAV                         sample_rate, channels, duration, caption
 video      animated GIF (Pillow)                  fps, frames, width, height, format, caption
 plot       JSON {"spec", "data"} (Vega-Lite)      title, nrows
 =========  =====================================  ======================================
 
-File-backed kinds add ``file``, ``sha256`` and ``size``. Importing this package imports
+File-backed kinds add ``file``, ``sha256`` and ``size``. ``StoredMedia`` is a medium read back
+from stored files (an artifact's), logged again byte for byte. Importing this package imports
 none of numpy, PIL, torch or matplotlib; they are imported when a value needs them.
 """
 
@@ -27,6 +30,7 @@ from tracker_core.media._errors import MediaError
 from tracker_core.media._histogram import Histogram
 from tracker_core.media._image import Image
 from tracker_core.media._plot import Plot, decode_plot
+from tracker_core.media._stored import StoredMedia
 from tracker_core.media._table import Table, decode_table
 from tracker_core.media._video import Video
 
@@ -39,6 +43,7 @@ __all__ = [
     "MediaError",
     "MediaFile",
     "Plot",
+    "StoredMedia",
     "Table",
     "Video",
     "decode_plot",

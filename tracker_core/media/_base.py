@@ -40,12 +40,15 @@ class EncodedMedia:
     """A media value encoded: its kind, JSON-safe record fields, and the files to store.
 
     For file-backed kinds ``fields`` holds ``file`` (the main file's name), ``sha256``
-    and ``size``; ``files`` lists every file to store, the main one first.
+    and ``size``; ``files`` lists every file to store, the main one first. ``skipped`` lists
+    the cells of a table stored as null because their media could not be encoded:
+    ``(row, column, reason)``, for the run to warn about.
     """
 
     kind: str
     fields: dict[str, Any]
     files: tuple[MediaFile, ...]
+    skipped: tuple[tuple[int, str, str], ...] = ()
 
 
 _DEFERRING = ("__init__", "add_data")  # methods whose MediaError is kept for later, not raised

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from tracker_core._encoding import _Rejected, to_scalar
+from tracker_core._values import _Rejected, to_scalar
 from tracker_core.media._base import EncodedMedia, Media, describe, loaded_instance, require, to_array
 from tracker_core.media._errors import MediaError
 

@@ -2,7 +2,7 @@
 
 The file is ``{"spec": {...}, "data": [{...}, ...] or null}``. The spec is stored as given
 (it must be plain JSON: no NaN or infinities); the data rows are tagged as in
-``tracker_core._encoding.encode_tree``, so NaN, ±Inf and big integers round-trip.
+``tracker_core._values.encode_tree``, so NaN, ±Inf and big integers round-trip.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from tracker_core._encoding import Problem, _Rejected, decode_tree, encode_tree, to_tree
+from tracker_core._values import Problem, _Rejected, decode_tree, encode_tree, to_tree
 from tracker_core.media._base import EncodedMedia, Media, describe, file_fields, load_json, make_file
 from tracker_core.media._errors import MediaError
 

@@ -1,18 +1,18 @@
 """``Table``: columns and rows of scalars or media, stored as one JSON file.
 
 The file is ``{"columns": [...], "data": [[...], ...]}``. Scalar cells are tagged as in
-``tracker_core._encoding`` (NaN, ±Inf and big integers round-trip); a media cell is
+``tracker_core._values`` (NaN, ±Inf and big integers round-trip); a media cell is
 ``{"$m": {"kind": ..., **fields}}``, its ``file`` naming a file stored beside the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from tracker_core._encoding import _Rejected, decode_tree, encode_tree, to_scalar
+from tracker_core._values import _Rejected, decode_tree, encode_tree, to_scalar
 from tracker_core.media._base import (
     EncodedMedia,
     Media,
@@ -22,6 +22,7 @@ from tracker_core.media._base import (
     load_json,
     loaded_instance,
     make_file,
+    require,
 )
 from tracker_core.media._errors import MediaError
 
@@ -131,30 +132,105 @@ class Table(Media):
         except _Rejected as rejected:
             raise MediaError(f"{where}, column {column!r}", rejected.reason, CELLS) from None
 
-    def get_column(self, name: str) -> list[Any]:
-        """The values of one column, top to bottom.
+    def add_column(self, name: str, data: Sequence[Any] | Any, optional: bool = False) -> None:
+        """Append a column (as W&B's ``Table.add_column``): one value per existing row, or the rows
+        themselves when the table has no column yet. ``optional`` is accepted for W&B; nulls are always allowed.
 
         Raises:
-            MediaError: no column has that name.
+            MediaError: the name is taken or not a non-empty str, the data is not a list, tuple or
+                numpy array, its length differs from the number of rows, or a value is not accepted.
+        """
+        _columns([*self._columns, name])
+        if loaded_instance(data, "numpy", "ndarray"):
+            data = list(data)
+        if not isinstance(data, (list, tuple)):
+            raise MediaError(f"Table column {name!r}", describe(data), "a list, tuple or numpy array of values")
+        first = not self._columns
+        if not first and len(data) != len(self._rows):
+            raise MediaError(f"Table column {name!r}", f"{len(data)} values", f"one value per row ({len(self._rows)})")
+        cells = [self._cell(value, f"Table row {index}", name) for index, value in enumerate(data)]
+        if first:
+            self._rows = [[] for _ in cells]
+        for row, cell in zip(self._rows, cells, strict=True):
+            row.append(cell)
+        self._columns.append(name)
+
+    def add_computed_columns(self, fn: Callable[[int, dict[str, Any]], Mapping[str, Any]]) -> None:
+        """Add the columns ``fn(index, {column: value})`` returns for each row (W&B's signature).
+
+        Raises:
+            MediaError: ``fn`` returns something other than a mapping, rows disagree on the new
+                columns, or a name or value is not accepted. The table is unchanged then.
+        """
+        computed: dict[str, list[Any]] = {}
+        for index, row in self.iterrows():
+            values = fn(index, dict(zip(self._columns, row, strict=True)))
+            if not isinstance(values, Mapping):
+                raise MediaError("Table computed columns", describe(values), "a dict of new column name -> value")
+            if index and set(values) != set(computed):
+                raise MediaError("Table computed columns", f"row {index} returned {sorted(values)}",
+                                 f"the same columns for every row: {sorted(computed)}")
+            for key, value in values.items():
+                computed.setdefault(key, []).append(value)
+        before = (list(self._columns), [list(row) for row in self._rows])
+        try:
+            for name, column in computed.items():
+                self.add_column(name, column)
+        except MediaError:
+            self._columns, self._rows = before
+            raise
+
+    def get_column(self, name: str, convert_to: str | None = None) -> Any:
+        """The values of one column, top to bottom; a numpy array with ``convert_to="numpy"``
+        (image cells become their pixel arrays, as W&B's ``to_data_array``).
+
+        Raises:
+            MediaError: no column has that name, or ``convert_to`` is not None or "numpy".
         """
         if name not in self._columns:
             raise MediaError("Table column", repr(name), f"one of {self._columns}")
+        if convert_to not in (None, "numpy"):
+            raise MediaError("Table get_column convert_to", describe(convert_to), 'None or "numpy"')
         index = self._columns.index(name)
-        return [row[index] for row in self._rows]
+        values = [row[index] for row in self._rows]
+        if convert_to is None:
+            return values
+        np = require("numpy", "Table get_column(convert_to='numpy')", "numpy")
+        return np.array([value.to_data_array() if hasattr(value, "to_data_array") else value for value in values])
+
+    def iterrows(self) -> Iterator[tuple[int, list[Any]]]:
+        """``(index, row)`` for each row, as in W&B (the index is a plain int here)."""
+        for index, row in enumerate(self._rows):
+            yield index, list(row)
+
+    def get_index(self) -> list[int]:
+        """The row indexes 0..n-1 (W&B uses them to link tables; here they are plain ints)."""
+        return list(range(len(self._rows)))
+
+    def get_dataframe(self) -> Any:
+        """The table as a pandas DataFrame. Raises MediaError: pandas is not installed."""
+        pandas = require("pandas", "Table get_dataframe()", "pandas")
+        return pandas.DataFrame.from_records(self.data, columns=self.columns)
 
     def encode(self) -> EncodedMedia:
         """The JSON file (plus every media cell's files) and the fields columns, nrows, file, sha256, size.
 
-        Raises:
-            MediaError: a media cell cannot be encoded.
+        A media cell that cannot be encoded costs that cell only: it is stored as null, listed in
+        the record's ``skipped`` ([row, column] pairs) and in ``EncodedMedia.skipped`` with the reason.
         """
         cell_files: dict[str, MediaFile] = {}
         rows: list[list[Any]] = []
-        for row in self._rows:
+        skipped: list[tuple[int, str, str]] = []
+        for index, row in enumerate(self._rows):
             out: list[Any] = []
-            for cell in row:
+            for column, cell in zip(self._columns, row, strict=True):
                 if isinstance(cell, Media):
-                    encoded = cell.encode()
+                    try:
+                        encoded = cell.encode()
+                    except MediaError as error:
+                        skipped.append((index, column, str(error)))
+                        out.append(None)
+                        continue
                     for media_file in encoded.files:
                         cell_files.setdefault(media_file.name, media_file)
                     out.append({"$m": {"kind": encoded.kind, **encoded.fields}})
@@ -162,8 +238,10 @@ class Table(Media):
                     out.append(encode_tree(cell))
             rows.append(out)
         main = make_file(orjson.dumps({"columns": self._columns, "data": rows}), "json")
-        fields = {"columns": list(self._columns), "nrows": len(rows)}
-        return EncodedMedia(self.kind, {**fields, **file_fields(main)}, (main, *cell_files.values()))
+        fields: dict[str, Any] = {"columns": list(self._columns), "nrows": len(rows)}
+        if skipped:
+            fields["skipped"] = [[index, column] for index, column, _ in skipped]
+        return EncodedMedia(self.kind, {**fields, **file_fields(main)}, (main, *cell_files.values()), tuple(skipped))
 
     def __repr__(self) -> str:
         return f"Table(columns={self._columns}, nrows={len(self._rows)})"
