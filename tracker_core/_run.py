@@ -16,7 +16,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tracker_core import _lifecycle
-from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._config import Config
 from tracker_core._encoding import ACCEPTED_SCALARS, Problem, encode_tree, is_media, normalize_row, tag_row, tag_scalar
 from tracker_core._errors import (
@@ -32,6 +31,7 @@ from tracker_core._step import MetricRules, Plateaus, Stall, SummaryBuilder, def
 from tracker_core._summary import Summary
 from tracker_core.alerts._dispatch import RunAlerts, checked_alert
 from tracker_core.alerts._level import AlertLevel
+from tracker_core.api import StoredArtifact
 from tracker_core.store._follow import LogFollower
 from tracker_core.store._replay import RunState
 

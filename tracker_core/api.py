@@ -14,7 +14,6 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._encoding import MediaRef, decode_tree
 from tracker_core._errors import RunLockedError, RunNotFoundError, SettingsError, TrackerError
 from tracker_core._process import current_identity, writer_state
@@ -28,8 +27,9 @@ from tracker_core.store._run_dir import RunDir
 
 if TYPE_CHECKING:
     from tracker_core.alerts import StoredAlert
+    from tracker_core.artifacts import ArtifactStore, ArtifactVersion
 
-__all__ = ["Api", "StoredRun"]
+__all__ = ["Api", "StoredArtifact", "StoredRun"]
 
 _EDITABLE = ("name", "notes", "tags", "group", "job_type")
 
@@ -362,3 +362,63 @@ def _listdir(folder: str) -> list[str]:
         return os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+class StoredArtifact:
+    """A committed artifact version: its identity (``name:vN`` on top of a digest), files and lineage."""
+
+    def __init__(self, store: ArtifactStore, version: ArtifactVersion, root: str) -> None:
+        self._store = store
+        self._version = version
+        self._root = root
+        self.name = version.name
+        self.type = version.type
+        self.version = version.version
+        self.digest = version.digest
+        self.aliases = version.aliases
+        self.description = version.description
+        self.metadata = version.metadata
+        self.size = version.size
+        self.created_at = version.created_at
+
+    @property
+    def ref(self) -> str:
+        """``name:vN``."""
+        return self._version.ref
+
+    def files(self) -> list[dict[str, Any]]:
+        """The manifest: path inside the artifact, sha256 and size of each file."""
+        return self._store.files(self._version)
+
+    def download(self, root: str | os.PathLike[str] | None = None) -> str:
+        """Materialise the files (default under the store) with every digest verified; returns the folder.
+
+        Raises:
+            tracker_core.artifacts.ArtifactError: a file is missing or corrupted in the store.
+        """
+        return self._store.download(self._version, root)
+
+    def logged_by(self) -> StoredRun | None:
+        """The run that created this version, if it is still in the store."""
+        producer, _ = self._store.producers_and_consumers(self.digest)
+        runs = _runs(self._root, [producer] if producer else [])
+        return runs[0] if runs else None
+
+    def used_by(self) -> list[StoredRun]:
+        """The runs that used this version (any name with the same digest), oldest first."""
+        _, consumers = self._store.producers_and_consumers(self.digest)
+        return _runs(self._root, consumers)
+
+    def __repr__(self) -> str:
+        return f"<StoredArtifact {self.ref} {self.type} {self.digest[:12]} aliases={list(self.aliases)}>"
+
+
+def _runs(root: str, paths: list[str] | tuple[str, ...]) -> list[StoredRun]:
+    api = Api(root)
+    found = []
+    for path in paths:
+        try:
+            found.append(api.run(path))
+        except RunNotFoundError:
+            continue  # the run was deleted; the edge stays in the registry
+    return found
