@@ -221,28 +221,37 @@ class Run:
             if _deferred_signals:
                 self._handle_deferred_signal()
 
-    def watch(self, model: Any, log: str = "gradients", log_freq: int = 100, include: Any = None,
-              exclude: Any = None) -> None:
-        """Record gradient and/or parameter statistics of a torch model every ``log_freq`` backward passes.
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+              idx: int | None = None, log_graph: bool = False, *, include: Any = None, exclude: Any = None) -> None:
+        """Record gradient and/or parameter statistics of torch models every ``log_freq`` backward passes.
 
-        Histograms (64 bins), per-tensor L2 norms and the global gradient norm join the user's next
-        ``log()`` row. Non-finite gradients are counted, named and recorded as an alert. ``include`` /
-        ``exclude``: glob patterns or a callable over parameter names. Nothing is computed on a run
-        that writes nothing (other ranks) or on steps that are not logged.
+        W&B's arguments in W&B's order: ``models`` is a module or a list/tuple of them (the second one's
+        statistics under W&B's ``graph_1`` prefix, and so on; ``idx`` sets the first number);
+        ``log=None`` watches nothing; ``criterion`` is accepted and unused; ``log_graph=True`` warns
+        once (no graph is recorded). Histograms (64 bins), per-tensor L2 norms and the global gradient
+        norm join the user's next ``log()`` row. Non-finite gradients are counted, named and recorded
+        as an alert. ``include`` / ``exclude`` (keyword-only): glob patterns or a callable over
+        parameter names. Nothing is computed on a run that writes nothing (other ranks) or on steps
+        that are not logged.
 
         Raises:
             SettingsError: a bad argument, or a sharded model that cannot be watched correctly.
         """
         if self._inactive is not None:
             return
-        from tracker_core._watch import Watcher
+        from tracker_core._watch import Watcher, models_to_watch, prefixed
 
+        watchers: list[tuple[weakref.ref[Any], Watcher]] = []
         try:
-            watcher = Watcher(model, log, log_freq, include, exclude, on_stats=self._keep_watch_stats,
-                              on_nonfinite=self._alert_nonfinite)
+            for model, prefix in models_to_watch(models, log, log_graph, idx):
+                watchers.append((weakref.ref(model), Watcher(model, log, log_freq, include, exclude,
+                                 on_stats=prefixed(self._keep_watch_stats, prefix),
+                                 on_nonfinite=self._alert_nonfinite)))
         except ValueError as exc:
+            for _, watcher in watchers:  # all models or none
+                watcher.remove()
             raise SettingsError("watch()", str(exc)) from None
-        self._watchers.append((weakref.ref(model), watcher))
+        self._watchers.extend(watchers)
 
     def unwatch(self, model: Any = None) -> None:
         """Remove the hooks of ``watch`` (for ``model``, or for every watched model)."""
@@ -253,7 +262,7 @@ class Run:
                 self._watchers.remove(entry)
 
     def _keep_watch_stats(self, stats: dict[str, Any]) -> None:
-        self._watch_stats = stats  # replaced if the user logs nothing in between: the newest counts
+        self._watch_stats = {**(self._watch_stats or {}), **stats}  # per key, the newest counts (several models)
 
     def _with_watch_stats(self, data: Any) -> Any:
         stats, self._watch_stats = self._watch_stats, None
