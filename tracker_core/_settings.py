@@ -24,7 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from tracker_core._errors import SettingsError
 
 __all__ = ["ALERT_ENV_VARS", "ALL_ENV_VARS", "ENV_VARS", "FALLBACK_ENV_VARS", "GROUPS", "PROVENANCE_ITEMS",
-           "AdapterSettings", "AlertSettings", "Settings", "resolve", "resolve_settings"]
+           "AdapterSettings", "AlertSettings", "Settings", "in_environment", "resolve", "resolve_settings"]
 
 PROVENANCE_ITEMS = ("command", "cwd", "git", "git_diff", "python", "packages", "host", "gpu")
 
@@ -285,6 +285,11 @@ def _environment(model: type[BaseModel], name: str, environ: Mapping[str, str]) 
     if extra.get("fallback_subdir"):
         raw = os.path.join(raw, extra["fallback_subdir"])
     return fallback, raw
+
+
+def in_environment(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """True when the ``init()`` setting ``name`` is set by its TRACKER_* variable or its W&B twin."""
+    return _environment(Settings, name, os.environ if environ is None else environ) is not None
 
 
 def _literal_values(annotation: Any) -> set[Any]:
