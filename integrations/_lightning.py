@@ -376,12 +376,9 @@ class TrackerLogger(Logger):
             ArtifactError: no such artifact, or one of another ``artifact_type``.
         """
         run: tracker_core.Run | None = tracker_core.run
-        found: StoredArtifact
+        found = _typed(tracker_core.Api(run.settings.dir if run is not None else None), artifact, artifact_type)
         if run is not None and use_artifact:
             found = run.use_artifact(artifact)
-        else:
-            found = tracker_core.Api().artifact(artifact)
-        _check_type(found, artifact_type)
         return found.download(None if save_dir is None else os.fspath(save_dir))
 
     def use_artifact(self, artifact: str, artifact_type: str | None = None) -> StoredArtifact:
@@ -390,9 +387,9 @@ class TrackerLogger(Logger):
         Raises:
             ArtifactError: no such artifact, or one of another ``artifact_type``.
         """
-        found = self._live_run().use_artifact(artifact)
-        _check_type(found, artifact_type)
-        return found
+        run = self._live_run()
+        _typed(tracker_core.Api(run.settings.dir), artifact, artifact_type)  # before the use is recorded
+        return run.use_artifact(artifact)
 
     # ----- checkpoints -------------------------------------------------------------------------
 
@@ -531,12 +528,19 @@ def _warn_once(option: str, message: str) -> None:
         warnings.warn(message, TrackerWarning, stacklevel=3)
 
 
-def _check_type(artifact: Any, artifact_type: str | None) -> None:
+def _typed(api: tracker_core.Api, ref: str, artifact_type: str | None) -> StoredArtifact:
+    """The artifact version ``ref``, checked to be of ``artifact_type`` (when given).
+
+    Raises:
+        ArtifactError: no such version, or one of another type.
+    """
     from tracker_core.artifacts import ArtifactError
 
+    artifact = api.artifact(ref)
     if artifact_type is not None and artifact.type != artifact_type:
         raise ArtifactError(f"{artifact.ref} is of type {artifact.type!r}, not {artifact_type!r}",
                             "pass the artifact's own type, or artifact_type=None")
+    return artifact
 
 
 def _readable(value: Any) -> Any:
