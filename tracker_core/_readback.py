@@ -6,13 +6,9 @@ writes into the store.
 
 from __future__ import annotations
 
-import base64
 import datetime
-import hashlib
-import mimetypes
 import os
 import re
-import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
@@ -88,10 +84,15 @@ class RunFile:
         stat = os.stat(path)
         self.size = stat.st_size
         self.updated_at = datetime.datetime.fromtimestamp(stat.st_mtime, tz=datetime.UTC)
+        import mimetypes  # here, not at import: reading runs back needs it only for files()
+
         self.mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
 
     @property
     def md5(self) -> str:
+        import base64
+        import hashlib
+
         digest = hashlib.md5(usedforsecurity=False)
         with open(self.path, "rb") as file:
             while chunk := file.read(1 << 20):
@@ -111,6 +112,8 @@ class RunFile:
                 raise ValueError(f"{target} already exists, pass replace=True to overwrite it or exist_ok=True "
                                  "to keep it")
             return open(target, encoding="utf-8")
+        import shutil
+
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
         shutil.copyfile(self.path, target)
         return open(target, encoding="utf-8")
