@@ -28,12 +28,15 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 import weakref
 from argparse import Namespace
 from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any, Literal
 
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.fabric.utilities.logger import _add_prefix
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
@@ -46,12 +49,15 @@ from torch.nn import Module
 
 import tracker_core
 from integrations._support import attach_run, warn_once
-from tracker_core import SettingsError
+from tracker_core import SettingsError, TrackerWarning
 from tracker_core._lifecycle import stands_in_for_default_action
+from tracker_core._settings import in_environment
+from tracker_core.api import StoredArtifact
 
 __all__ = ["TrackerLogger"]
 
 STEP_KEY = "trainer/global_step"
+DEFAULT_PROJECT = "lightning_logs"  # WandbLogger's, and Lightning's own loggers' default name
 _FINAL_STATES = ("finished", "failed", "killed")
 _live_loggers: weakref.WeakSet[TrackerLogger] = weakref.WeakSet()
 
@@ -59,36 +65,54 @@ _live_loggers: weakref.WeakSet[TrackerLogger] = weakref.WeakSet()
 class TrackerLogger(Logger):
     """Log a Lightning ``Trainer`` to a tracker run: ``Trainer(logger=TrackerLogger(project="p"))``.
 
-    The run is chosen when the logger is built: ``run=`` if given, else the run already active in the
-    process (a sweep agent's or the user's), else a new one from ``project``, ``name``, ``save_dir``
-    (the store root), ``id``/``version`` and any other ``tracker_core.init`` option (``tags``,
-    ``config``, ``group``, ``resume``...). On a non-zero rank it is a run that writes nothing.
+    The run is chosen when the logger is built: ``run=`` (or ``experiment=``) if given, else the run
+    already active in the process (a sweep agent's or the user's), else a new one from ``project``
+    (else ``TRACKER_PROJECT``/``WANDB_PROJECT``, else ``lightning_logs``, like ``WandbLogger``),
+    ``name``, ``save_dir`` (or ``dir``: the store root), ``id``/``version`` and any other
+    ``tracker_core.init`` option (``tags``, ``config``, ``group``, ``resume``...). On a non-zero rank
+    it is a run that writes nothing, and ``experiment`` is Lightning's ``DummyExperiment``.
 
     Args:
         log_model: ``True``: the best and last checkpoints as a ``model`` artifact at the end of a
             successful fit (aliases ``best`` and ``latest``, the monitored score in the metadata);
             ``"all"``: every checkpoint as it is saved; ``False``: none.
         checkpoint_name: the artifact's name; ``model-<run id>`` by default.
+        prefix: put before every metric name with ``-`` (``prefix="tmp"``: ``tmp-loss``), as WandbLogger does.
+        offline: ``True`` writes the local store only (``mode="offline"``). Unlike WandbLogger, it goes
+            with ``log_model``: checkpoints are stored locally.
+        save_code: passed to ``tracker_core.init`` (the main script saved with the run).
         log_graph: record the model summary (``files/model_summary.txt``, parameter counts in the summary).
+        anonymous, add_file_policy: accepted for WandbLogger; no effect here (``anonymous`` warns once).
 
     Raises:
-        SettingsError: a bad ``log_model``, ``run=`` given with options for a new run, conflicting
-            ``id``/``version``, or any error of ``tracker_core.init`` (an unknown option, a bad value).
+        SettingsError: a bad ``log_model``, ``prefix`` or ``add_file_policy``, ``run=`` given with options
+            for a new run, conflicting ``id``/``version`` or ``save_dir``/``dir``, or any error of
+            ``tracker_core.init`` (an unknown option, a bad value).
     """
 
-    def __init__(self, project: str | None = None, name: str | None = None, *, save_dir: str | None = None,
-                 id: str | None = None, version: str | None = None,  # noqa: A002 - WandbLogger's names
-                 log_model: bool | Literal["all"] = False, checkpoint_name: str | None = None,
-                 log_graph: bool = False, run: tracker_core.Run | None = None,
-                 experiment: tracker_core.Run | None = None, **init_options: Any) -> None:
+    LOGGER_JOIN_CHAR = "-"
+
+    def __init__(self, project: str | None = None, name: str | None = None, *,
+                 save_dir: str | os.PathLike[str] | None = None, version: str | None = None, offline: bool = False,
+                 dir: str | os.PathLike[str] | None = None,  # noqa: A002
+                 id: str | None = None, anonymous: bool | None = None,  # noqa: A002 - WandbLogger's names
+                 log_model: bool | Literal["all"] = False, experiment: tracker_core.Run | None = None, prefix: str = "",
+                 checkpoint_name: str | None = None, add_file_policy: Literal["mutable", "immutable"] = "mutable",
+                 save_code: bool | None = None, log_graph: bool = False, run: tracker_core.Run | None = None,
+                 **init_options: Any) -> None:
         super().__init__()
-        if log_model not in (True, False, "all"):
-            raise SettingsError("log_model", f"{log_model!r} is not True, False or 'all'",
-                                "pass True (best and last checkpoints after fit), 'all' (each as saved) or False")
+        _check_options(log_model, prefix, add_file_policy, offline)
         if id is not None and version is not None and id != version:
             raise SettingsError("version", f"{version!r} differs from id={id!r}", "pass one of them")
+        if save_dir is not None and dir is not None and os.fspath(save_dir) != os.fspath(dir):
+            raise SettingsError("dir", f"{dir!r} differs from save_dir={save_dir!r}", "pass one of them")
+        if anonymous is not None:
+            _warn_once("anonymous", "TrackerLogger(anonymous=...) is accepted for W&B and has no effect here: "
+                       "the local store needs no account")
+        root = save_dir if save_dir is not None else dir
         given = run if run is not None else experiment
-        options = {"project": project, "name": name, "dir": save_dir, "id": id or version, **init_options}
+        options = {"project": project, "name": name, "dir": None if root is None else os.fspath(root),
+                   "id": id or version, "save_code": save_code, **init_options}
         if given is not None:
             if not isinstance(given, tracker_core.Run):
                 raise SettingsError("run", f"{given!r} is not a tracker_core.Run",
@@ -96,12 +120,18 @@ class TrackerLogger(Logger):
             if any(value is not None for value in options.values()):
                 raise SettingsError("run", "given together with options for a new run",
                                     "pass either run=... or the options of a new run")
+        else:
+            if project is None and not in_environment("project"):
+                options["project"] = DEFAULT_PROJECT
+            if offline and options.get("mode") is None:
+                options["mode"] = "offline"
         self._run, self._owned = attach_run(given, **options)
         self._project = self._run.project
         self._id = self._run.id
         self._root = os.path.abspath(os.path.expanduser(self._run.settings.dir))
         self._log_model = log_model
         self._checkpoint_name = checkpoint_name
+        self._prefix = prefix
         self._log_graph = log_graph
         self._strict = self._run.settings.strict
         self._callbacks: dict[int, ModelCheckpoint] = {}  # log_model=True: logged at the end of fit
@@ -114,6 +144,7 @@ class TrackerLogger(Logger):
         self._handed_over_by: int | None = None  # pid of the process that detached the run for its children
         self._give_back = False  # this process continues a run handed over to it: detach it at the end
         self._exit_hook = False
+        self._summarised = False  # the model summary was recorded (log_graph)
         self._warned: set[str] = set()
         _live_loggers.add(self)
         _let_lightning_stop_on_sigterm()
@@ -146,12 +177,18 @@ class TrackerLogger(Logger):
         return os.path.join(self._root, self._project, self._id)
 
     @property
+    @rank_zero_experiment
     def experiment(self) -> tracker_core.Run:
-        """The tracker run (on a non-zero rank, one that accepts every call and writes nothing).
+        """The tracker run; on a rank above 0, Lightning's ``DummyExperiment``, which accepts every call
+        (Lightning's ``@rank_zero_experiment`` contract).
 
         After a hand-over (``ddp_spawn``), this opens the run again here: in a process Lightning
         started, to continue it; in the process that handed it over, to take it back.
         """
+        return self._live_run()
+
+    def _live_run(self) -> tracker_core.Run:
+        """The run on every rank (one that writes nothing on the others), opened again after a hand-over."""
         if self._handed_over_by is not None or self._run is None:
             self._reopen_after_hand_over()
         return self._run
@@ -166,8 +203,8 @@ class TrackerLogger(Logger):
         self._safely("log_metrics", lambda: self._log_metrics(metrics, step))
 
     def _log_metrics(self, metrics: Mapping[str, Any], step: int | None) -> None:
-        run = self.experiment
-        row = dict(metrics)
+        run = self._live_run()
+        row = dict(_add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR) if self._prefix else metrics)
         if step is None:
             step = self._last_step
         else:
@@ -192,7 +229,7 @@ class TrackerLogger(Logger):
         """Merge ``params`` into the run's config (dicts, ``Namespace``, ``AttributeDict``; nested
         values are kept nested, values that are not plain data are recorded as readable text)."""
         self._safely("log_hyperparams",
-                     lambda: self.experiment.config.update(_readable(params), allow_val_change=True))
+                     lambda: self._live_run().config.update(_readable(params), allow_val_change=True))
 
     @rank_zero_only
     def log_graph(self, model: Module, input_array: Tensor | None = None) -> None:
@@ -202,9 +239,10 @@ class TrackerLogger(Logger):
             self._safely("log_graph", lambda: self._record_model_summary(model))
 
     def _record_model_summary(self, model: Module) -> None:
-        run = self.experiment
-        if run.dir is None:
+        run = self._live_run()
+        if run.dir is None or self._summarised:
             return
+        self._summarised = True
         summary = ModelSummary(model, max_depth=-1)  # type: ignore[arg-type]
         folder = os.path.join(run.dir, "files")
         os.makedirs(folder, exist_ok=True)
@@ -237,12 +275,12 @@ class TrackerLogger(Logger):
         self._callbacks.clear()
         if self._give_back:
             self._give_back = False
-            self.experiment.detach()
+            self._live_run().detach()
 
     def _end_failed(self) -> None:
         error = sys.exc_info()[1]
         text = "".join(traceback.format_exception(error)) if error is not None else None
-        run = self.experiment
+        run = self._live_run()
         if isinstance(error, SIGTERMException | KeyboardInterrupt):
             signum = signal.SIGTERM if isinstance(error, SIGTERMException) else signal.SIGINT
             run.finish_from_hook("killed", 128 + signum, text, signum.name)
@@ -250,22 +288,26 @@ class TrackerLogger(Logger):
             run.finish_from_hook("failed", 1, text)
 
     def _end_requeued(self) -> None:
-        run = self.experiment
+        run = self._live_run()
         run.mark_preempting()
         run.finish_from_hook("killed", 1)
 
     # ----- conveniences ------------------------------------------------------------------------
 
-    def watch(self, model: Module, log: str = "gradients", log_freq: int = 100, include: Any = None,
-              exclude: Any = None) -> None:
-        """``Run.watch``: gradient and/or parameter statistics every ``log_freq`` backward passes.
+    def watch(self, model: Module, log: str | None = "gradients", log_freq: int = 100, log_graph: bool = True, *,
+              include: Any = None, exclude: Any = None) -> None:
+        """``Run.watch`` in WandbLogger's order: gradient and/or parameter statistics every ``log_freq``
+        backward passes; ``log_graph=True`` (WandbLogger's default) records the model summary as
+        ``log_graph=True`` on the logger does.
 
         Raises:
             SettingsError: a bad argument (see ``tracker_core.Run.watch``).
         """
         options = {"log": log, "log_freq": log_freq, "include": include, "exclude": exclude}
-        self.experiment.watch(model, **options)
+        self._live_run().watch(model, **options)
         self._watches.append((weakref.ref(model), options))
+        if log_graph:
+            self._safely("log_graph", lambda: self._record_model_summary(model))
 
     @rank_zero_only
     def log_table(self, key: str, columns: list[str] | None = None, data: Any = None, dataframe: Any = None,
@@ -274,21 +316,80 @@ class TrackerLogger(Logger):
         self._safely("log_table", lambda: self._log_metrics(
             {key: tracker_core.Table(columns=columns, data=data, dataframe=dataframe)}, step))
 
-    log_text = log_table
+    @rank_zero_only
+    def log_text(self, key: str, columns: list[str] | None = None, data: Any = None, dataframe: Any = None,
+                 step: int | None = None) -> None:
+        """Text as a ``tracker_core.Table`` (as ``log_table``)."""
+        self.log_table(key, columns, data, dataframe, step)
 
     @rank_zero_only
     def log_image(self, key: str, images: list[Any], step: int | None = None, **kwargs: list[Any]) -> None:
-        """A list of ``tracker_core.Image`` under ``key``; ``kwargs`` are lists with one value per image
-        (``caption=[...]``, ``mode=[...]``)."""
-        def log() -> None:
-            for option, values in kwargs.items():
-                if len(values) != len(images):
-                    raise ValueError(f"{option} has {len(values)} values for {len(images)} images")
-            media = [tracker_core.Image(image, **{option: values[i] for option, values in kwargs.items()})
-                     for i, image in enumerate(images)]
-            self._log_metrics({key: media}, step)
+        """A list of ``tracker_core.Image`` (arrays, tensors, PIL images, figures or file paths) under ``key``;
+        ``kwargs`` are lists with one value per image (``caption=[...]``, ``mode=[...]``).
 
-        self._safely("log_image", log)
+        Raises:
+            TypeError: ``images`` is not a list. ValueError: a ``kwargs`` list of another length.
+        """
+        self._log_media(key, images, "images", tracker_core.Image, step, kwargs)
+
+    @rank_zero_only
+    def log_audio(self, key: str, audios: list[Any], step: int | None = None, **kwargs: list[Any]) -> None:
+        """A list of ``tracker_core.Audio`` (arrays with ``sample_rate=[...]``, or file paths) under ``key``.
+
+        Raises:
+            TypeError: ``audios`` is not a list. ValueError: a ``kwargs`` list of another length.
+        """
+        self._log_media(key, audios, "audios", tracker_core.Audio, step, kwargs)
+
+    @rank_zero_only
+    def log_video(self, key: str, videos: list[Any], step: int | None = None, **kwargs: list[Any]) -> None:
+        """A list of ``tracker_core.Video`` (frame arrays, or file paths) under ``key``; ``kwargs`` such as
+        ``fps=[...]``, ``caption=[...]``.
+
+        Raises:
+            TypeError: ``videos`` is not a list. ValueError: a ``kwargs`` list of another length.
+        """
+        self._log_media(key, videos, "videos", tracker_core.Video, step, kwargs)
+
+    def _log_media(self, key: str, items: list[Any], what: str, kind: Callable[..., Any], step: int | None,
+                   kwargs: Mapping[str, list[Any]]) -> None:
+        """Check the arguments as WandbLogger does (these raise), then log one medium per item (a medium
+        that cannot be made is warned about once, as any logging failure)."""
+        if not isinstance(items, list):
+            raise TypeError(f'Expected a list as "{what}", found {type(items)}')
+        for option, values in kwargs.items():
+            if len(values) != len(items):
+                raise ValueError(f"Expected {len(items)} items but only found {len(values)} for {option}")
+        per_item = [{option: values[i] for option, values in kwargs.items()} for i in range(len(items))]
+        self._safely(f"log_{what}", lambda: self._log_metrics(
+            {key: [kind(item, **options) for item, options in zip(items, per_item, strict=True)]}, step))
+
+    @staticmethod
+    @rank_zero_only
+    def download_artifact(artifact: str, save_dir: str | os.PathLike[str] | None = None,
+                          artifact_type: str | None = None, use_artifact: bool | None = True) -> str:
+        """Download an artifact version (``name``, ``name:v3``, ``name:<alias>``) and return its folder, as
+        WandbLogger's: through the active run (its use is recorded) when there is one and ``use_artifact``,
+        else from the store (``TRACKER_DIR``).
+
+        Raises:
+            ArtifactError: no such artifact, or one of another ``artifact_type``.
+        """
+        run: tracker_core.Run | None = tracker_core.run
+        found = _typed(tracker_core.Api(run.settings.dir if run is not None else None), artifact, artifact_type)
+        if run is not None and use_artifact:
+            found = run.use_artifact(artifact)
+        return found.download(None if save_dir is None else os.fspath(save_dir))
+
+    def use_artifact(self, artifact: str, artifact_type: str | None = None) -> StoredArtifact:
+        """Record that the run uses an artifact version and return it (``.download()`` gives its files).
+
+        Raises:
+            ArtifactError: no such artifact, or one of another ``artifact_type``.
+        """
+        run = self._live_run()
+        _typed(tracker_core.Api(run.settings.dir), artifact, artifact_type)  # before the use is recorded
+        return run.use_artifact(artifact)
 
     # ----- checkpoints -------------------------------------------------------------------------
 
@@ -312,7 +413,7 @@ class TrackerLogger(Logger):
             self._logged[path] = mtime
 
     def _log_checkpoint(self, callback: ModelCheckpoint, path: str) -> None:
-        run = self.experiment
+        run = self._live_run()
         score = callback.best_k_models.get(path)
         if path == callback.best_model_path:
             score = callback.best_model_score
@@ -372,7 +473,7 @@ class TrackerLogger(Logger):
         if self._handed_over_by != os.getpid():
             return
         try:
-            run = self.experiment
+            run = self._live_run()
             error = getattr(sys, "last_value", None)  # set when the program ended with an uncaught exception
             if error is not None:
                 run.finish_from_hook("failed", 1, "".join(traceback.format_exception(error)))
@@ -403,6 +504,43 @@ class TrackerLogger(Logger):
             if self._strict:
                 raise
             warn_once(self._warned, "TrackerLogger", what, exc)
+
+
+def _check_options(log_model: object, prefix: object, add_file_policy: object, offline: object) -> None:
+    if log_model not in (True, False, "all"):
+        raise SettingsError("log_model", f"{log_model!r} is not True, False or 'all'",
+                            "pass True (best and last checkpoints after fit), 'all' (each as saved) or False")
+    if not isinstance(prefix, str):
+        raise SettingsError("prefix", f"{prefix!r} is not a string", "pass e.g. prefix='pretrain'")
+    if add_file_policy not in ("mutable", "immutable"):
+        raise SettingsError("add_file_policy", f"{add_file_policy!r} is not 'mutable' or 'immutable'",
+                            "leave it out: checkpoints enter the store at once, linked or copied")
+    if not isinstance(offline, bool):
+        raise SettingsError("offline", f"{offline!r} is not a bool", "pass offline=True or False")
+
+
+_warned_options: set[str] = set()
+
+
+def _warn_once(option: str, message: str) -> None:
+    if option not in _warned_options:
+        _warned_options.add(option)
+        warnings.warn(message, TrackerWarning, stacklevel=3)
+
+
+def _typed(api: tracker_core.Api, ref: str, artifact_type: str | None) -> StoredArtifact:
+    """The artifact version ``ref``, checked to be of ``artifact_type`` (when given).
+
+    Raises:
+        ArtifactError: no such version, or one of another type.
+    """
+    from tracker_core.artifacts import ArtifactError
+
+    artifact = api.artifact(ref)
+    if artifact_type is not None and artifact.type != artifact_type:
+        raise ArtifactError(f"{artifact.ref} is of type {artifact.type!r}, not {artifact_type!r}",
+                            "pass the artifact's own type, or artifact_type=None")
+    return artifact
 
 
 def _readable(value: Any) -> Any:

@@ -21,8 +21,8 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "SLURM_PROCID",
                  "OMPI_COMM_WORLD_RANK", "PMI_RANK", "JSM_NAMESPACE_RANK"):
         monkeypatch.delenv(name, raising=False)
-    for name in [n for n in os.environ if n.startswith("TRACKER_") and n not in
-                 ("TRACKER_DIR", "TRACKER_CONSOLE", "TRACKER_SILENT")]:
+    for name in [n for n in os.environ if n.startswith(("TRACKER_", "WANDB_")) and n not in
+                 ("TRACKER_DIR", "TRACKER_CONSOLE", "TRACKER_SILENT")]:  # WANDB_* are fallbacks of TRACKER_*
         monkeypatch.delenv(name, raising=False)
     yield root
     tracker_core.finish()

@@ -170,6 +170,21 @@ def test_tracker_log_model_end_logs_the_final_model(tmp_path: Path, monkeypatch:
     assert {"config.json", "model.safetensors"} <= paths(final)
 
 
+def test_the_hf_docs_wandb_environment_works_with_report_to_tracker(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Hugging Face's W&B guide sets it up, with only report_to changed."""
+    monkeypatch.setenv("WANDB_PROJECT", "amazon_sentiment_analysis")
+    monkeypatch.setenv("WANDB_LOG_MODEL", "checkpoint")
+    monkeypatch.setenv("WANDB_WATCH", "all")
+    trainer(tmp_path, run_name="bert-base-high-lr", max_steps=100, eval_strategy="no", save_strategy="steps",
+            save_steps=50, logging_steps=10).train()  # watch() measures every max(100, logging_steps) steps
+    run = only_run("amazon_sentiment_analysis")
+    assert run.name == "bert-base-high-lr"
+    assert [a.version for a in run.logged_artifacts()] == [0, 1]  # a checkpoint at step 50 and 100
+    watched = [row for row in run.history() if any(key.startswith("parameters/") for key in row)]
+    assert len(watched) == 1 and watched[0]["train/global_step"] == 100  # WANDB_WATCH=all: parameters too
+
+
 def paths(artifact: Any) -> set[str]:
     return {entry["path"] for entry in artifact.files()}
 

@@ -128,8 +128,12 @@ def test_setup_mistakes_raise_at_once() -> None:
     with pytest.raises(tracker_core.SettingsError, match="run="):
         TrackerLogger(project="p", run=tracker_core.init(project="p"))
     tracker_core.finish()
-    with pytest.raises(tracker_core.SettingsError):
-        TrackerLogger(project="p", offline=True)
+    with pytest.raises(tracker_core.SettingsError, match="offline"):
+        TrackerLogger(project="p", offline="yes")
+    with pytest.raises(tracker_core.SettingsError, match="colour"):
+        TrackerLogger(project="p", colour="red")  # an unknown option of init
+    with pytest.raises(tracker_core.SettingsError, match="save_dir"):
+        TrackerLogger(save_dir="a", dir="b")
     with pytest.raises(tracker_core.SettingsError, match="version"):
         TrackerLogger(id="a", version="b")
 
@@ -169,9 +173,10 @@ def test_media_watch_and_model_summary() -> None:
 def test_a_failing_log_call_warns_once_and_training_goes_on() -> None:
     logger = TrackerLogger(project="p")
     fit(logger)
-    with pytest.warns(tracker_core.TrackerWarning, match="log_image"):
+    with pytest.raises(ValueError, match="Expected 2 items but only found 1 for caption"):  # as WandbLogger
         logger.log_image("bad", [1, 2], caption=["only one"])
-    logger.log_image("bad", [1, 2], caption=["only one"])  # once
+    with pytest.warns(tracker_core.TrackerWarning, match="'bad'"):  # a value that is no image: left out, warned
+        logger.log_image("bad", [object()])
     with pytest.warns(tracker_core.TrackerWarning, match="left out 'weird'"):
         logger.log_metrics({"weird": object(), "fine": 1.0}, step=20)
     assert only_run("p").summary["fine"] == 1.0

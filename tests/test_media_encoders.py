@@ -334,3 +334,40 @@ def test_every_media_kind_is_a_media_value(np):
               Video(np.zeros((1, 2, 2), np.uint8)), Plot({})]
     assert {value.encode().kind for value in values if isinstance(value, Media)} == {
         "image", "table", "histogram", "audio", "video", "plot"}
+
+
+def test_audio_and_video_files_are_stored_as_they_are(tmp_path):
+    """W&B takes file paths for Audio and Video; the bytes are kept, a WAV header gives its numbers."""
+    wav = tmp_path / "speech.wav"
+    with wave.open(str(wav), "wb") as writer:
+        writer.setnchannels(2)
+        writer.setsampwidth(2)
+        writer.setframerate(8000)
+        writer.writeframes(b"\x01\x00\x02\x00" * 4000)
+    encoded = Audio(str(wav), caption="speech").encode()
+    check_addresses(encoded)
+    assert encoded.files[0].data == wav.read_bytes() and encoded.files[0].extension == "wav"
+    assert (encoded.fields["sample_rate"], encoded.fields["channels"], encoded.fields["duration"]) == (8000, 2, 0.5)
+    mp3 = tmp_path / "clip.MP3"
+    mp3.write_bytes(b"ID3 not really decoded")
+    encoded = Audio(mp3).encode()
+    assert encoded.files[0].extension == "mp3" and encoded.fields["duration"] is None
+    mp4 = tmp_path / "rollout.mp4"
+    mp4.write_bytes(b"\x00\x00\x00\x18ftypmp42 bytes")
+    encoded = Video(str(mp4), fps=30, format="mp4", caption="rollout").encode()
+    check_addresses(encoded)
+    assert encoded.files[0].data == mp4.read_bytes()
+    assert (encoded.fields["format"], encoded.fields["fps"], encoded.fields["caption"]) == ("mp4", 30, "rollout")
+
+
+@pytest.mark.parametrize(("make", "given"), [
+    (lambda p: Audio(str(p / "missing.wav")), "could not be read"),
+    (lambda p: Audio(str(p / "notes.txt")), "notes.txt"),
+    (lambda p: Video(str(p / "missing.mp4")), "could not be read"),
+    (lambda p: Audio([0.1, 0.2]), "sample_rate"),
+])
+def test_bad_media_files_raise_media_error(tmp_path, make, given):
+    (tmp_path / "notes.txt").write_text("x")
+    value = make(tmp_path)
+    with pytest.raises(MediaError, match=given):
+        value.validate()

@@ -114,7 +114,7 @@ def test_nan_does_not_become_the_minimum() -> None:
         ({"name": "x", "summary": "median"}, "median"),
         ({"name": "x", "goal": "up"}, "minimize"),
         ({"name": "x", "step_metric": 3}, "x-axis"),
-        ({"name": "val/*", "step_metric": "val/epoch"}, "own axis"),
+        ({"name": "epoch", "step_metric": "epoch"}, "own axis"),
         ({"name": "x", "hidden": "yes"}, "bool"),
     ],
 )
@@ -154,3 +154,38 @@ def test_a_mean_over_integers_beyond_the_float_range_does_not_break_reading() ->
     run.finish()
     listed = tracker_core.Api().runs("steps")
     assert listed[0].summary["huge"] == {"mean": 3.0, "max": 2**1100}
+
+
+def test_a_glob_does_not_cover_its_own_step_metric() -> None:
+    """W&B's documented pattern: every train/ metric on the train/step axis, which is itself under train/."""
+    run = tracker_core.init(project="steps")
+    run.define_metric("train/*", step_metric="train/step")
+    run.log({"train/loss": 0.9, "train/step": 100}, step=5)
+    run.log({"train/loss": 0.7}, step=6)  # the axis value is carried over (step_sync)
+    run.log({"train/loss": 0.5, "train/step": 300}, step=2)  # behind the run's step: on its own axis, accepted
+    run.finish()
+    stored = tracker_core.Api().run(run.path)
+    rows = stored.history(keys=["train/loss", "train/step"])
+    assert [(r["_step"], r["train/step"], r["train/loss"]) for r in rows] == [(2, 300, 0.5), (5, 100, 0.9),
+                                                                               (6, 100, 0.7)]
+    assert stored.summary["train/step"] == 300 and "_tracker/out_of_order_records" not in stored.summary
+    assert [r["train/step"] for r in stored.history(x_axis="train/step")] == [100, 100, 300]
+
+
+def test_several_summary_options_on_one_metric_are_all_kept() -> None:
+    run = tracker_core.init(project="steps")
+    run.define_metric("loss", summary="min")
+    run.define_metric("loss", summary="max")  # a second call adds to the first, as in W&B
+    run.define_metric("acc", summary="min,max,mean")
+    run.define_metric("lr", step_metric="epoch")
+    run.define_metric("lr", summary="last")  # the axis of the first call stays
+    for epoch, (loss, acc) in enumerate([(0.5, 0.1), (0.2, 0.4), (0.9, 0.7)]):
+        run.log({"loss": loss, "acc": acc, "lr": 0.1 / (epoch + 1), "epoch": epoch})
+    assert run.summary["loss"] == {"min": 0.2, "max": 0.9}
+    run.finish()
+    stored = tracker_core.Api().run(run.path)
+    assert stored.summary["loss"] == {"min": 0.2, "max": 0.9}
+    assert stored.summary["acc"] == {"min": 0.1, "max": 0.7, "mean": pytest.approx(0.4)}
+    assert stored.summary["lr"] == pytest.approx(0.1 / 3)  # one option: the value itself, in our shape
+    assert stored.summary_metrics["lr"] == {"last": pytest.approx(0.1 / 3)}  # W&B's shape: always a dict
+    assert [row["epoch"] for row in stored.history(keys=["lr"], x_axis="epoch")] == [0, 1, 2]

@@ -179,3 +179,49 @@ def test_module_level_watch_acts_on_the_active_run_like_wandb_watch() -> None:
     run.finish()
     rows = tracker_core.Api().run(run.path).history()
     assert "gradients/weight.norm" in rows[0] and "gradients/weight.norm" not in rows[1]
+
+
+def test_watch_takes_wandbs_arguments_in_wandbs_order() -> None:
+    import inspect
+
+    expected = ["models", "criterion", "log", "log_freq", "idx", "log_graph", "include", "exclude"]
+    for watch in (tracker_core.watch, tracker_core.Run.watch):
+        parameters = {n: p for n, p in inspect.signature(watch).parameters.items() if n != "self"}
+        assert list(parameters) == expected
+        assert (parameters["log"].default, parameters["log_freq"].default) == ("gradients", 1000)
+        assert parameters["include"].kind is parameters["exclude"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_a_list_of_models_is_watched_the_second_under_wandbs_graph_prefix() -> None:
+    import torch
+
+    encoder, decoder = torch.nn.Linear(4, 3), torch.nn.Linear(3, 1)
+    run = tracker_core.init(project="watch")
+    tracker_core.watch((encoder, decoder), None, "all", 1)  # positional, as W&B scripts write it
+    decoder(encoder(torch.randn(5, 4))).sum().backward()
+    run.log({"loss": 1.0})
+    run.finish()
+    (row,) = tracker_core.Api().run(run.path).history()
+    assert row["gradients/weight"].kind == "histogram" and row["parameters/bias.norm"] > 0
+    assert sum(row["gradients/weight"].fields["values"]) == 12  # the encoder's 3x4 weight
+    assert sum(row["gradients/graph_1weight"].fields["values"]) == 3  # the decoder's 1x3 weight
+    assert row["gradients/graph_1global_norm"] > 0 and "parameters/graph_1bias.norm" in row
+
+
+def test_watch_log_none_watches_nothing_and_log_graph_warns_once() -> None:
+    import torch
+
+    model = torch.nn.Linear(4, 2)
+    run = tracker_core.init(project="watch")
+    run.watch(model, log=None, log_freq=1)
+    with pytest.warns(tracker_core.TrackerWarning, match=r"log_graph=True\) is accepted for W&B and has no effect"):
+        run.watch(model, log_freq=1, log_graph=True)
+    model(torch.randn(3, 4)).sum().backward()
+    run.log({"loss": 1.0})
+    run.finish()
+    (row,) = tracker_core.Api().run(run.path).history()
+    assert "gradients/weight.norm" in row  # once: the second call's hooks only
+    with pytest.raises(tracker_core.SettingsError, match="idx"):
+        tracker_core.init(project="watch").watch(model, idx=-1)
+    with pytest.raises(TypeError):
+        tracker_core.watch(model, None, "all", 1, None, False, "*weight")  # include is keyword-only

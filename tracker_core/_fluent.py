@@ -189,14 +189,16 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
         run.finish(exit_code=exit_code, quiet=quiet)
 
 
-def watch(model: Any, log: str = "gradients", log_freq: int = 100, include: Any = None, exclude: Any = None) -> None:
-    """``Run.watch`` on the active run (as ``wandb.watch``).
+def watch(models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+          idx: int | None = None, log_graph: bool = False, *, include: Any = None, exclude: Any = None) -> None:
+    """``Run.watch`` on the active run, with ``wandb.watch``'s arguments in its order.
 
     Raises:
         RunStateError: no run is active.
         SettingsError: a bad argument (see ``Run.watch``).
     """
-    _require_active("watch").watch(model, log=log, log_freq=log_freq, include=include, exclude=exclude)
+    _require_active("watch").watch(models, criterion, log, log_freq, idx, log_graph, include=include,
+                                   exclude=exclude)
 
 
 def unwatch(model: Any = None) -> None:

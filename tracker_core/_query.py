@@ -11,7 +11,15 @@ value (equality; for ``tags``, membership) or a dict of ``$eq $ne $lt $lte $gt $
 $nin $exists $regex``. Fields: ``id name status group job_type tags notes entity exit_code
 created_at duration``, ``config.<key>`` (nested keys with dots) and ``summary.<key>``.
 A run without the field matches only ``$ne``, ``$nin`` and ``$exists: false``; NaN matches
-no comparison.
+no comparison. ``$and``, ``$or`` and ``$nor`` combine lists of filters.
+
+W&B's field names work too (``Api().runs(path, filters=..., order=...)`` as written for W&B):
+``state`` (status), ``displayName`` (name), ``createdAt`` (compared with ISO-8601 text, UTC
+when no zone is given), ``jobType``, ``description`` (notes), ``config.<key>.value`` (W&B wraps
+each config value in ``{"value": ...}``; here it is ``config.<key>``) and
+``summary_metrics.<key>``, read from the W&B-shaped summary (``StoredRun.summary_metrics``:
+``summary_metrics.val/loss.min`` for a metric defined with ``summary="min"``). W&B's ``name``
+filter is the run id; here ``name`` is the display name, and the id is ``id``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ __all__ = ["MISSING", "compile_filters", "lookup", "sort_runs"]
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 FIELDS = ("id", "name", "status", "group", "job_type", "tags", "notes", "entity", "exit_code",
           "created_at", "duration")
+ALIASES = {"state": "status", "displayName": "name", "display_name": "name", "createdAt": "created_at",
+           "jobType": "job_type", "description": "notes"}
+"""W&B's field names -> this project's."""
+_WANDB_SUMMARY = "summary_metrics."
 _EXPRESSION = re.compile(r"^\s*([^<>=!~\s]+)\s*(<=|>=|!=|=|<|>|~)\s*(.*?)\s*$")
 _SYMBOLS = {"=": "$eq", "!=": "$ne", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "~": "$regex"}
 
@@ -36,6 +48,7 @@ _SYMBOLS = {"=": "$eq", "!=": "$ne", "<": "$lt", "<=": "$lte", ">": "$gt", ">=":
 class Queryable(Protocol):
     config: dict[str, Any]
     summary: dict[str, Any]
+    # ``summary_metrics`` (the W&B-shaped summary) is read when present, else ``summary``
 
 
 def _nested(tree: Any, path: str) -> Any:
@@ -62,10 +75,12 @@ def check_field(field: str) -> str:
     Raises:
         SettingsError: an unknown field.
     """
-    if field.startswith(("config.", "summary.")) or field in FIELDS:
+    field = ALIASES.get(field, field)
+    if field.startswith(("config.", "summary.", _WANDB_SUMMARY)) or field in FIELDS:
         return field
     raise SettingsError(f"field {field!r}", "not a run field",
-                        "use config.<key>, summary.<key> or one of " + ", ".join(FIELDS))
+                        "use config.<key>, summary.<key>, summary_metrics.<key> or one of "
+                        + ", ".join(FIELDS + tuple(ALIASES)))
 
 
 def lookup(run: Queryable, field: str) -> Any:
@@ -74,10 +89,16 @@ def lookup(run: Queryable, field: str) -> Any:
     Raises:
         SettingsError: an unknown field.
     """
+    field = ALIASES.get(field, field)
     if field.startswith("config."):
-        return _nested(run.config, field[7:])
+        found = _nested(run.config, field[7:])
+        if found is MISSING and field.endswith(".value"):  # W&B's config.<key>.value
+            found = _nested(run.config, field[7:-6])
+        return found
     if field.startswith("summary."):
         return _nested(run.summary, field[8:])
+    if field.startswith(_WANDB_SUMMARY):
+        return _nested(getattr(run, "summary_metrics", run.summary), field[len(_WANDB_SUMMARY):])
     if field in FIELDS:
         value = getattr(run, field)
         if field == "created_at" and value is not None:
@@ -151,19 +172,46 @@ def compile_filters(filters: Mapping[str, Any] | Sequence[str] | None) -> Callab
         filters = merged
     checks: list[Callable[[Queryable], bool]] = []
     for field, condition in filters.items():
-        if field in ("$and", "$or"):
-            checks.append(_combine([compile_filters(part) for part in condition], field == "$and"))
+        if field in ("$and", "$or", "$nor"):
+            if isinstance(condition, (str, Mapping)) or not isinstance(condition, Sequence):
+                raise SettingsError(f"filter {field}", f"{condition!r} is not a list of filters",
+                                    f'pass e.g. {{"{field}": [{{"status": "finished"}}, {{"tags": "best"}}]}}')
+            either = _combine([compile_filters(part) for part in condition], field == "$and")
+            checks.append(_negate(either) if field == "$nor" else either)
             continue
         if field.startswith("$"):
-            raise SettingsError(f"filter operator {field!r}", "not supported", "use $and or $or at the top level")
-        check_field(field)
+            raise SettingsError(f"filter operator {field!r}", "not supported",
+                                "use $and, $or or $nor at the top level")
+        field = check_field(field)
         conditions = condition if isinstance(condition, Mapping) else {"$eq": condition}
+        if field == "created_at":
+            conditions = {op: _timestamps(target) for op, target in conditions.items()}
         for op in conditions:
             if op not in ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$exists", "$regex"):
                 raise SettingsError(f"filter operator {op!r}", "not supported",
                                     "use $eq $ne $lt $lte $gt $gte $in $nin $exists $regex")
         checks.append(_field_check(field, conditions))
     return _combine(checks, every=True)
+
+
+def _negate(check: Callable[[Queryable], bool]) -> Callable[[Queryable], bool]:
+    return lambda run: not check(run)
+
+
+def _timestamps(target: Any) -> Any:
+    """ISO-8601 text (W&B's ``createdAt``; UTC when no zone is given) as seconds since the epoch."""
+    if isinstance(target, (list, tuple)):
+        return [_timestamps(item) for item in target]
+    if not isinstance(target, str):
+        return target
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(target)
+    except ValueError:
+        raise SettingsError(f"created_at value {target!r}", "not an ISO-8601 date or time",
+                            "e.g. '2026-01-31' or '2026-01-31T12:00:00Z'") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)).timestamp()
 
 
 def _combine(checks: list[Callable[[Queryable], bool]], every: bool) -> Callable[[Queryable], bool]:

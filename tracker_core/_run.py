@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 from tracker_core.alerts._level import AlertLevel
 
 if TYPE_CHECKING:
-    from tracker_core._artifact_handle import StoredArtifact
+    from tracker_core.api import StoredArtifact
     from tracker_core._encoding import Problem
     from tracker_core._settings import Settings
     from tracker_core.artifacts import Artifact
@@ -189,19 +189,23 @@ class Run:
         """
         self._rows.define_metric(name, step_metric, summary, goal, hidden, step_sync, alert_after)
 
-    def watch(self, model: Any, log: str = "gradients", log_freq: int = 100, include: Any = None,
-              exclude: Any = None) -> None:
-        """Record gradient and/or parameter statistics of a torch model every ``log_freq`` backward passes.
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+              idx: int | None = None, log_graph: bool = False, *, include: Any = None, exclude: Any = None) -> None:
+        """Record gradient and/or parameter statistics of torch models every ``log_freq`` backward passes.
 
-        Histograms (64 bins), per-tensor L2 norms and the global gradient norm join the user's next
-        ``log()`` row. Non-finite gradients are counted, named and recorded as an alert. ``include`` /
-        ``exclude``: glob patterns or a callable over parameter names. Nothing is computed on a run
-        that writes nothing (other ranks) or on steps that are not logged.
+        W&B's arguments in W&B's order: ``models`` is a module or a list/tuple of them (the second one's
+        statistics under W&B's ``graph_1`` prefix, and so on; ``idx`` sets the first number);
+        ``log=None`` watches nothing; ``criterion`` is accepted and unused; ``log_graph=True`` warns
+        once (no graph is recorded). Histograms (64 bins), per-tensor L2 norms and the global gradient
+        norm join the user's next ``log()`` row. Non-finite gradients are counted, named and recorded
+        as an alert. ``include`` / ``exclude`` (keyword-only): glob patterns or a callable over
+        parameter names. Nothing is computed on a run that writes nothing (other ranks) or on steps
+        that are not logged.
 
         Raises:
             SettingsError: a bad argument, or a sharded model that cannot be watched correctly.
         """
-        self._watch.watch(model, log, log_freq, include, exclude)
+        self._watch.watch(models, log, log_freq, include, exclude, log_graph=log_graph, idx=idx)
 
     def unwatch(self, model: Any = None) -> None:
         """Remove the hooks of ``watch`` (for ``model``, or for every watched model)."""
@@ -278,7 +282,7 @@ class Run:
             ArtifactError: a bad collection name or alias, or an artifact whose files are gone.
         """
         collection = target_path.rstrip("/").rsplit("/", 1)[-1] if isinstance(target_path, str) else target_path
-        from tracker_core._artifact_handle import StoredArtifact
+        from tracker_core.api import StoredArtifact
 
         if isinstance(artifact, StoredArtifact):  # a version in the store already: link it as it is
             files = self._artifacts.build(artifact.download(), artifact.name, artifact.type)

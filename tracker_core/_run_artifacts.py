@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tracker_core._artifact_handle import StoredArtifact
+from tracker_core.api import StoredArtifact
 
 if TYPE_CHECKING:
     from tracker_core._notices import Notices

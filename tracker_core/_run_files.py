@@ -19,7 +19,7 @@ from tracker_core._saved_files import copy_atomically, saved_files_of
 from tracker_core._wandb_init import warn_once
 
 if TYPE_CHECKING:
-    from tracker_core._artifact_handle import StoredArtifact
+    from tracker_core.api import StoredArtifact
     from tracker_core._notices import Notices
     from tracker_core._records import RunRecords
     from tracker_core._run import Run

@@ -25,22 +25,28 @@ class WatchGlue:
         self._alerts = alerts
         self.watchers: list[tuple[weakref.ref[Any], Any]] = []  # (model, tracker_core._watch.Watcher)
 
-    def watch(self, model: Any, log: str, log_freq: int, include: Any, exclude: Any) -> None:
-        """``Run.watch``: see there.
+    def watch(self, models: Any, log: str | None, log_freq: int, include: Any, exclude: Any, *,
+              log_graph: bool = False, idx: int | None = None) -> None:
+        """``Run.watch``: see there. All models are watched, or none.
 
         Raises:
             SettingsError: a bad argument, or a sharded model that cannot be watched correctly.
         """
         if self._records.inactive is not None:
             return
-        from tracker_core._watch import Watcher
+        from tracker_core._watch import Watcher, models_to_watch, prefixed
 
+        watchers: list[tuple[weakref.ref[Any], Watcher]] = []
         try:
-            watcher = Watcher(model, log, log_freq, include, exclude, on_stats=self._keep_stats,
-                              on_nonfinite=self._alerts.nonfinite)
+            for model, prefix in models_to_watch(models, log, log_graph, idx):
+                watchers.append((weakref.ref(model), Watcher(model, log, log_freq, include, exclude,
+                                 on_stats=prefixed(self._keep_stats, prefix),
+                                 on_nonfinite=self._alerts.nonfinite)))
         except ValueError as exc:
+            for _, watcher in watchers:
+                watcher.remove()
             raise SettingsError("watch()", str(exc)) from None
-        self.watchers.append((weakref.ref(model), watcher))
+        self.watchers.extend(watchers)
 
     def unwatch(self, model: Any = None) -> None:
         """Remove the hooks of ``watch`` (for ``model``, or for every watched model)."""
@@ -51,4 +57,4 @@ class WatchGlue:
                 self.watchers.remove(entry)
 
     def _keep_stats(self, stats: dict[str, Any]) -> None:
-        self._rows.pending = stats  # replaced if the user logs nothing in between: the newest counts
+        self._rows.pending = {**(self._rows.pending or {}), **stats}  # per key, the newest counts (several models)

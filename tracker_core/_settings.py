@@ -1,7 +1,12 @@
-"""Typed settings for a run: argument > TRACKER_* environment variable > default.
+"""Typed settings for a run: argument > TRACKER_* environment variable > its WANDB_* twin > default.
 
-Each setting is declared once below, with its environment variable and its doc.
-This module imports pydantic, so it is imported only when a run is first created.
+Each setting is declared once below, with its environment variable and its doc, and where W&B has
+one, the W&B variable read when ours is unset (``fallback_env``), so an environment set up for W&B
+keeps working. W&B's words are translated (``fallback_values``: ``WANDB_MODE=dryrun`` is ``offline``;
+a tuple names our words in order of preference, the first the setting accepts wins; None means
+unset), and ``WANDB_DIR``, the folder W&B puts its ``wandb/`` folder in, gets our store in its
+``tracker_runs/`` (``fallback_subdir``). This module imports pydantic, so it is imported only when
+a run is first created.
 
 Boolean variables accept only ``true``/``false``/``1``/``0`` (any case); list
 variables are comma-separated. An invalid value raises ``SettingsError`` naming
@@ -12,14 +17,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from tracker_core._errors import SettingsError
 
-__all__ = ["ALERT_ENV_VARS", "ALL_ENV_VARS", "ENV_VARS", "GROUPS", "PROVENANCE_ITEMS", "AdapterSettings",
-           "AlertSettings", "Settings", "resolve", "resolve_settings"]
+__all__ = ["ALERT_ENV_VARS", "ALL_ENV_VARS", "ENV_VARS", "FALLBACK_ENV_VARS", "GROUPS", "PROVENANCE_ITEMS",
+           "AdapterSettings", "AlertSettings", "Settings", "in_environment", "resolve", "resolve_settings"]
 
 PROVENANCE_ITEMS = ("command", "cwd", "git", "git_diff", "python", "packages", "host", "gpu")
 
@@ -37,8 +42,21 @@ def _to_path_str(value: Any) -> Any:
 _StrTuple = Annotated[tuple[str, ...], BeforeValidator(_to_tuple)]
 
 
-def _env(name: str, doc: str) -> Any:
-    return {"env": name, "doc": doc}
+def _env(name: str, doc: str, fallback: str | None = None, values: Mapping[str, Any] | None = None,
+         subdir: str | None = None) -> Any:
+    """A field's ``json_schema_extra``: its variable and doc; W&B's twin variable, how W&B's words map
+    onto ours, and the subfolder a W&B folder variable means (see the module's docstring)."""
+    extra: dict[str, Any] = {"env": name, "doc": doc}
+    if fallback:
+        extra["fallback_env"] = fallback
+    if values:
+        extra["fallback_values"] = dict(values)
+    if subdir:
+        extra["fallback_subdir"] = subdir
+    return extra
+
+
+_SERVER_OR_LOCAL = ("online", "offline")  # W&B's syncing modes: ours where this project has it, else local
 
 
 class Settings(BaseModel):
@@ -48,30 +66,40 @@ class Settings(BaseModel):
 
     dir: Annotated[str, BeforeValidator(_to_path_str)] = Field(
         "tracker_runs", min_length=1,
-        json_schema_extra=_env("TRACKER_DIR", "Root directory of the local store."))
+        json_schema_extra=_env("TRACKER_DIR", "Root directory of the local store.", "WANDB_DIR",
+                               subdir="tracker_runs"))
     mode: Literal["offline", "disabled"] = Field(
         "offline",
-        json_schema_extra=_env("TRACKER_MODE", "`offline` writes the local store; `disabled` writes nothing."))
+        json_schema_extra=_env("TRACKER_MODE", "`offline` writes the local store; `disabled` writes nothing.",
+                               "WANDB_MODE", {"dryrun": "offline", "online": _SERVER_OR_LOCAL,
+                                              "run": _SERVER_OR_LOCAL, "shared": _SERVER_OR_LOCAL}))
     project: str = Field(
         "uncategorized", min_length=1, max_length=128, pattern=r"^[^./\\\x00][^/\\\x00]*$",
-        json_schema_extra=_env("TRACKER_PROJECT", "Project the run belongs to (a folder of the store)."))
+        json_schema_extra=_env("TRACKER_PROJECT", "Project the run belongs to (a folder of the store).",
+                               "WANDB_PROJECT"))
     entity: str | None = Field(
-        None, json_schema_extra=_env("TRACKER_ENTITY", "Team or user that owns the run (metadata only)."))
+        None, json_schema_extra=_env("TRACKER_ENTITY", "Team or user that owns the run (metadata only).",
+                                     "WANDB_ENTITY"))
     name: str | None = Field(
-        None, json_schema_extra=_env("TRACKER_RUN_NAME", "Display name; defaults to a generated one."))
-    notes: str | None = Field(None, json_schema_extra=_env("TRACKER_NOTES", "Free-text description."))
+        None, json_schema_extra=_env("TRACKER_RUN_NAME", "Display name; defaults to a generated one.",
+                                     "WANDB_NAME"))
+    notes: str | None = Field(None, json_schema_extra=_env("TRACKER_NOTES", "Free-text description.",
+                                                           "WANDB_NOTES"))
     tags: _StrTuple = Field(
-        (), json_schema_extra=_env("TRACKER_TAGS", "Comma-separated tags."))
+        (), json_schema_extra=_env("TRACKER_TAGS", "Comma-separated tags.", "WANDB_TAGS"))
     group: str | None = Field(
-        None, json_schema_extra=_env("TRACKER_RUN_GROUP", "Group of related runs (a sweep, a DDP job)."))
+        None, json_schema_extra=_env("TRACKER_RUN_GROUP", "Group of related runs (a sweep, a DDP job).",
+                                     "WANDB_RUN_GROUP"))
     job_type: str | None = Field(
-        None, json_schema_extra=_env("TRACKER_JOB_TYPE", "Kind of job, e.g. train or eval."))
+        None, json_schema_extra=_env("TRACKER_JOB_TYPE", "Kind of job, e.g. train or eval.", "WANDB_JOB_TYPE"))
     id: str | None = Field(
         None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-        json_schema_extra=_env("TRACKER_RUN_ID", "Run id to create or resume (letters, digits, `_.-`; max 64)."))
+        json_schema_extra=_env("TRACKER_RUN_ID", "Run id to create or resume (letters, digits, `_.-`; max 64).",
+                               "WANDB_RUN_ID"))
     resume: Literal["allow", "must", "never"] | None = Field(
         None, json_schema_extra=_env(
-            "TRACKER_RESUME", "`allow`: continue the run if it exists; `must`: it has to exist; `never`: it must not."))
+            "TRACKER_RESUME", "`allow`: continue the run if it exists; `must`: it has to exist; `never`: it must not.",
+            "WANDB_RESUME", {"auto": "allow", "true": "allow", "false": None}))
     resume_from_step: int | None = Field(
         None, ge=0, json_schema_extra=_env(
             "TRACKER_RESUME_FROM_STEP", "Rewind a resumed run: history after this step is superseded."))
@@ -96,7 +124,8 @@ class Settings(BaseModel):
             "TRACKER_FINISH_TIMEOUT", "Upper bound in seconds on the time `finish()` may take."))
     console: Literal["auto", "off"] = Field(
         "auto", json_schema_extra=_env(
-            "TRACKER_CONSOLE", "`auto` also saves stdout/stderr to `files/output.log`; `off` does not."))
+            "TRACKER_CONSOLE", "`auto` also saves stdout/stderr to `files/output.log`; `off` does not.",
+            "WANDB_CONSOLE", dict.fromkeys(("on", "wrap", "redirect", "wrap_raw", "wrap_emu"), "auto")))
     distributed: Literal["rank0", "all"] = Field(
         "rank0", json_schema_extra=_env(
             "TRACKER_DISTRIBUTED", "`rank0`: one run per job, written by rank 0; `all`: one run per rank."))
@@ -116,7 +145,7 @@ class Settings(BaseModel):
             "TRACKER_ARTIFACT_LINK", "How artifact files enter the store: `auto` (reflink, else copy) or "
             "`hardlink` (no extra disk, but the logged files become read-only)."))
     silent: bool = Field(
-        False, json_schema_extra=_env("TRACKER_SILENT", "Print nothing at init and finish."))
+        False, json_schema_extra=_env("TRACKER_SILENT", "Print nothing at init and finish.", "WANDB_SILENT"))
 
     @field_validator("project")
     @classmethod
@@ -138,11 +167,11 @@ class AdapterSettings(BaseModel):
     log_model: Literal["checkpoint", "end", "false"] | None = Field(
         None, json_schema_extra=_env(
             "TRACKER_LOG_MODEL", "Hugging Face adapter: log `checkpoint`s as they are saved, the model at the `end`, "
-            "or `false` (none)."))
+            "or `false` (none).", "WANDB_LOG_MODEL", {"true": "end", "1": "end", "0": "false"}))
     watch: Literal["gradients", "parameters", "all", "false"] | None = Field(
         None, json_schema_extra=_env(
             "TRACKER_WATCH", "Hugging Face adapter: `watch()` the model's `gradients`, `parameters`, `all`, or "
-            "`false` (nothing)."))
+            "`false` (nothing).", "WANDB_WATCH", {"0": "false"}))
     hf_autoregister: bool = Field(
         True, json_schema_extra=_env(
             "TRACKER_HF_AUTOREGISTER", "Hugging Face: the start-up hook the package installs makes "
@@ -213,9 +242,12 @@ GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings, AlertSettings)
 """Every settings model; each field declares its one TRACKER_* variable."""
 
 
+def _extra(model: type[BaseModel], name: str) -> dict[str, Any]:
+    return model.model_fields[name].json_schema_extra  # type: ignore[return-value]
+
+
 def _declared(model: type[BaseModel]) -> dict[str, str]:
-    return {name: str(field.json_schema_extra["env"])  # type: ignore[index]
-            for name, field in model.model_fields.items()}
+    return {name: str(_extra(model, name)["env"]) for name in model.model_fields}
 
 
 ENV_VARS: dict[str, str] = _declared(Settings)
@@ -227,13 +259,54 @@ ALERT_ENV_VARS: dict[str, str] = _declared(AlertSettings)
 ALL_ENV_VARS: list[str] = [var for model in GROUPS for var in _declared(model).values()]
 """Every TRACKER_* variable the project reads, in declaration order."""
 
+FALLBACK_ENV_VARS: dict[str, str] = {
+    str(extra["env"]): str(extra["fallback_env"]) for model in GROUPS for name in model.model_fields
+    if "fallback_env" in (extra := _extra(model, name))}
+"""TRACKER_* variable -> the WANDB_* variable read when it is unset."""
+
 _BOOL_WORDS = {"true": True, "1": True, "false": False, "0": False}
 
 
-def _parse_env(model: type[BaseModel], name: str, raw: str) -> Any:
+def _environment(model: type[BaseModel], name: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(variable, value) for a setting: its TRACKER_* variable if set, else its W&B twin translated
+    (see the module's docstring); None when neither is set (or W&B's word means unset)."""
+    extra = _extra(model, name)
+    var = extra["env"]
+    if environ.get(var, "") != "":
+        return var, environ[var]
+    fallback = extra.get("fallback_env")
+    raw = environ.get(fallback, "") if fallback else ""
+    if not fallback or raw == "":
+        return None
+    values = extra.get("fallback_values") or {}
+    word = raw.strip().lower()
+    if word in values:
+        choice = values[word]
+        if choice is None:
+            return None
+        if isinstance(choice, tuple):  # the first of our words this setting accepts
+            choice = next((c for c in choice if c in _literal_values(model.model_fields[name].annotation)), choice[-1])
+        raw = choice
+    if extra.get("fallback_subdir"):
+        raw = os.path.join(raw, extra["fallback_subdir"])
+    return fallback, raw
+
+
+def in_environment(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """True when the ``init()`` setting ``name`` is set by its TRACKER_* variable or its W&B twin."""
+    return _environment(Settings, name, os.environ if environ is None else environ) is not None
+
+
+def _literal_values(annotation: Any) -> set[Any]:
+    found: set[Any] = set()
+    for arg in get_args(annotation):
+        found |= _literal_values(arg) if get_args(arg) else {arg}
+    return found
+
+
+def _parse_env(model: type[BaseModel], name: str, raw: str, var: str) -> Any:
     """Turn an environment string into the setting's Python type; raises SettingsError."""
     annotation = str(model.model_fields[name].annotation)
-    var = _declared(model)[name]
     if "Literal" in annotation:  # a choice of words, checked by the model ('checkpoint' is no int)
         return raw
     if "bool" in annotation:
@@ -279,9 +352,11 @@ def resolve(model: type[_Model], arguments: Mapping[str, Any], environ: Mapping[
             raise SettingsError(name, "unknown option", _suggest(name, known))
         if value is not None:
             values[name], sources[name] = value, "argument"
-    for name, var in declared.items():
-        if name not in values and environ.get(var, "") != "":
-            values[name], sources[name] = _parse_env(model, name, environ[var]), f"environment variable {var}"
+    for name in declared:
+        found = None if name in values else _environment(model, name, environ)
+        if found is not None:
+            var, raw = found
+            values[name], sources[name] = _parse_env(model, name, raw, var), f"environment variable {var}"
     try:
         return model(**values)
     except ValidationError as exc:

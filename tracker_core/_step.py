@@ -53,14 +53,25 @@ class MetricDefinition(NamedTuple):
 
     def aggregates(self) -> tuple[str, ...]:
         """The summary aggregates to keep, 'best' resolved through the goal."""
-        options = self.summary or (("best",) if self.goal else ())
         resolved = []
-        for option in options:
+        for option in self.options():
             if option == "best":
                 option = GOALS[self.goal or "minimize"]
             if option not in resolved:
                 resolved.append(option)
         return tuple(resolved)
+
+    def options(self) -> tuple[str, ...]:
+        """The summary options as asked for ('best' kept as such); a goal alone means 'best'."""
+        return self.summary or (("best",) if self.goal else ())
+
+    def merged(self, later: MetricDefinition) -> MetricDefinition:
+        """This definition updated by a later ``define_metric`` call for the same name, as W&B merges
+        them: summary options accumulate; a later axis, goal or ``alert_after`` replaces an earlier one."""
+        summary = self.summary + tuple(o for o in later.summary if o not in self.summary)
+        return later._replace(summary=summary, step_metric=later.step_metric or self.step_metric,
+                              goal=later.goal or self.goal, hidden=later.hidden or self.hidden,
+                              alert_after=later.alert_after or self.alert_after)
 
 
 def define(name: object, step_metric: object = None, summary: object = None, goal: object = None,
@@ -76,9 +87,9 @@ def define(name: object, step_metric: object = None, summary: object = None, goa
     if step_metric is not None and (not isinstance(step_metric, str) or not step_metric):
         raise SettingsError("step_metric", f"{step_metric!r} is not a metric name",
                             "pass the name of the metric used as x-axis, e.g. step_metric='epoch'")
-    if step_metric is not None and fnmatch.fnmatchcase(step_metric, name):
+    if step_metric is not None and step_metric == name:
         raise SettingsError("step_metric", f"{step_metric!r} would be its own axis",
-                            "choose a step metric outside the pattern")
+                            "choose another metric as the x-axis, e.g. step_metric='epoch'")
     options: tuple[str, ...] = ()
     if summary is not None:
         if not isinstance(summary, str):
@@ -108,7 +119,11 @@ def define(name: object, step_metric: object = None, summary: object = None, goa
 
 
 class MetricRules:
-    """The run's metric definitions; an exact name wins over globs, and later globs over earlier."""
+    """The run's metric definitions; an exact name wins over globs, and later globs over earlier.
+
+    A glob does not cover its own step metric (``define_metric("train/*", step_metric="train/step")``),
+    and a second definition of the same name is merged into the first (``MetricDefinition.merged``).
+    """
 
     def __init__(self, definitions: Iterable[MetricDefinition] = ()) -> None:
         self._exact: dict[str, MetricDefinition] = {}
@@ -124,9 +139,13 @@ class MetricRules:
 
     def add(self, definition: MetricDefinition) -> None:
         if any(c in definition.name for c in "*?["):
+            earlier = [d for d in self._globs if d.name == definition.name]
+            if earlier:
+                definition = earlier[0].merged(definition)
             self._globs = [d for d in self._globs if d.name != definition.name] + [definition]
         else:
-            self._exact[definition.name] = definition
+            earlier_exact = self._exact.get(definition.name)
+            self._exact[definition.name] = earlier_exact.merged(definition) if earlier_exact else definition
         if definition.step_metric:
             self.step_metrics.add(definition.step_metric)
         self._cache.clear()
@@ -143,7 +162,7 @@ class MetricRules:
         rule = self._exact.get(key)
         if rule is None:
             for glob in reversed(self._globs):
-                if fnmatch.fnmatchcase(key, glob.name):
+                if glob.step_metric != key and fnmatch.fnmatchcase(key, glob.name):
                     rule = glob
                     break
         self._cache[key] = rule
@@ -271,15 +290,25 @@ class SummaryBuilder:
 
     def snapshot(self) -> dict[str, Any]:
         """The summary: aggregates (one option: a value; several: a dict), then explicit overrides."""
+        return self._summary(wandb_shape=False)
+
+    def wandb_snapshot(self) -> dict[str, Any]:
+        """The summary as W&B shapes it: a metric with summary options (or a goal) reads as a dict of
+        option -> value under W&B's names (``{"min": v}``, ``{"best": v}``), even for one option; the
+        rest as in ``snapshot``."""
+        return self._summary(wandb_shape=True)
+
+    def _summary(self, wandb_shape: bool) -> dict[str, Any]:
         summary: dict[str, Any] = {}
         for key in self.last:
             rule = self.rules.rule_for(key) if self.rules else None
-            options = rule.aggregates() if rule else ()
-            if not options:
+            options = () if rule is None else rule.options() if wandb_shape else rule.aggregates()
+            if rule is None or not options:
                 summary[key] = self.last[key]
             elif options != ("none",):
-                values = {o: self._aggregate(key, o) for o in options if o != "none"}
-                summary[key] = next(iter(values.values())) if len(values) == 1 else values
+                best = GOALS[rule.goal or "minimize"]
+                values = {o: self._aggregate(key, best if o == "best" else o) for o in options if o != "none"}
+                summary[key] = next(iter(values.values())) if len(values) == 1 and not wandb_shape else values
         summary.update(self.overrides)
         for key in self.removed:
             summary.pop(key, None)

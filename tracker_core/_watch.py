@@ -58,7 +58,9 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Watcher"]
+from tracker_core._errors import TrackerWarning
+
+__all__ = ["Watcher", "models_to_watch", "prefixed"]
 
 LOG_VALUES = ("gradients", "parameters", "all")
 BINS = 64
@@ -66,6 +68,49 @@ _FILTER_HINT = "a glob string, a list of glob strings, or a callable taking a pa
 _WRAPPERS = ("DistributedDataParallel", "DataParallel")
 
 Filter = str | Sequence[str] | Callable[[str], bool] | None
+
+
+_LOG_GRAPH_WARNING = ("tracker: watch(log_graph=True) is accepted for W&B and has no effect here: the model's "
+                      "graph is not recorded (TrackerLogger(log_graph=True) records its summary)")
+_warned_log_graph = False
+
+
+def models_to_watch(models: Any, log: str | None, log_graph: object, idx: object = None) -> list[tuple[Any, str]]:
+    """``watch``'s models as W&B takes them, each with the prefix of its statistics' names: one module or
+    a list/tuple of modules; model ``i`` of the list (``idx + i`` when ``idx`` is given) after the first
+    gets W&B's ``graph_<i>`` (``gradients/graph_1fc.weight``). None when ``log`` is None (W&B then records
+    only the graph). ``log_graph=True`` warns once that no graph is recorded.
+
+    Raises:
+        ValueError: an empty list, or an ``idx`` or ``log_graph`` of the wrong type.
+    """
+    global _warned_log_graph
+    if not isinstance(log_graph, bool):
+        raise ValueError(f"log_graph={log_graph!r} is not a bool")
+    if idx is not None and (type(idx) is not int or idx < 0):
+        raise ValueError(f"idx={idx!r} is not an int >= 0")
+    if log_graph and not _warned_log_graph:
+        _warned_log_graph = True
+        warnings.warn(_LOG_GRAPH_WARNING, TrackerWarning, stacklevel=3)
+    listed = list(models) if isinstance(models, (list, tuple)) else [models]
+    if not listed:
+        raise ValueError("no model to watch: pass a torch module or a list of them")
+    first = idx or 0
+    return [] if log is None else [(model, f"graph_{first + i}" if first + i > 0 else "")
+                                   for i, model in enumerate(listed)]
+
+
+def prefixed(on_stats: Callable[[dict[str, Any]], None], prefix: str) -> Callable[[dict[str, Any]], None]:
+    """``on_stats`` with ``prefix`` put after each key's ``gradients/`` or ``parameters/``, as W&B names a
+    second model's statistics."""
+    if not prefix:
+        return on_stats
+
+    def renamed(stats: dict[str, Any]) -> None:
+        on_stats({kind + "/" + prefix + rest: value
+                  for kind, rest, value in ((*key.split("/", 1), value) for key, value in stats.items())})
+
+    return renamed
 
 
 def _matcher(value: Filter, what: str) -> Callable[[str], bool] | None:
@@ -120,7 +165,7 @@ class Watcher:
         ValueError: a bad argument, no parameter to watch, or sharded parameters.
     """
 
-    def __init__(self, model: Any, log: str = "gradients", log_freq: int = 100, include: Filter = None,
+    def __init__(self, model: Any, log: str | None = "gradients", log_freq: int = 100, include: Filter = None,
                  exclude: Filter = None, on_stats: Callable[[dict[str, Any]], None] | None = None,
                  on_nonfinite: Callable[[list[str], int], None] | None = None) -> None:
         if log not in LOG_VALUES:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._encoding import MediaRef, decode_tree
 from tracker_core._errors import RunLockedError, RunNotFoundError, SettingsError, TrackerError
 from tracker_core._process import current_identity, writer_state
 from tracker_core._query import compile_filters, sort_runs
+from tracker_core._readback import RunFile, check_count, check_keys, list_files, sample_evenly, scan_rows
 from tracker_core.store._history import read_history
 from tracker_core.store._index import digest, project_digests, replay, run_digest
 from tracker_core.store._lock import WriterLock
@@ -28,8 +28,9 @@ from tracker_core.store._run_dir import RunDir
 
 if TYPE_CHECKING:
     from tracker_core.alerts import StoredAlert
+    from tracker_core.artifacts import ArtifactStore, ArtifactVersion
 
-__all__ = ["Api", "StoredRun"]
+__all__ = ["Api", "StoredArtifact", "StoredRun"]
 
 _EDITABLE = ("name", "notes", "tags", "group", "job_type")
 
@@ -56,9 +57,9 @@ class StoredRun:
         self.entity: str | None = meta.get("entity")
         self.config: dict[str, Any] = decode_tree(digest["config"])  # type: ignore[assignment]
         self.summary: dict[str, Any] = decode_tree(digest["summary"])  # type: ignore[assignment]
-        for value in self.summary.values():
-            if isinstance(value, MediaRef):
-                value.rebase(self._dir.path)
+        self._summary_wandb_encoded = digest["summary_wandb"]
+        self._summary_wandb: dict[str, Any] | None = None
+        self._rebase(self.summary)
         self.extremes: dict[str, list[Any]] = decode_tree(digest.get("extremes") or {})  # type: ignore[assignment]
         self.exit_code: int | None = digest["exit_code"]
         self.traceback: str | None = digest["traceback"]
@@ -76,7 +77,40 @@ class StoredRun:
         self._ended_t: float | None = digest["ended_t"]
         self.status: str = self._infer_status(digest["status"])
 
+    def _rebase(self, summary: dict[str, Any]) -> None:
+        for value in summary.values():
+            if isinstance(value, MediaRef):
+                value.rebase(self._dir.path)
+
     # ----- state --------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """W&B's name for ``status``: running, finished, failed, killed or crashed."""
+        return self.status
+
+    @property
+    def display_name(self) -> str:
+        """W&B's name for ``name``."""
+        return self.name
+
+    @property
+    def summary_metrics(self) -> dict[str, Any]:
+        """The summary as W&B shapes it (``summary`` keeps this project's shape):
+
+        - a metric with ``define_metric(summary=...)`` (or a ``goal``) reads as a dict of option -> value
+          under W&B's names, even for one option: ``{"min": 0.1}``, ``{"min": 0.1, "max": 0.9}``,
+          ``{"best": 0.1}`` (where ``summary`` gives ``0.1`` for a single option and names 'best' by
+          its goal);
+        - W&B's ``_step``, ``_timestamp`` and ``_runtime`` are added;
+        - everything else is as in ``summary``.
+
+        ``Api().runs(filters=..., order=...)`` reads ``summary_metrics.<key>`` from here.
+        """
+        if self._summary_wandb is None:
+            self._summary_wandb = decode_tree(self._summary_wandb_encoded)  # type: ignore[assignment]
+            self._rebase(self._summary_wandb)  # type: ignore[arg-type]
+        return self._summary_wandb  # type: ignore[return-value]
 
     @property
     def dir(self) -> str:
@@ -124,26 +158,40 @@ class StoredRun:
 
     # ----- history ------------------------------------------------------------------------------
 
-    def history(self, keys: Iterable[str] | None = None, x: str = "_step", pandas: bool = False) -> Any:
-        """Every row (never sampled), merged by step, in order, each with ``_step`` and ``_timestamp``.
+    def history(self, samples: int | None = None, keys: Sequence[str] | None = None, x_axis: str = "_step",
+                pandas: bool = False, stream: str = "default", *, x: str | None = None) -> Any:
+        """Every row (never sampled unless ``samples`` is given), merged by step, in order, each with
+        ``_step`` and ``_timestamp``. W&B's order of arguments; ``x`` is another name for ``x_axis``.
 
-        ``keys`` keeps only rows holding at least one of them, reduced to them; ``x`` names the
-        x-axis column (rows without it are dropped, the rest sorted by it); ``pandas=True``
-        returns a DataFrame.
+        ``samples=N``: N rows evenly spaced over the result, the first and the last included (every row
+        when there are no more; W&B samples 500 by default, this never does). ``keys`` keeps only rows
+        holding at least one of them, reduced to them; ``x_axis`` names the x-axis column (rows without
+        it are dropped, the rest sorted by it); ``pandas=True`` returns a DataFrame (W&B's default;
+        here a list of dicts unless asked). ``stream="system"``: the system metrics samples instead.
 
         Raises:
+            SettingsError: a bad ``samples``, ``keys`` or ``stream``.
             TrackerError: pandas was asked for and is not installed.
         """
-        if keys is None:
+        count = check_count(samples, "samples")
+        wanted_keys = check_keys(keys, "history()")
+        axis = x if x is not None else x_axis
+        if stream not in ("default", "system"):
+            raise SettingsError("stream", f"{stream!r} is not a stream", "use 'default' (metrics) or 'system'")
+        if stream == "system":
+            rows = self.system_metrics()
+        elif wanted_keys is None:
             rows = read_history(self._dir.events)
         else:
-            wanted = frozenset(keys)
-            rows = read_history(self._dir.events, wanted | {x})
-            if x not in wanted:  # rows holding only the x-axis value do not count
+            wanted = frozenset(wanted_keys)
+            rows = read_history(self._dir.events, wanted | {axis})
+            if axis not in wanted:  # rows holding only the x-axis value do not count
                 rows = [row for row in rows if not wanted.isdisjoint(row)]
-        if x != "_step":  # rows whose x is a real number (not a bool, not NaN), sorted by it
-            rows = sorted((row for row in rows if type(row.get(x)) in (int, float) and row[x] == row[x]),
-                          key=lambda row: row[x])
+        if axis != "_step":  # rows whose x is a real number (not a bool, not NaN), sorted by it
+            rows = sorted((row for row in rows if type(row.get(axis)) in (int, float) and row[axis] == row[axis]),
+                          key=lambda row: row[axis])
+        if count is not None:
+            rows = sample_evenly(rows, count)
         if not pandas:
             return rows
         try:
@@ -151,6 +199,50 @@ class StoredRun:
         except ImportError:
             raise TrackerError("history(pandas=True) needs pandas\nHint: pip install pandas") from None
         return pd.DataFrame(rows)
+
+    def scan_history(self, keys: Sequence[str] | None = None, page_size: int = 1000, min_step: int | None = None,
+                     max_step: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every row with ``min_step <= _step < max_step``, in step order, as W&B's ``scan_history``.
+
+        With ``keys``, only the rows holding *every* key, each reduced to ``_step`` and those keys
+        (``history(keys=...)`` keeps rows holding any of them). ``page_size`` is accepted for W&B; the
+        local store is read in one pass.
+
+        Raises:
+            SettingsError: a bad argument (raised at the call, before iterating).
+        """
+        wanted_keys = check_keys(keys, "scan_history()")
+        check_count(page_size, "page_size", allow_none=False)
+        for name, value in (("min_step", min_step), ("max_step", max_step)):
+            if value is not None and type(value) is not int:
+                raise SettingsError(name, f"{value!r} is not an int", f"pass e.g. {name}=100")
+        keep = None if wanted_keys is None else frozenset(wanted_keys)
+        return scan_rows(read_history(self._dir.events, keep), wanted_keys, min_step, max_step)
+
+    def files(self, names: Sequence[str] | None = None, pattern: str | None = None, per_page: int = 50
+              ) -> list[RunFile]:
+        """The run's files, as W&B's ``run.files()``: those under its ``files/`` folder by their name there
+        (``output.log``, files saved with the run) and its media as ``media/...``; each has ``name``,
+        ``size`` and ``download(root=".", replace=False, exist_ok=False)``. ``names`` keeps only those;
+        ``pattern`` is SQL ``LIKE`` as with W&B (``"%.png"``). ``per_page`` is accepted for W&B.
+
+        Raises:
+            SettingsError: both ``names`` and ``pattern``, or a bad type.
+        """
+        check_count(per_page, "per_page", allow_none=False)
+        return list_files(self._dir.path, names, pattern)
+
+    def file(self, name: str) -> RunFile:
+        """One file of ``files()`` by name.
+
+        Raises:
+            TrackerError: the run has no such file (the message lists a few it has).
+        """
+        found = list_files(self._dir.path, [name])
+        if found:
+            return found[0]
+        known = [file.name for file in list_files(self._dir.path)][:10]
+        raise TrackerError(f"run {self.path} has no file {name!r}\nHint: its files: " + (", ".join(known) or "none"))
 
     # ----- edits --------------------------------------------------------------------------------
 
@@ -286,22 +378,27 @@ class Api:
         except FileNotFoundError:
             return []
 
-    def runs(self, project: str | None = None, filters: Mapping[str, Any] | Sequence[str] | None = None,
-             order: str | None = None) -> list[StoredRun]:
-        """The runs of ``project`` (all projects when None) that match ``filters``, sorted by ``order``.
+    def runs(self, path: str | None = None, filters: Mapping[str, Any] | Sequence[str] | None = None,
+             order: str | None = None, per_page: int = 50, include_sweeps: bool = True, lazy: bool = True
+             ) -> list[StoredRun]:
+        """The runs of project ``path`` (all projects when None) that match ``filters``, sorted by ``order``.
 
+        ``path`` is a project, or W&B's ``"entity/project"``: then runs recorded with another entity
+        are left out (runs recorded without one are kept; the local store holds one team's runs).
         Without ``order``, oldest first. See ``tracker_core._query`` for the filter language
-        (MongoDB-style dicts, or expressions like ``"config.lr<1e-3"``).
+        (MongoDB-style dicts with this project's or W&B's field names, or expressions like
+        ``"config.lr<1e-3"``). ``per_page``, ``include_sweeps`` and ``lazy`` are accepted for W&B.
 
         Raises:
             SettingsError: an unknown field or operator in filters or order.
         """
+        entity, project = _entity_and_project(path)
         match = compile_filters(filters)
         runs = []
         for name in [project] if project else self.projects():
             for run_id, summary in project_digests(self.root, name).items():
                 run = StoredRun(RunDir(self.root, name, run_id), summary)
-                if match(run):
+                if (entity is None or run.entity in (None, entity)) and match(run):
                     runs.append(run)
         runs.sort(key=lambda run: (run.created_at.timestamp() if run.created_at else 0.0, run.id))
         return sort_runs(runs, order)
@@ -326,12 +423,18 @@ class Api:
         return [StoredArtifact(store, version, self.root) for n in names for version in store.versions(n)]
 
     def run(self, path: str) -> StoredRun:
-        """A run by ``project/id``, or by id (or unique id prefix) alone when unambiguous.
+        """A run by ``project/id``, or by id (or unique id prefix) alone when unambiguous; W&B's
+        ``entity/project/id`` and ``entity/project/runs/id`` name the same run.
 
         Raises:
             RunNotFoundError: no such run, or several runs match.
         """
-        project, _, run_id = path.rpartition("/")
+        parts = path.split("/")
+        if len(parts) == 4 and parts[2] == "runs":
+            del parts[2]
+        if len(parts) == 3:
+            del parts[0]  # the entity: metadata in the local store
+        project, run_id = "/".join(parts[:-1]), parts[-1]
         projects = [project] if project else self.projects()
         found = [RunDir(self.root, p, run_id) for p in projects if RunDir(self.root, p, run_id).exists()]
         if not found and not project and run_id:
@@ -357,8 +460,76 @@ class Api:
         return [by_id[i] for i in difflib.get_close_matches(run_id, list(by_id), n=3)]
 
 
+def _entity_and_project(path: str | None) -> tuple[str | None, str | None]:
+    """``"entity/project"`` -> (entity, project); a project alone -> (None, project)."""
+    if not path:
+        return None, None
+    entity, _, project = path.rpartition("/")
+    return entity or None, project
+
+
 def _listdir(folder: str) -> list[str]:
     try:
         return os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+class StoredArtifact:
+    """A committed artifact version: its identity (``name:vN`` on top of a digest), files and lineage."""
+
+    def __init__(self, store: ArtifactStore, version: ArtifactVersion, root: str) -> None:
+        self._store = store
+        self._version = version
+        self._root = root
+        self.name = version.name
+        self.type = version.type
+        self.version = version.version
+        self.digest = version.digest
+        self.aliases = version.aliases
+        self.description = version.description
+        self.metadata = version.metadata
+        self.size = version.size
+        self.created_at = version.created_at
+
+    @property
+    def ref(self) -> str:
+        """``name:vN``."""
+        return self._version.ref
+
+    def files(self) -> list[dict[str, Any]]:
+        """The manifest: path inside the artifact, sha256 and size of each file."""
+        return self._store.files(self._version)
+
+    def download(self, root: str | os.PathLike[str] | None = None) -> str:
+        """Materialise the files (default under the store) with every digest verified; returns the folder.
+
+        Raises:
+            tracker_core.artifacts.ArtifactError: a file is missing or corrupted in the store.
+        """
+        return self._store.download(self._version, root)
+
+    def logged_by(self) -> StoredRun | None:
+        """The run that created this version, if it is still in the store."""
+        producer, _ = self._store.producers_and_consumers(self.digest)
+        runs = _runs(self._root, [producer] if producer else [])
+        return runs[0] if runs else None
+
+    def used_by(self) -> list[StoredRun]:
+        """The runs that used this version (any name with the same digest), oldest first."""
+        _, consumers = self._store.producers_and_consumers(self.digest)
+        return _runs(self._root, consumers)
+
+    def __repr__(self) -> str:
+        return f"<StoredArtifact {self.ref} {self.type} {self.digest[:12]} aliases={list(self.aliases)}>"
+
+
+def _runs(root: str, paths: list[str] | tuple[str, ...]) -> list[StoredRun]:
+    api = Api(root)
+    found = []
+    for path in paths:
+        try:
+            found.append(api.run(path))
+        except RunNotFoundError:
+            continue  # the run was deleted; the edge stays in the registry
+    return found

@@ -8,9 +8,8 @@ from typing import Any
 
 import orjson
 
-from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._errors import SettingsError
-from tracker_core.api import Api, StoredRun
+from tracker_core.api import Api, StoredArtifact, StoredRun
 from tracker_core.cli._format import WIDTH, clip, table, value_text
 
 

@@ -1,4 +1,5 @@
-"""``Audio``: a numpy array and a sample rate, stored as 16-bit PCM WAV (standard ``wave`` module)."""
+"""``Audio``: a numpy array and a sample rate, stored as 16-bit PCM WAV (standard ``wave`` module), or an
+audio file given by its path, stored as it is."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from tracker_core.media._base import (
     check_caption,
     describe,
     file_fields,
+    is_path,
     make_file,
     positive_number,
+    read_media_file,
     to_array,
 )
 from tracker_core.media._errors import MediaError
@@ -23,6 +26,7 @@ __all__ = ["Audio"]
 ACCEPTED = ("a numpy array or torch tensor shaped (frames,) for mono or (frames, channels) with 1..32 channels, "
             "float in [-1, 1] or int16")
 MAX_CHANNELS = 32
+FILE_FORMATS = ("wav", "mp3", "flac", "ogg", "m4a", "aac")
 
 
 def _to_int16(array: Any, given: str) -> Any:
@@ -47,7 +51,8 @@ class Audio(Media):
     Args:
         data: samples, ``(frames,)`` or ``(frames, channels)``; float in [-1, 1] (scaled by
             32767 and rounded) or int16. Out-of-range floats are an error, not clipped.
-        sample_rate: frames per second, a positive int.
+            Or a path to an audio file (wav, mp3, flac, ogg, m4a, aac), stored as it is.
+        sample_rate: frames per second, a positive int (a file path needs none).
         caption: shown with the clip.
 
     Raises:
@@ -56,8 +61,15 @@ class Audio(Media):
 
     kind = "audio"
 
-    def __init__(self, data: Any, sample_rate: int, caption: str | None = None) -> None:
+    def __init__(self, data: Any, sample_rate: int | None = None, caption: str | None = None) -> None:
         self.caption = check_caption(caption, "Audio")
+        self._file: tuple[bytes, str] | None = None
+        if is_path(data):  # a file, as W&B takes it: stored as it is; a WAV file's header gives its numbers
+            self._from_file(data, sample_rate)
+            return
+        if sample_rate is None:
+            raise MediaError("Audio sample_rate", "None", "a positive int such as 16000",
+                             "pass sample_rate= with an array (a file path needs none)")
         self.sample_rate = int(positive_number(sample_rate, "Audio sample_rate", "a positive int such as 16000",
                                                integer=True))
         if self.sample_rate > 2**31 - 1:
@@ -71,13 +83,32 @@ class Audio(Media):
         self._samples = _to_int16(array, describe(data))
         self.frames, self.channels = (int(n) for n in self._samples.shape)
 
+    def _from_file(self, path: Any, sample_rate: int | None) -> None:
+        data, extension = read_media_file(path, "Audio file", FILE_FORMATS)
+        self._file = (data, extension)
+        self.sample_rate, self.channels, self.frames = sample_rate or 0, 0, 0
+        if extension == "wav":
+            try:
+                with wave.open(io.BytesIO(data), "rb") as reader:
+                    self.sample_rate, self.channels = reader.getframerate(), reader.getnchannels()
+                    self.frames = reader.getnframes()
+            except (wave.Error, EOFError) as error:
+                raise MediaError("Audio file", f"{path!r}, not a readable WAV file ({error})",
+                                 "a PCM WAV file") from None
+
     @property
-    def duration(self) -> float:
-        """Length in seconds."""
-        return self.frames / self.sample_rate
+    def duration(self) -> float | None:
+        """Length in seconds (None for a non-WAV file)."""
+        return self.frames / self.sample_rate if self.frames and self.sample_rate else None
 
     def encode(self) -> EncodedMedia:
-        """The WAV file and the fields sample_rate, channels, duration, caption, file, sha256, size."""
+        """The WAV file (or the file given) and the fields sample_rate, channels, duration, caption, file,
+        sha256, size; a non-WAV file's numbers are None unless given."""
+        if self._file is not None:
+            main = make_file(*self._file)
+            fields = {"sample_rate": self.sample_rate or None, "channels": self.channels or None,
+                      "duration": self.duration, "caption": self.caption}
+            return EncodedMedia(self.kind, {**fields, **file_fields(main)}, (main,))
         buffer = io.BytesIO()
         with wave.open(buffer, "wb") as writer:
             writer.setnchannels(self.channels)
@@ -90,4 +121,6 @@ class Audio(Media):
         return EncodedMedia(self.kind, {**fields, **file_fields(main)}, (main,))
 
     def __repr__(self) -> str:
+        if self._file is not None and self.duration is None:
+            return f"Audio({self._file[1]} file, {len(self._file[0])} bytes)"
         return f"Audio({self.duration:g} s, {self.channels} channels, {self.sample_rate} Hz)"

@@ -95,6 +95,32 @@ def make_file(data: bytes, extension: str) -> MediaFile:
     return MediaFile(hashlib.sha256(data).hexdigest(), extension, data)
 
 
+def read_media_file(path: object, what: str, extensions: tuple[str, ...]) -> tuple[bytes, str]:
+    """The bytes and lower-case extension of a media file named by ``path`` (read now, stored as they are).
+
+    Raises:
+        MediaError: no such file, an unreadable one, or an extension not in ``extensions``.
+    """
+    import os
+
+    name = os.fspath(path)  # type: ignore[call-overload]
+    extension = os.path.splitext(name)[1].lstrip(".").lower()
+    accepted = "a path to a " + ", ".join(extensions) + " file"
+    if extension not in extensions:
+        raise MediaError(what, f"the file {name!r}", accepted)
+    try:
+        with open(name, "rb") as file:
+            return file.read(), extension
+    except OSError as error:
+        raise MediaError(what, f"the file {name!r}, which could not be read ({error.strerror})", accepted) from None
+
+
+def is_path(value: object) -> bool:
+    import os
+
+    return isinstance(value, (str, os.PathLike))
+
+
 def file_fields(main: MediaFile) -> dict[str, Any]:
     """The record fields naming the main file of a media value."""
     return {"file": main.name, "sha256": main.sha256, "size": len(main.data)}

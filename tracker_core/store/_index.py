@@ -1,9 +1,9 @@
 """A per-project cache of what listing runs needs, rebuilt from the logs when missing or stale.
 
 ``<root>/<project>/.index.json`` maps each run id to the size and mtime of its log and a
-digest of its state (metadata, config, summary, final state, per-metric extremes). An entry
-whose log changed is rebuilt by replaying that log; the logs stay the source of truth, and a
-missing, unreadable or old-format index is simply rebuilt. Writing the index is best effort.
+digest of its state (metadata, config, summary in our shape and in W&B's, final state, per-metric
+extremes). An entry whose log changed is rebuilt by replaying that log; the logs stay the source of
+truth, and a missing, unreadable or old-format index is simply rebuilt. Writing the index is best effort.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def digest(state: RunState, stats: ReadStats) -> dict[str, Any]:
         "meta": state.meta,
         "config": encode_tree(state.config),
         "summary": encode_tree(state.summary.snapshot()),
+        "summary_wandb": encode_tree({**state.summary.wandb_snapshot(), **_wandb_extras(state)}),
         "extremes": encode_tree(state.extremes),
         "status": state.status,
         "exit_code": state.exit_code,
@@ -47,6 +48,20 @@ def digest(state: RunState, stats: ReadStats) -> dict[str, Any]:
         "bad_lines": stats.bad_lines,
         "torn_tail": stats.torn_tail,
     }
+
+
+def _wandb_extras(state: RunState) -> dict[str, Any]:
+    """The keys W&B adds to every summary: ``_step`` (the last step), ``_timestamp`` (the last record's
+    time) and ``_runtime`` (seconds from the start to it)."""
+    extras: dict[str, Any] = {}
+    if state.next_step > 0:
+        extras["_step"] = state.next_step - 1
+    started = state.meta.get("started")
+    if state.last_t is not None:
+        extras["_timestamp"] = state.last_t
+        if isinstance(started, (int, float)):
+            extras["_runtime"] = max(0.0, state.last_t - started)
+    return extras
 
 
 def replay(run_dir: RunDir, keep_rows: bool = False) -> tuple[RunState, ReadStats]:
