@@ -13,11 +13,13 @@ import tracker_core
 
 @pytest.fixture(autouse=True)
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty store root, set as TRACKER_DIR; console capture and banners off unless a test asks."""
+    """An empty store root, set as TRACKER_DIR; console capture and banners off unless a test asks; no
+    stored server login."""
     root = tmp_path / "store"
     monkeypatch.setenv("TRACKER_DIR", str(root))
     monkeypatch.setenv("TRACKER_CONSOLE", "off")
     monkeypatch.setenv("TRACKER_SILENT", "true")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no `tracker login` of the user's
     for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "SLURM_PROCID",
                  "OMPI_COMM_WORLD_RANK", "PMI_RANK", "JSM_NAMESPACE_RANK"):
         monkeypatch.delenv(name, raising=False)

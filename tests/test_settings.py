@@ -36,7 +36,7 @@ def test_boolean_words_that_are_accepted(word: str) -> None:
 @pytest.mark.parametrize(
     ("arguments", "match"),
     [
-        ({"mode": "online"}, "not available yet"),
+        ({"mode": "online"}, "needs a team server"),
         ({"console": "on"}, "allowed: 'auto', 'off'"),
         ({"tags": "phase-1"}, "list of strings"),
         ({"fsync_interval": -1}, "greater than or equal to 0"),

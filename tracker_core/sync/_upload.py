@@ -1,0 +1,339 @@
+"""Uploading one run folder: its log's records by seq, its media and run files by digest.
+
+The log is read from the byte offset the server last acknowledged, complete lines only (a
+torn tail is never read), at most one batch at a time. Records with a seq the server already
+holds are skipped; a refused gap (409) moves the position to the server's high-water mark.
+A batch's media files reach the server before the batch. Every acknowledgement is saved in
+the run folder (``.sync.json``), so an upload stopped anywhere resumes without duplicates.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+
+from tracker_core.sync._client import ServerClient, ServerError, segment
+from tracker_core.sync._state import SyncState, last_seq_in_log
+
+__all__ = ["RunUpload", "UploadRefused"]
+
+MAX_BATCH_BYTES = 1 << 20
+_HASH_CHUNK = 1 << 20
+
+
+class UploadRefused(ServerError):
+    """The server refused the run for good (a bad key, a bad record, no team to put it in)."""
+
+
+class RunUpload:
+    """One run folder's upload. Each method is one step that may raise ``ServerError``;
+    the caller decides when to try again. Not thread-safe."""
+
+    def __init__(self, client: ServerClient, run_dir: str, project: str, run_id: str,
+                 meta: Callable[[], dict[str, Any]], entity: str | None = None,
+                 max_batch_bytes: int = MAX_BATCH_BYTES, may_write: Callable[[], bool] = lambda: True) -> None:
+        self.client = client
+        self.run_dir = run_dir
+        self.log_path = os.path.join(run_dir, "events.jsonl")
+        self.project, self.run_id = project, run_id
+        self._meta = meta
+        self._entity = entity
+        self.max_batch_bytes = max_batch_bytes
+        self._may_write = may_write
+        self.state: SyncState | None = None
+        self.sent_records = 0
+        self.sent_blobs = 0
+        self.sent_bytes = 0
+        self._gap_rescans = 0
+
+    # ----- set-up -------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Find the team, create the run on the server (or find it there) and take its high-water mark.
+
+        Raises:
+            ServerError: the server could not be reached or refused (UploadRefused: for good).
+        """
+        saved = SyncState.load(self.run_dir)
+        if saved is not None and saved.server != self.client.url:
+            saved = None
+        entity = self._entity or (saved.entity if saved else None) or self._only_team()
+        acked = self._put_run(entity)
+        state = saved if saved is not None and saved.entity == entity else SyncState(self.client.url, entity)
+        self.state = state
+        self._move_to(acked)
+
+    def _only_team(self) -> str:
+        try:
+            teams = [team["name"] for team in self.client.whoami().get("teams", []) if isinstance(team, dict)]
+        except ServerError as exc:
+            self._refuse_for_good(exc)
+            raise
+        if len(teams) != 1:
+            listed = ", ".join(teams) or "none"
+            raise UploadRefused("choosing the team", None, reason=f"the run names no entity and the API key's teams "
+                                f"are {listed}; pass entity= to init() or set TRACKER_ENTITY")
+        return str(teams[0])
+
+    def _put_run(self, entity: str) -> int:
+        try:
+            answer = self.client.call("PUT", self._run_path(entity), "creating the run on the server",
+                                      json={"meta": self._meta()})
+        except ServerError as exc:
+            self._refuse_for_good(exc)
+            raise
+        return int(answer.get("acked_seq", 0))
+
+    def _run_path(self, entity: str | None = None) -> str:
+        return self.client.run_path(entity or self._state().entity, self.project, self.run_id)
+
+    def _state(self) -> SyncState:
+        if self.state is None:
+            raise RuntimeError("RunUpload.open() first")
+        return self.state
+
+    @staticmethod
+    def _refuse_for_good(exc: ServerError) -> None:
+        if not exc.retryable:
+            raise UploadRefused(exc.what, exc.status, exc.body) from None
+
+    # ----- records ------------------------------------------------------------------------------
+
+    @property
+    def acked_seq(self) -> int:
+        return self.state.acked_seq if self.state is not None else 0
+
+    def left(self) -> int:
+        """Records in the log the server does not hold yet."""
+        return max(0, last_seq_in_log(self.log_path) - self.acked_seq)
+
+    def send_batch(self) -> bool:
+        """Send the next batch of records (after its media); False when the log holds nothing new.
+
+        Raises:
+            ServerError: the batch was not stored (nothing is lost: it is read again next time).
+        """
+        state = self._state()
+        batch = self._read_batch(state.offset)
+        if batch is None:
+            return False
+        lines, records, ends = batch
+        if not lines:  # only records the server holds already
+            state.offset = ends[-1][1]
+            self._save()
+            return True
+        self._send_media(records)
+        body = gzip.compress(b"\n".join(lines) + b"\n", compresslevel=5)
+        try:
+            answer = self.client.call("POST", self._run_path() + "/records", "sending records", data=body,
+                                      headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"})
+        except ServerError as exc:
+            self._after_refusal(exc, ends)
+            return True
+        acked = int(answer.get("acked_seq", 0))
+        self.sent_records += sum(1 for seq, _ in ends if state.acked_seq < seq <= acked)
+        self.sent_bytes += len(body)
+        self._move_to(acked, ends)
+        return True
+
+    def _after_refusal(self, exc: ServerError, ends: list[tuple[int, int]]) -> None:
+        """A 409 gap moves to the server's mark, a 413 shrinks the batch; other refusals raise."""
+        if exc.status == 409 and exc.code == "seq_gap" and isinstance(exc.body.get("acked_seq"), int):
+            mark = int(exc.body["acked_seq"])
+            self._gap_rescans += 1
+            if self._gap_rescans > 3:  # the gap is in the local log itself (a lost line): it can never pass
+                raise UploadRefused("sending records", 409, exc.body, reason=f"the log has no record {mark + 1} "
+                                    "(a damaged line?); the records after it cannot be sent") from None
+            self._move_to(mark, ends)
+            return
+        if exc.status == 413 and len(ends) > 1:
+            limit = exc.body.get("limit_bytes")
+            smaller = self.max_batch_bytes // 2
+            self.max_batch_bytes = max(256, min(smaller, int(limit * 0.8)) if isinstance(limit, int) else smaller)
+            return
+        if exc.status == 413:
+            raise UploadRefused("sending records", 413, exc.body, reason=f"record {ends[0][0]} alone is larger than "
+                                f"the server accepts ({exc.body.get('limit_bytes')} bytes)") from None
+        self._refuse_for_good(exc)
+        raise exc
+
+    def _move_to(self, acked: int, ends: list[tuple[int, int]] | None = None) -> None:
+        """Take the server's high-water mark: past records it holds, back to the start if it holds fewer."""
+        state = self._state()
+        position = dict(ends or ())
+        if acked in position:
+            state.offset = position[acked]
+        elif acked < state.acked_seq:
+            state.offset = 0  # the server holds fewer records than we thought: read again, skipping what it has
+        # else the mark lies ahead of this batch: keep the offset; records up to the mark are skipped when read
+        if acked > state.acked_seq:
+            self._gap_rescans = 0
+            state.files_done = False  # the run went on: its files may have changed too
+        state.acked_seq = acked
+        self._save()
+
+    def _read_batch(self, offset: int) -> tuple[list[bytes], list[dict[str, Any]], list[tuple[int, int]]] | None:
+        """Complete lines from ``offset``, at most one batch: (lines to send, their records, [(seq, end offset)]).
+
+        None when no complete line follows ``offset``. Lines whose seq the server holds are left out
+        of the lines to send; undecodable lines are skipped.
+        """
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(offset)
+                data = handle.read(self.max_batch_bytes)
+                end = data.rfind(b"\n")
+                while end < 0 and len(data) >= self.max_batch_bytes:  # one record longer than a batch: alone
+                    more = handle.read(self.max_batch_bytes)
+                    if not more:
+                        break
+                    end = more.find(b"\n")
+                    end = len(data) + end if end >= 0 else -1
+                    data += more
+        except FileNotFoundError:
+            return None
+        if end < 0:
+            return None
+        acked = self._state().acked_seq
+        lines: list[bytes] = []
+        records: list[dict[str, Any]] = []
+        ends: list[tuple[int, int]] = []
+        position = offset
+        for line in data[: end + 1].split(b"\n")[:-1]:
+            position += len(line) + 1
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            seq = record.get("seq") if isinstance(record, dict) else None
+            if not isinstance(seq, int):
+                continue
+            ends.append((seq, position))
+            if seq > acked:
+                lines.append(line)
+                records.append(record)
+        if not ends:
+            ends.append((acked, position))
+        return lines, records, ends
+
+    # ----- files --------------------------------------------------------------------------------
+
+    def _send_media(self, records: list[dict[str, Any]]) -> None:
+        """Upload the media files the records refer to and the server lacks, and map them to the run."""
+        state = self._state()
+        wanted: dict[str, str] = {}
+        for record in records:
+            for path, digest in _media_refs(record):
+                if state.files.get(path) != digest:
+                    wanted[path] = digest
+        if wanted:
+            self._send_files(wanted)
+
+    def send_run_files(self) -> int:
+        """Upload what changed in the run's ``files/`` folder (the console log, saved files); returns how many.
+
+        Raises:
+            ServerError: the files were not all mapped (the next call tries again).
+        """
+        state = self._state()
+        changed: dict[str, str] = {}
+        for path in _files_under(self.run_dir, "files"):
+            digest = _sha256(os.path.join(self.run_dir, path))
+            if digest is not None and state.files.get(path) != digest:
+                changed[path] = digest
+        if changed:
+            self._send_files(changed)
+        state.files_done = True
+        self._save()
+        return len(changed)
+
+    def _send_files(self, wanted: dict[str, str]) -> None:
+        """Blobs the server lacks travel; then every path is mapped to its digest."""
+        entity = self._state().entity
+        blobs = f"/api/v1/blobs/{segment(entity)}"
+        present = {path: digest for path, digest in wanted.items() if os.path.isfile(os.path.join(self.run_dir, path))}
+        if not present:
+            return
+        answer = self.client.call("POST", blobs + "/missing", "asking which files the server lacks",
+                                  json={"digests": sorted(set(present.values()))})
+        missing = set(answer.get("missing", []))
+        mapped: dict[str, dict[str, Any]] = {}
+        for path, digest in present.items():
+            full = os.path.join(self.run_dir, path)
+            if digest in missing:
+                try:
+                    with open(full, "rb") as handle:
+                        self.client.call("PUT", f"{blobs}/{digest}", f"uploading {path}", data=handle,
+                                         headers={"Content-Type": "application/octet-stream"})
+                except ServerError as exc:
+                    if exc.code == "digest_mismatch":  # the file changed since it was logged: skip it
+                        continue
+                    raise
+                except OSError:
+                    continue
+                missing.discard(digest)
+                self.sent_blobs += 1
+            try:
+                mapped[path] = {"sha256": digest, "size": os.path.getsize(full)}
+            except OSError:
+                continue
+        if mapped:
+            self.client.call("PUT", self._run_path() + "/files", "mapping the run's files", json={"files": mapped})
+            self._state().files.update({path: entry["sha256"] for path, entry in mapped.items()})
+            self._save()
+
+    def finish_meta(self) -> None:
+        """Send run.json's final content (the run is created already); raises ServerError."""
+        self._put_run(self._state().entity)
+
+    def _save(self) -> None:
+        if self.state is not None and self._may_write():
+            try:
+                self.state.save(self.run_dir)
+            except OSError:
+                pass  # the server's mark is the truth; a lost state file only costs a rescan
+
+
+def _media_refs(tree: Any) -> Iterator[tuple[str, str]]:
+    """(file, sha256) of every media tag (``{"$m": {...}}``) in a record."""
+    if isinstance(tree, dict):
+        media = tree.get("$m") if len(tree) == 1 else None
+        if isinstance(media, dict):
+            file, digest = media.get("file"), media.get("sha256")
+            if isinstance(file, str) and isinstance(digest, str) and _safe_relative(file):
+                yield file, digest
+        for value in tree.values():
+            yield from _media_refs(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _media_refs(value)
+
+
+def _safe_relative(path: str) -> bool:
+    return not path.startswith("/") and "\\" not in path and ".." not in path.split("/")
+
+
+def _files_under(run_dir: str, folder: str) -> list[str]:
+    found = []
+    for parent, _, names in os.walk(os.path.join(run_dir, folder)):
+        for name in names:
+            full = os.path.join(parent, name)
+            if os.path.isfile(full) and not os.path.islink(full):
+                found.append(os.path.relpath(full, run_dir).replace(os.sep, "/"))
+    return sorted(found)
+
+
+def _sha256(path: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
