@@ -1,4 +1,4 @@
-"""Process-wide hooks that give every run a true final state, and the per-run heartbeat.
+"""Process-wide hooks that give every run a true final state.
 
 Installed once, on the first run (signal handlers only from the main thread):
 
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
-__all__ = ["Heartbeat", "LiveRun", "handle_deferred_signal", "register", "stands_in_for_default_action", "unregister"]
+__all__ = ["LiveRun", "handle_deferred_signal", "register", "stands_in_for_default_action", "unregister"]
 
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -206,22 +206,3 @@ def _chain(signum: int, frame: FrameType | None, runs: list[LiveRun]) -> None:
         run.finish_from_hook("killed", 128 + signum, signal_name=name)
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
-
-
-class Heartbeat(threading.Thread):
-    """Calls ``tick`` every ``period`` seconds until ``stop()``; a daemon, so it never holds up exit."""
-
-    def __init__(self, tick: Callable[[], None], period: float, name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self._tick = tick
-        self._period = period
-        self._stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self._stopped.wait(self._period):
-            self._tick()
-
-    def stop(self, timeout: float) -> None:
-        self._stopped.set()
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join(timeout)

@@ -8,7 +8,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from tracker_core import _provenance
 from tracker_core._config import to_config_dict
 from tracker_core._encoding import Problem, encode_tree
 from tracker_core._errors import RunExistsError, RunLockedError, RunNotFoundError, SettingsError
@@ -112,14 +111,10 @@ def _start(settings: Settings, run_dir: RunDir, lock: WriterLock, identity: dict
         run._rewind(settings.resume_from_step)
     run._append({"type": "status", "status": "running"})
     run._write_meta()
-    exclude = set(settings.provenance_exclude)
-    collect = None if "all" in exclude else (
-        lambda: _provenance.collect(exclude, settings.git_diff_max_bytes))
-    console = os.path.join(run_dir.files, "output.log") if settings.console == "auto" else None
     if not settings.silent:
         verb = "resumed" if resuming else "started"
         print(f"tracker: run {run.name} ({run.id}) {verb} -> {run_dir.path}", file=sys.stderr)
-    run._start_background(collect, console)
+    run._start_background()
     return run
 
 

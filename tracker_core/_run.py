@@ -15,7 +15,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from tracker_core import _lifecycle
+from tracker_core import _background, _lifecycle  # noqa: F401 - _background registers the built-in services
 from tracker_core._artifact_handle import StoredArtifact
 from tracker_core._config import Config
 from tracker_core._encoding import ACCEPTED_SCALARS, Problem, encode_tree, is_media, normalize_row, tag_row, tag_scalar
@@ -28,6 +28,7 @@ from tracker_core._errors import (
     TrackerWarning,
 )
 from tracker_core._media_store import store_media
+from tracker_core._services import RunServices, ServiceContext
 from tracker_core._step import MetricRules, Plateaus, Stall, SummaryBuilder, define
 from tracker_core._summary import Summary
 from tracker_core.alerts._dispatch import RunAlerts, checked_alert
@@ -90,15 +91,11 @@ class Run:
         self._preempting = False
         self._closing = threading.Lock()
         self._finish_callbacks: list[Callable[[Run], None]] = []
-        self._background: list[threading.Thread] = []
-        self._heartbeat: _lifecycle.Heartbeat | None = None
-        self._sampler: Any = None  # tracker_core.system.SystemSampler, imported when started
+        self._services = RunServices()
         self._watchers: list[tuple[weakref.ref[Any], Any]] = []  # (model, tracker_core._watch.Watcher)
         self._watch_stats: dict[str, Any] | None = None
-        self._console: Any = None
         self._alerts = RunAlerts(self._append, self._alert_origin, os.path.dirname(run_dir.path) if run_dir else None,
                                  f"tracker-alerts-{run_id}")
-        self._last_fsync = self._last_heartbeat = time.monotonic()
         self.config = Config(config, on_change=self._record_config, on_problems=self._report_problems)
         self.summary = Summary(self._live_summary, self._record_summary_set, self._record_summary_unset)
 
@@ -637,6 +634,7 @@ class Run:
                 self._write_final_records(status, exit_code, traceback_text, signal_name)
         finally:
             self._lock.release()
+        self._services.stop_after_final(time.monotonic() + self.settings.finish_timeout)
         _lifecycle.unregister(self)
         self._run_finish_callbacks()
         if _deferred_signals:
@@ -709,6 +707,7 @@ class Run:
                 writer.close()
             if self._lock_file is not None:
                 self._lock_file.release()
+        self._services.stop_after_final(time.monotonic() + self.settings.finish_timeout)
         _lifecycle.unregister(self)
         self._run_finish_callbacks()
         if _deferred_signals:
@@ -730,73 +729,24 @@ class Run:
 
     # ----- background work ---------------------------------------------------------------------
 
-    def _tick(self) -> None:
-        """Background beat: a heartbeat record and an fsync, each when its interval has passed."""
-        if self._inactive is not None:
-            return
-        now = time.monotonic()
-        with self._lock:
-            writer = self._writer
-            if writer is None or self._inactive is not None:
-                return
-            if now - self._last_heartbeat >= self.settings.heartbeat_interval:
-                self._last_heartbeat = now
-                writer.append({"seq": writer.seq + 1, "t": _time(), "type": "heartbeat"})
-            due = now - self._last_fsync >= self.settings.fsync_interval
-        if due:  # fsync outside the lock: it can take a while, and log() must not wait for it
-            self._last_fsync = now
-            writer.sync()
-
-    def _start_background(self, provenance: Callable[[], dict[str, Any]] | None, console_path: str | None) -> None:
-        """Start the heartbeat, the provenance collector and console capture; register exit hooks."""
-        beats = [self.settings.heartbeat_interval, self.settings.fsync_interval or self.settings.heartbeat_interval]
-        self._heartbeat = _lifecycle.Heartbeat(self._tick, max(min(beats) / 2, 0.05), f"tracker-heartbeat-{self.id}")
-        self._heartbeat.start()
-        if provenance is not None:
-            thread = threading.Thread(target=self._record_provenance, args=(provenance,),
-                                      name=f"tracker-provenance-{self.id}", daemon=True)
-            thread.start()
-            self._background.append(thread)
-        if self.settings.system_interval > 0:
-            from tracker_core.system import SystemSampler
-
-            labels = {"rank": str(self._meta.get("rank", 0))} if self.settings.distributed == "all" else None
-            self._sampler = SystemSampler(self._record_system, self.settings.system_interval, labels)
-            self._sampler.start()
-        if console_path is not None:
-            from tracker_core._console import ConsoleCapture
-
-            try:
-                self._console = ConsoleCapture(console_path)
-            except OSError as exc:
-                _warn(f"tracker: console capture off: cannot open {console_path}: {exc}")
+    def _start_background(self) -> None:
+        """Start the registered background services (tracker_core._services); register exit and fork hooks."""
+        assert self._dir is not None and self._writer is not None
+        writer = self._writer
+        context = ServiceContext(
+            run_id=self.id, project=self.project, entity=self.entity, run_dir=self._dir.path, log_path=writer.path,
+            settings=self.settings, append=lambda fields: self._append(fields, background=True) > 0,
+            meta=lambda: dict(self._meta), sync=writer.sync)
+        self._services.start(context)
         _lifecycle.register(self)
         _live_runs.append(self)
         self._finish_callbacks.append(lambda run: _live_runs.remove(run) if run in _live_runs else None)
 
-    def _record_system(self, metrics: dict[str, Any]) -> None:
-        """System metrics against wall-clock time (a ``system`` record), not the training step."""
-        self._append({"type": "system", "data": tag_row(metrics)}, background=True)
-
     def _stop_background(self, deadline: float) -> None:
-        """Remove watch hooks, wait (bounded) for pending alerts, stop the heartbeat and the sampler,
-        wait (bounded) for provenance, restore the console."""
+        """Remove watch hooks, wait (bounded) for pending alerts, stop the services that end before the final record."""
         self.unwatch()
         self._alerts.flush(max(0.0, deadline - time.monotonic() - 1.0))
-        for thread in (self._heartbeat, self._sampler):
-            if thread is not None:
-                thread.stop(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
-        for thread in self._background:
-            thread.join(timeout=max(0.0, min(2.0, deadline - time.monotonic())))
-        if self._console is not None:
-            self._console.stop()
-
-    def _record_provenance(self, collect: Callable[[], dict[str, Any]]) -> None:
-        try:
-            info = collect()
-        except Exception as exc:  # noqa: BLE001 - provenance is best effort
-            info = {"error": repr(exc)}
-        self._append({"type": "provenance", "data": encode_tree(info)}, background=True)
+        self._services.stop_before_final(deadline)
 
     def _forked(self) -> None:
         """In a forked child: never write into the parent's run."""
@@ -808,8 +758,7 @@ class Run:
             self._writer.abandon()
         if self._lock_file is not None:
             self._lock_file.forget_in_child()
-        if self._console is not None:
-            self._console.stop()
+        self._services.forked()
 
 
 def _after_fork_in_child() -> None:
