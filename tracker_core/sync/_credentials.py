@@ -56,9 +56,10 @@ def save_credentials(url: str, key: str) -> str:
     return path
 
 
-def secret_values() -> list[str]:
-    """The API keys this process may hold (environment and stored), to redact wherever text is recorded."""
-    found = [os.environ.get("TRACKER_API_KEY", "")]
+def secret_values(*known: str | None) -> list[str]:
+    """The API keys this process may hold (``known`` ones, the environment's, the stored one), to redact
+    wherever text is recorded."""
+    found = [value or "" for value in known] + [os.environ.get("TRACKER_API_KEY", "")]
     stored = load_credentials()
     if stored is not None:
         found.append(stored.key)

@@ -12,25 +12,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tracker_core.sync._client import ServerClient, ServerError
 from tracker_core.sync._retry import Abandoned, retrying
 from tracker_core.sync._upload import RunUpload, UploadRefused
 
+if TYPE_CHECKING:
+    from tracker_core._services import ServiceContext
+
 __all__ = ["Uploader", "uploader_service"]
 
 
-class _Context(Protocol):  # the fields of tracker_core's ServiceContext that the uploader reads
-    run_id: str
-    project: str
-    entity: str | None
-    run_dir: str
-    settings: Any
-    meta: Callable[[], dict[str, Any]]
-
-
-def uploader_service(context: _Context) -> Uploader | None:
+def uploader_service(context: ServiceContext) -> Uploader | None:
     """The uploader for an online run; None for any other run."""
     settings = context.settings
     if settings.mode != "online" or not settings.server:
