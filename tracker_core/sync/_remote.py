@@ -64,6 +64,7 @@ class RemoteRun(StoredRun):
         self.torn_tail = False
         self.created_at: datetime.datetime | None = _time(data.get("created_at"))
         self.updated_at: datetime.datetime | None = _time(data.get("updated_at"))
+        self.ended_at: datetime.datetime | None = _time(data.get("ended_at"))
         self.status: str = str(data.get("state") or "running")
 
     @property
@@ -77,9 +78,10 @@ class RemoteRun(StoredRun):
 
     @property
     def duration(self) -> float | None:
-        if self.created_at is None or self.updated_at is None:
+        end = self.ended_at or self.updated_at
+        if self.created_at is None or end is None:
             return None
-        return max(0.0, (self.updated_at - self.created_at).total_seconds())
+        return max(0.0, (end - self.created_at).total_seconds())
 
     @property
     def provenance(self) -> dict[str, Any] | None:
@@ -292,7 +294,9 @@ class RemoteApi(Api):
                                   "finding the best run", params=params)
         if not answer.get("run"):
             return None
-        return Best(RemoteRun(self, answer["run"]), decode_tree(answer.get("value")), None, [])  # type: ignore[arg-type]
+        step = answer.get("step")
+        return Best(RemoteRun(self, answer["run"]), decode_tree(answer.get("value")),  # type: ignore[arg-type]
+                    step if isinstance(step, int) else None, [])
 
     def artifact(self, ref: str) -> Any:
         raise TrackerError("artifacts from the team server are not available through Api(server=...) yet")
