@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _procs import Child, child_env, run_command
+from _procs import Child, child_env, requires_torch, run_command, write_script
 
 pytestmark = pytest.mark.slow
 
@@ -214,3 +214,32 @@ def test_tracker_login_checks_the_key_and_stores_it_for_this_user_only(
     run_id, mode = streamed.stdout.split()
     assert mode == "online"
     assert [r["type"] for r in server.records(run_id)][-1] == "status"
+
+
+DDP = """
+    import torch.distributed as dist
+    import tracker_core
+
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    run = tracker_core.init(project="p", config={"lr": 0.1})
+    for step in range(200):
+        run.log({"loss": 1.0 / (step + 1), "rank": rank}, step=step)
+    run.finish()
+    dist.barrier()
+    dist.destroy_process_group()
+"""
+
+
+@requires_torch
+@pytest.mark.timeout(240)
+def test_a_torchrun_job_streams_one_run_from_rank_zero(tmp_path: Path, store: Path, server: ServerProcess) -> None:
+    script = write_script(tmp_path, DDP, "ddp.py")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    done = run_command(command, env=online_env(server.url, OMP_NUM_THREADS="1"), timeout=180, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
+    (run_id,) = [p.name for p in (store / "p").iterdir() if not p.name.startswith(".")]
+    assert sorted(p.name for p in (server.root / "research" / "p").iterdir()) == [run_id]  # one run, not two
+    local = local_records(store, run_id)
+    assert server.records(run_id) == local
+    assert {r["data"]["rank"] for r in local if r["type"] == "log"} == {0}
