@@ -22,8 +22,17 @@ import pytest
 
 import tracker_core
 
-__all__ = ["PG_ADMIN", "Server", "SeaweedS3", "free_port", "make_run", "new_key", "pg_database", "post_run",
-           "run_lines"]
+__all__ = [
+    "PG_ADMIN",
+    "SeaweedS3",
+    "Server",
+    "free_port",
+    "make_run",
+    "new_key",
+    "pg_database",
+    "post_run",
+    "run_lines",
+]
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -138,7 +147,8 @@ def post_run(client: httpx.Client, team: str, run_dir: Path, project: str | None
     assert answer.status_code == 200, answer.text
     lines = run_lines(run_dir) if lines is None else lines
     for start in range(0, len(lines), batch):
-        answer = client.post(f"/api/v1/runs/{team}/{project}/{run_id}/records", content=b"".join(lines[start:start + batch]),
+        answer = client.post(f"/api/v1/runs/{team}/{project}/{run_id}/records",
+                             content=b"".join(lines[start:start + batch]),
                              headers={"Content-Type": "application/x-ndjson"})
         assert answer.status_code == 200, answer.text
     return str(run_id)
@@ -149,8 +159,7 @@ def pg_database() -> Iterator[str]:
     import psycopg
 
     try:
-        admin = psycopg.connect(PG_ADMIN.replace("postgresql://", "postgresql://", 1), autocommit=True,
-                                connect_timeout=3)
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
         pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({error}); the SQLite variant still runs")
     name = f"tracker_test_{uuid.uuid4().hex[:12]}"
@@ -176,7 +185,8 @@ class SeaweedS3:
         self.log = folder / "weed.log"
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [weed, "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3", f"-s3.port={self.port}",
+                [weed, "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3",
+                 f"-s3.port={self.port}",
                  f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}",
                  "-master.volumeSizeLimitMB=64", "-volume.max=8"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
