@@ -34,3 +34,24 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def python() -> str:
     """The interpreter running the tests, for real subprocesses."""
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real S3-compatible store (SeaweedFS), started once per test session."""
+    from _server import SeaweedS3
+
+    s3 = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
+    yield s3
+    s3.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """None for the embedded SQLite database, else a fresh PostgreSQL database (skipped if unreachable)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    from _server import pg_database
+
+    yield from pg_database()

@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, V
 from tracker_core._errors import SettingsError
 
 __all__ = ["ALERT_ENV_VARS", "ALL_ENV_VARS", "ENV_VARS", "GROUPS", "PROVENANCE_ITEMS", "AdapterSettings",
-           "AlertSettings", "Settings", "resolve", "resolve_settings", "same_server"]
+           "AlertSettings", "ServerSettings", "Settings", "resolve", "resolve_settings", "same_server"]
 
 PROVENANCE_ITEMS = ("command", "cwd", "git", "git_diff", "python", "packages", "host", "gpu")
 
@@ -212,12 +212,23 @@ class AlertSettings(BaseModel):
             "`finish_timeout`)."))
 
 
+class ServerSettings(BaseModel):
+    """What the team server (``tracker server``) reads from the environment; the rest are its options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    s3_endpoint_url: str | None = Field(
+        None, json_schema_extra=_env(
+            "TRACKER_S3_ENDPOINT_URL", "The S3-compatible endpoint of `--blobs s3://...` (MinIO, SeaweedFS, ...); "
+            "AWS when unset. Credentials come from boto3's usual `AWS_*` variables and profiles."))
+
+
 _Model = TypeVar("_Model", bound=BaseModel)
 
 _SECRETS = frozenset({"slack_webhook", "webhook", "smtp_password", "api_key"})
 """Settings whose values never appear in an error message."""
 
-GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings, AlertSettings)
+GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings, AlertSettings, ServerSettings)
 """Every settings model; each field declares its one TRACKER_* variable."""
 
 

@@ -1,5 +1,8 @@
 """The ``tracker`` command: answer questions about the runs in a local store or on the team server.
 
+Commands of other installed packages (``tracker server``) are found through the
+``tracker.commands`` entry-point group, looked up only when the command is not one of ours.
+
 Exit codes: 0 done; 1 nothing matched (no runs selected, or no numeric value of the metric
 in them); 2 a usage error, an unknown run, field or metric, or a missing optional package. Errors are one line, with a
 ``Hint:`` where there is a fix.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tracker_core._errors import TrackerError
 
@@ -140,10 +143,35 @@ def _join_sort_value(argv: Sequence[str]) -> list[str]:
     return joined
 
 
+def _known_commands(parser: argparse.ArgumentParser) -> set[str]:
+    return {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices}
+
+
+def _plugin_command(name: str) -> Callable[[list[str]], int] | None:
+    """The ``tracker.commands`` entry point called ``name`` (e.g. ``server`` from the server extra), if installed."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="tracker.commands"):
+        if entry.name == name:
+            command: Callable[[list[str]], int] = entry.load()
+            return command
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args, extra = parser.parse_known_args(_join_sort_value(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in _known_commands(parser):
+        plugin = _plugin_command(argv[0])
+        if plugin is not None:
+            return int(plugin(argv[1:]))
+        if argv[0] == "server":
+            print("tracker: error: `tracker server` needs the server extra\n  Hint: pip install \"tracker[server]\"",
+                  file=sys.stderr)
+            return 2
+    args, extra = parser.parse_known_args(_join_sort_value(argv))
     if args.command == "tag":
         args.changes += extra  # "-phase-1" looks like an option to argparse
         if not args.changes:
