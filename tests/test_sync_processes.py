@@ -2,71 +2,62 @@
 restarted; a child SIGKILLed mid-upload is completed by ``tracker sync``; a server down for a whole run
 costs ``log()`` nothing and ``finish()`` at most TRACKER_SYNC_TIMEOUT; the API key never lands in a run file.
 
-The server is tests/_ingest_server.py, an honest implementation of the ingest routes (by seq, gaps
-refused), run as its own process.
+The server is the project's own (``python -m tracker_server``, SQLite and a blob folder), run as its
+own process; the records it holds are read back through its API and compared with the local log.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from _procs import Child, child_env, requires_torch, run_command, write_script
+from _server import Server, new_key
 
 pytestmark = pytest.mark.slow
 
-KEY = "tk_live_5f2c9a17e3b64d08aa1c"
-SERVER = Path(__file__).with_name("_ingest_server.py")
 TRACKER = [sys.executable, "-m", "tracker_core.cli"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class TeamServer(Server):
+    """The real team server (``python -m tracker_server``, SQLite and a blob folder), with one member key."""
 
-
-class ServerProcess:
-    def __init__(self, root: Path, port: int | None = None) -> None:
-        self.root, self.port = root, port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ServerProcess:
-        self.proc = subprocess.Popen([sys.executable, str(SERVER), str(self.root), str(self.port), KEY],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == b"ready"
-        return self
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
+    def __init__(self, data: Path) -> None:
+        super().__init__(data)
+        self.key = new_key(data, "research", "box")
 
     def records(self, run_id: str, project: str = "p") -> list[dict[str, Any]]:
-        path = self.root / "research" / project / run_id / "records.jsonl"
-        if not path.exists():
+        """Every record the server holds for the run, in seq order (empty while it is down or lacks the run)."""
+        try:
+            with self.client(self.key) as client:
+                answer = client.get(f"/api/v1/runs/research/{project}/{run_id}/records",
+                                    params={"after_seq": 0, "limit": 100_000})
+        except httpx.HTTPError:
             return []
-        return [json.loads(line) for line in path.read_bytes().split(b"\n")[:-1] if line]
+        return list(answer.json()["records"]) if answer.status_code == 200 else []
+
+    def files(self, run_id: str, project: str = "p") -> dict[str, Any]:
+        with self.client(self.key) as client:
+            return dict(client.get(f"/api/v1/runs/research/{project}/{run_id}/files").json()["files"])
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Any:
-    process = ServerProcess(tmp_path / "server").start()
+    process = TeamServer(tmp_path / "server").start()
     yield process
     process.kill()
 
 
-def online_env(url: str, **extra: str) -> dict[str, str]:
-    return child_env(TRACKER_SERVER=url, TRACKER_API_KEY=KEY, TRACKER_ENTITY="research", **extra)
+def online_env(server: TeamServer, **extra: str) -> dict[str, str]:
+    return child_env(TRACKER_SERVER=server.url, TRACKER_API_KEY=server.key, TRACKER_ENTITY="research", **extra)
 
 
 def local_records(store: Path, run_id: str, project: str = "p") -> list[dict[str, Any]]:
@@ -98,9 +89,9 @@ STREAMING = """
 
 
 def test_a_server_killed_and_restarted_mid_run_loses_nothing_and_duplicates_nothing(
-        tmp_path: Path, store: Path, server: ServerProcess) -> None:
-    env = online_env(server.url, TRACKER_CONSOLE="auto", TRACKER_SILENT="false")
-    with Child(tmp_path, STREAMING, "4000", "--api-key", KEY, env=env) as child:
+        tmp_path: Path, store: Path, server: TeamServer) -> None:
+    env = online_env(server, TRACKER_CONSOLE="auto", TRACKER_SILENT="false")
+    with Child(tmp_path, STREAMING, "4000", "--api-key", server.key, env=env) as child:
         run_id = child.expect("run ").split()[1]
         wait_for(lambda: len(server.records(run_id)) > 200)  # streaming while the run trains
         server.kill()
@@ -111,11 +102,10 @@ def test_a_server_killed_and_restarted_mid_run_loses_nothing_and_duplicates_noth
     local = local_records(store, run_id)
     assert local[-1]["type"] == "status" and local[-1]["status"] == "finished"
     assert server.records(run_id) == local  # seq by seq: nothing lost, nothing twice
-    files = json.loads((server.root / "research" / "p" / run_id / "files.json").read_text())
-    assert "files/output.log" in files
+    assert "files/output.log" in server.files(run_id)
     for path in (store / "p" / run_id).rglob("*"):  # the key is in no run file: log, run.json, console, state
         if path.is_file():
-            assert KEY.encode() not in path.read_bytes(), path
+            assert server.key.encode() not in path.read_bytes(), path
     provenance = next(r for r in local if r["type"] == "provenance")["data"]
     assert provenance["command"][-2:] == ["--api-key", "***"]
     assert "the key is ***" in (store / "p" / run_id / "files" / "output.log").read_text()
@@ -136,19 +126,19 @@ KILLED = """
 
 
 def test_a_client_killed_mid_upload_is_completed_by_tracker_sync_exactly_once(
-        tmp_path: Path, store: Path, server: ServerProcess) -> None:
-    with Child(tmp_path, KILLED, env=online_env(server.url)) as child:
+        tmp_path: Path, store: Path, server: TeamServer) -> None:
+    with Child(tmp_path, KILLED, env=online_env(server)) as child:
         run_id = child.expect("run ").split()[1]
         wait_for(lambda: len(server.records(run_id)) > 500)
         child.kill()
     local = local_records(store, run_id)
     before = len(server.records(run_id))
     assert 0 < before < len(local), "killed with records still to upload"
-    done = run_command([*TRACKER, "sync", str(store)], env=online_env(server.url))
+    done = run_command([*TRACKER, "sync", str(store)], env=online_env(server))
     assert done.returncode == 0, done.stderr
     assert f"p/{run_id}: sent {len(local) - before} records" in done.stdout
     assert server.records(run_id) == local
-    again = run_command([*TRACKER, "sync", str(store)], env=online_env(server.url))
+    again = run_command([*TRACKER, "sync", str(store)], env=online_env(server))
     assert again.returncode == 0, again.stderr
     assert "synced 0 runs" in again.stdout and "1 already there" in again.stdout
     assert server.records(run_id) == local
@@ -175,9 +165,9 @@ DOWN = """
 
 def test_with_the_server_down_log_never_waits_finish_is_bounded_and_sync_uploads_later(
         tmp_path: Path, store: Path) -> None:
-    down = ServerProcess(tmp_path / "server")  # not started: nothing listens on its port
-    env = online_env(down.url, TRACKER_SYNC_TIMEOUT="2", TRACKER_SILENT="false")
-    done = run_command([sys.executable, "-c", __import__("textwrap").dedent(DOWN)], env=env, timeout=120)
+    down = TeamServer(tmp_path / "server")  # not started: nothing listens on its port
+    env = online_env(down, TRACKER_SYNC_TIMEOUT="2", TRACKER_SILENT="false")
+    done = run_command([sys.executable, "-c", textwrap.dedent(DOWN)], env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["p99"] < 1e-3, result  # microseconds-scale: log() only appends to the local file
@@ -187,7 +177,7 @@ def test_with_the_server_down_log_never_waits_finish_is_bounded_and_sync_uploads
     assert len(lines) == 1 and f"{total} records of run {result['id']}" in lines[0], done.stderr
     down.start()
     try:
-        synced = run_command([*TRACKER, "sync", str(store)], env=online_env(down.url))
+        synced = run_command([*TRACKER, "sync", str(store)], env=online_env(down))
         assert synced.returncode == 0, synced.stderr
         assert down.records(result["id"]) == local_records(store, result["id"])
     finally:
@@ -195,19 +185,19 @@ def test_with_the_server_down_log_never_waits_finish_is_bounded_and_sync_uploads
 
 
 def test_tracker_login_checks_the_key_and_stores_it_for_this_user_only(
-        tmp_path: Path, server: ServerProcess) -> None:
+        tmp_path: Path, server: TeamServer) -> None:
     env = child_env()
     refused = subprocess.run([*TRACKER, "login", server.url], input="not-the-key\n", capture_output=True, text=True,
                              env=env, timeout=60)
     assert refused.returncode == 2 and "HTTP 401" in refused.stderr and "not-the-key" not in refused.stderr
     credentials = Path(env["XDG_CONFIG_HOME"]) / "tracker" / "credentials.json"
     assert not credentials.exists()
-    done = subprocess.run([*TRACKER, "login", server.url], input=KEY + "\n", capture_output=True, text=True,
+    done = subprocess.run([*TRACKER, "login", server.url], input=server.key + "\n", capture_output=True, text=True,
                           env=env, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "as ada (teams: research (member))" in done.stdout and KEY not in done.stdout
+    assert "as box (teams: research (member))" in done.stdout and server.key not in done.stdout
     assert os.stat(credentials).st_mode & 0o777 == 0o600
-    assert json.loads(credentials.read_text()) == {"url": server.url, "key": KEY}
+    assert json.loads(credentials.read_text()) == {"url": server.url, "key": server.key}
     streamed = run_command([sys.executable, "-c", "import tracker_core as t; r = t.init(project='p', "
                             "entity='research'); r.log({'a': 1}); r.finish(); print(r.id, r.settings.mode)"],
                            env=env, timeout=60)  # no TRACKER_SERVER / TRACKER_API_KEY: the login is used
@@ -233,13 +223,15 @@ DDP = """
 
 @requires_torch
 @pytest.mark.timeout(240)
-def test_a_torchrun_job_streams_one_run_from_rank_zero(tmp_path: Path, store: Path, server: ServerProcess) -> None:
+def test_a_torchrun_job_streams_one_run_from_rank_zero(tmp_path: Path, store: Path, server: TeamServer) -> None:
     script = write_script(tmp_path, DDP, "ddp.py")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
-    done = run_command(command, env=online_env(server.url, OMP_NUM_THREADS="1"), timeout=180, cwd=tmp_path)
+    done = run_command(command, env=online_env(server, OMP_NUM_THREADS="1"), timeout=180, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]
     (run_id,) = [p.name for p in (store / "p").iterdir() if not p.name.startswith(".")]
-    assert sorted(p.name for p in (server.root / "research" / "p").iterdir()) == [run_id]  # one run, not two
+    with server.client(server.key) as client:
+        listed = client.get("/api/v1/runs/research/p").json()
+    assert [run["id"] for run in listed["runs"]] == [run_id]  # one run, not one per rank
     local = local_records(store, run_id)
     assert server.records(run_id) == local
     assert {r["data"]["rank"] for r in local if r["type"] == "log"} == {0}
