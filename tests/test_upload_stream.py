@@ -138,6 +138,21 @@ def test_a_torn_tail_is_never_sent(ingest: Ingest) -> None:
     assert ingest.records(run) == whole
 
 
+def test_a_damaged_line_is_reported_and_everything_before_it_arrives(
+        ingest: Ingest, capsys: pytest.CaptureFixture[str]) -> None:
+    run = finished_run(rows=100)
+    path = Path(run.dir, "events.jsonl")
+    lines = path.read_bytes().splitlines(keepends=True)
+    damaged = 50
+    lines[damaged - 1] = b"\x00" * (len(lines[damaged - 1]) - 1) + b"\n"  # a disk error inside one record
+    path.write_bytes(b"".join(lines))
+    up = uploader(ingest.url, run)
+    up.start()
+    up.stop(time.monotonic() + 20)
+    assert [r["seq"] for r in ingest.records(run)] == list(range(1, damaged))
+    assert f"the log has no record {damaged} (a damaged line?)" in capsys.readouterr().err
+
+
 def test_a_gap_resends_from_the_servers_high_water_mark(ingest: Ingest) -> None:
     run = tracker_core.init(project="p")
     up = uploader(ingest.url, run, poll=0.05)

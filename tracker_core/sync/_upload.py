@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -50,6 +50,7 @@ class RunUpload:
         self.sent_blobs = 0
         self.sent_bytes = 0
         self._gap_rescans = 0
+        self._careful = False  # check every line of a batch (after the server called one malformed)
 
     # ----- set-up -------------------------------------------------------------------------------
 
@@ -122,52 +123,56 @@ class RunUpload:
         batch = self._read_batch(state.offset)
         if batch is None:
             return False
-        lines, records, ends = batch
-        if not lines:  # only records the server holds already
-            state.offset = ends[-1][1]
+        if not batch.body:  # only records the server holds already
+            state.offset = batch.end
             self._save()
             return True
-        self._send_media(records)
-        body = gzip.compress(b"\n".join(lines) + b"\n", compresslevel=5)
+        self._send_media(batch.media_records())
+        body = gzip.compress(batch.body, compresslevel=5)  # zlib works without the GIL: log() does not wait
         try:
             answer = self.client.call("POST", self._run_path() + "/records", "sending records", data=body,
                                       headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"})
         except ServerError as exc:
-            self._after_refusal(exc, ends)
+            self._after_refusal(exc, batch)
             return True
         acked = int(answer.get("acked_seq", 0))
-        self.sent_records += sum(1 for seq, _ in ends if state.acked_seq < seq <= acked)
+        self.sent_records += max(0, min(acked, batch.last) - max(state.acked_seq, batch.first - 1))
         self.sent_bytes += len(body)
-        self._move_to(acked, ends)
+        self._careful = False
+        self._move_to(acked, batch)
         return True
 
-    def _after_refusal(self, exc: ServerError, ends: list[tuple[int, int]]) -> None:
-        """A 409 gap moves to the server's mark, a 413 shrinks the batch; other refusals raise."""
+    def _after_refusal(self, exc: ServerError, batch: _Batch) -> None:
+        """A 409 gap moves to the server's mark, a 413 shrinks the batch, a first 400 re-reads it checking
+        every line; other refusals raise."""
         if exc.status == 409 and exc.code == "seq_gap" and isinstance(exc.body.get("acked_seq"), int):
             mark = int(exc.body["acked_seq"])
             self._gap_rescans += 1
             if self._gap_rescans > 3:  # the gap is in the local log itself (a lost line): it can never pass
                 raise UploadRefused("sending records", 409, exc.body, reason=f"the log has no record {mark + 1} "
                                     "(a damaged line?); the records after it cannot be sent") from None
-            self._move_to(mark, ends)
+            self._move_to(mark, batch)
             return
-        if exc.status == 413 and len(ends) > 1:
+        if exc.status == 413 and batch.count > 1:
             limit = exc.body.get("limit_bytes")
             smaller = self.max_batch_bytes // 2
             self.max_batch_bytes = max(256, min(smaller, int(limit * 0.8)) if isinstance(limit, int) else smaller)
             return
         if exc.status == 413:
-            raise UploadRefused("sending records", 413, exc.body, reason=f"record {ends[0][0]} alone is larger than "
+            raise UploadRefused("sending records", 413, exc.body, reason=f"record {batch.first} alone is larger than "
                                 f"the server accepts ({exc.body.get('limit_bytes')} bytes)") from None
+        if exc.status == 400 and not self._careful:
+            self._careful = True  # a damaged line the quick read let through: the next read checks each line
+            return
         self._refuse_for_good(exc)
         raise exc
 
-    def _move_to(self, acked: int, ends: list[tuple[int, int]] | None = None) -> None:
+    def _move_to(self, acked: int, batch: _Batch | None = None) -> None:
         """Take the server's high-water mark: past records it holds, back to the start if it holds fewer."""
         state = self._state()
-        position = dict(ends or ())
-        if acked in position:
-            state.offset = position[acked]
+        position = batch.position_after(acked) if batch is not None else None
+        if position is not None:
+            state.offset = position
         elif acked < state.acked_seq:
             state.offset = 0  # the server holds fewer records than we thought: read again, skipping what it has
         # else the mark lies ahead of this batch: keep the offset; records up to the mark are skipped when read
@@ -177,12 +182,8 @@ class RunUpload:
         state.acked_seq = acked
         self._save()
 
-    def _read_batch(self, offset: int) -> tuple[list[bytes], list[dict[str, Any]], list[tuple[int, int]]] | None:
-        """Complete lines from ``offset``, at most one batch: (lines to send, their records, [(seq, end offset)]).
-
-        None when no complete line follows ``offset``. Lines whose seq the server holds are left out
-        of the lines to send; undecodable lines are skipped.
-        """
+    def _read_batch(self, offset: int) -> _Batch | None:
+        """Complete lines from ``offset``, at most one batch (a longer record alone); None when there are none."""
         try:
             with open(self.log_path, "rb") as handle:
                 handle.seek(offset)
@@ -199,31 +200,11 @@ class RunUpload:
             return None
         if end < 0:
             return None
-        acked = self._state().acked_seq
-        lines: list[bytes] = []
-        records: list[dict[str, Any]] = []
-        ends: list[tuple[int, int]] = []
-        position = offset
-        for line in data[: end + 1].split(b"\n")[:-1]:
-            position += len(line) + 1
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            seq = record.get("seq") if isinstance(record, dict) else None
-            if not isinstance(seq, int):
-                continue
-            ends.append((seq, position))
-            if seq > acked:
-                lines.append(line)
-                records.append(record)
-        if not ends:
-            ends.append((acked, position))
-        return lines, records, ends
+        return _Batch(offset, data[: end + 1], self._state().acked_seq, self._careful)
 
     # ----- files --------------------------------------------------------------------------------
 
-    def _send_media(self, records: list[dict[str, Any]]) -> None:
+    def _send_media(self, records: Iterable[dict[str, Any]]) -> None:
         """Upload the media files the records refer to and the server lacks, and map them to the run."""
         state = self._state()
         wanted: dict[str, str] = {}
@@ -297,6 +278,94 @@ class RunUpload:
                 self.state.save(self.run_dir)
             except OSError:
                 pass  # the server's mark is the truth; a lost state file only costs a rescan
+
+
+_SEQ_PREFIX = b'{"seq":'
+_MEDIA_MARK = b'"$m"'
+
+
+def _seq_prefix(line: bytes) -> int | None:
+    """The seq of a line as LogWriter writes it (``{"seq":N,...``), read without parsing the line."""
+    if not line.startswith(_SEQ_PREFIX):
+        return None
+    comma = line.find(b",", 7, 40)
+    try:
+        return int(line[7:comma]) if comma > 0 else None
+    except ValueError:
+        return None
+
+
+class _Batch:
+    """Complete log lines read from ``start``: the lines to send (``body``) and where each record ends.
+
+    The quick read, for lines numbered ``acked+1, acked+2, ...`` as the writer makes them, looks at
+    the first and last line only, so the uploader holds the GIL for microseconds per batch. Anything
+    else (records the server holds already, a line without a seq, ``careful``) is read line by line:
+    undecodable lines are left out, and so are records with a seq the server holds; the lines to send
+    stop before a gap in the seqs.
+    """
+
+    def __init__(self, start: int, chunk: bytes, acked: int, careful: bool = False) -> None:
+        self.start, self.end, self._chunk = start, start + len(chunk), chunk
+        self._positions: dict[int, int] | None = None
+        count = chunk.count(b"\n")
+        first = _seq_prefix(chunk)
+        last = _seq_prefix(chunk[chunk.rfind(b"\n", 0, len(chunk) - 1) + 1:])
+        if not careful and first is not None and last is not None and first == acked + 1 and last - first + 1 == count:
+            self.body, self.first, self.last, self.count = chunk, first, last, count
+            return
+        kept: list[bytes] = []
+        seqs: list[int] = []
+        positions: dict[int, int] = {}
+        position = start
+        for line in chunk.split(b"\n")[:-1]:
+            position += len(line) + 1
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            seq = record.get("seq") if isinstance(record, dict) else None
+            if not isinstance(seq, int):
+                continue
+            if seq > acked and seqs and seq != seqs[-1] + 1:
+                break  # a gap (a damaged line): what comes before it can be stored, the rest cannot
+            positions[seq] = position
+            if seq > acked:
+                kept.append(line)
+                seqs.append(seq)
+        self._positions = positions
+        self.body = b"\n".join(kept) + b"\n" if kept else b""
+        self.first, self.last = (seqs[0], seqs[-1]) if seqs else (acked + 1, acked)
+        self.count = len(kept)
+
+    def position_after(self, seq: int) -> int | None:
+        """The log offset just past record ``seq``, if this batch read it."""
+        if seq == self.last and self._positions is None:
+            return self.end
+        if self._positions is None:
+            self._positions = {}
+            position = self.start
+            for line in self._chunk.split(b"\n")[:-1]:
+                position += len(line) + 1
+                found = _seq_prefix(line)
+                if found is not None:
+                    self._positions[found] = position
+        return self._positions.get(seq)
+
+    def media_records(self) -> Iterator[dict[str, Any]]:
+        """The records to send that hold a media tag (only those lines are parsed)."""
+        body = self.body
+        at = body.find(_MEDIA_MARK)
+        while at >= 0:
+            line_start = body.rfind(b"\n", 0, at) + 1
+            line_end = body.find(b"\n", at)
+            try:
+                record = orjson.loads(body[line_start:line_end])
+            except orjson.JSONDecodeError:
+                record = None
+            if isinstance(record, dict):
+                yield record
+            at = body.find(_MEDIA_MARK, line_end)
 
 
 def _media_refs(tree: Any) -> Iterator[tuple[str, str]]:
