@@ -152,6 +152,8 @@ def test_with_the_server_down_log_never_waits_finish_is_bounded_and_sync_uploads
     total = local_records(store, result["id"])[-1]["seq"]
     lines = [line for line in done.stderr.splitlines() if "tracker sync" in line]
     assert len(lines) == 1 and f"{total} records of run {result['id']}" in lines[0], done.stderr
+    early = run_command([*TRACKER, "sync", str(store)], env=online_env(down), timeout=60)
+    assert early.returncode == 1 and "The server is unreachable" in early.stdout, early.stdout + early.stderr
     down.start()
     try:
         synced = run_command([*TRACKER, "sync", str(store)], env=online_env(down))

@@ -77,6 +77,11 @@ def sync(_: object, args: argparse.Namespace) -> int:
                 continue
             result = sync_run(client, run_dir, entity=args.entity)
             sent = f"sent {result.records} records, {result.blobs} files (server holds seq 1..{result.acked_seq})"
+            if result.unreachable:
+                failed += 1
+                print(f"{path}: {sent}; stopped: {result.error}. The server is unreachable: the rest waits for "
+                      "the next `tracker sync`")
+                break
             if result.error:
                 failed += 1
                 print(f"{path}: {sent}; stopped: {result.error}")

@@ -33,6 +33,7 @@ class RunSync(NamedTuple):
     files: int
     acked_seq: int
     error: str | None = None
+    unreachable: bool = False
 
 
 def store_runs(root: str) -> Iterator[RunDir]:
@@ -84,5 +85,6 @@ def sync_run(client: ServerClient, run_dir: RunDir, entity: str | None = None, a
             pass
         files = retrying(upload.send_run_files, sleep, attempts=attempts)
     except ServerError as exc:
-        return RunSync(path, upload.sent_records, upload.sent_blobs, files, upload.acked_seq, str(exc))
+        return RunSync(path, upload.sent_records, upload.sent_blobs, files, upload.acked_seq, str(exc),
+                       unreachable=exc.status is None)
     return RunSync(path, upload.sent_records, upload.sent_blobs, files, upload.acked_seq)
