@@ -214,3 +214,40 @@ def test_a_torchrun_job_streams_one_run_from_rank_zero(tmp_path: Path, store: Pa
     local = local_records(store, run_id)
     assert server.records(run_id) == local
     assert {r["data"]["rank"] for r in local if r["type"] == "log"} == {0}
+
+
+NEXT = """
+    import sys, threading, time
+    import tracker_core as tracker
+    run = tracker.init(project="p")
+    print("run", run.id, flush=True)
+    told = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.readline(), told.set()), daemon=True).start()
+    step = 0
+    while not told.is_set():  # training, until the test says stop
+        run.log({"loss": 1.0 / (step + 1)})
+        step += 1
+        time.sleep(0.01)
+    run.finish()
+    print("finished", flush=True)
+"""
+
+
+def test_the_next_online_run_completes_an_upload_a_kill_left_undone(
+        tmp_path: Path, store: Path, server: TeamServer) -> None:
+    with Child(tmp_path, KILLED, env=online_env(server)) as child:
+        killed = child.expect("run ").split()[1]
+        wait_for(lambda: len(server.records(killed)) > 500)
+        child.kill()
+    local = local_records(store, killed)
+    assert len(server.records(killed)) < len(local)
+    with Child(tmp_path, NEXT, env=online_env(server), name="next.py") as child:
+        following = child.expect("run ").split()[1]
+        wait_for(lambda: server.records(killed) == local, timeout=90)  # completed by the next run, once
+        child.send("stop")
+        child.expect("finished", timeout=120)
+        assert child.wait() == 0
+    assert server.records(following) == local_records(store, following)
+    assert server.records(killed) == local
+    again = run_command([*TRACKER, "sync", str(store)], env=online_env(server))
+    assert "synced 0 runs" in again.stdout, again.stdout

@@ -7,6 +7,7 @@ run's ``sync_timeout``; what is left stays on disk for ``tracker sync`` and is n
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -43,7 +44,7 @@ class Uploader:
     def __init__(self, server: str, key: str | None, run_dir: str, project: str, run_id: str,
                  meta: Callable[[], dict[str, Any]], *, entity: str | None = None, store_root: str | None = None,
                  name: str | None = None, poll: float = 0.2, max_batch_bytes: int | None = None,
-                 sync_timeout: float | None = None) -> None:
+                 sync_timeout: float | None = None, complete_others: bool = True) -> None:
         self._server, self._key = server.rstrip("/"), key
         self._run_dir, self._project, self._run_id, self._meta = run_dir, project, run_id, meta
         self._entity = entity
@@ -62,6 +63,7 @@ class Uploader:
         self._problem: str | None = None  # why the last attempt failed, for the final line
         self._refused: str | None = None
         self._forked = False
+        self._swept = not complete_others
 
     # ----- the Service interface ----------------------------------------------------------------
 
@@ -120,6 +122,10 @@ class Uploader:
                     self._retry(upload.send_run_files)
                     self._done = True
                     return
+                if not self._swept:
+                    self._swept = True
+                    self._complete_left_behind(client, upload)
+                    continue
                 self._wake.wait(self._poll)
                 if not self._stopping.is_set():
                     self._wake.clear()
@@ -138,6 +144,32 @@ class Uploader:
             print(f"tracker: stopped streaming run {self._label} to {self._server}: {self._refused}. "
                   f"The run is complete in the local store; `tracker sync {self._store_root}` uploads it "
                   "once that is fixed", file=sys.stderr)
+
+    def _complete_left_behind(self, client: ServerClient, own: RunUpload) -> None:
+        """Finish the uploads that earlier online runs of this store left undone (killed mid-upload),
+        between batches of this run's own records, until this run stops. Exactly once, by seq."""
+        from tracker_core.sync._state import SyncState
+        from tracker_core.sync._sync import being_written, needs_sync, store_runs
+
+        for run_dir in store_runs(self._store_root):
+            if self._stopping.is_set() or self._abandon.is_set():
+                return
+            state = SyncState.load(run_dir.path)
+            mine = os.path.abspath(run_dir.path) == os.path.abspath(self._run_dir)
+            if (mine or state is None or state.server != self._server or not needs_sync(run_dir, self._server)
+                    or being_written(run_dir)):
+                continue
+            meta = run_dir.read_meta() or {}
+            other = RunUpload(client, run_dir.path, run_dir.project, run_dir.run_id, functools.partial(dict, meta),
+                              entity=meta.get("entity") or state.entity, may_write=self._may_write)
+            try:
+                self._retry(other.open)
+                while not self._stopping.is_set() and self._retry(other.send_batch):
+                    self._retry(own.send_batch)  # this run's own records go first
+                if not self._stopping.is_set():
+                    self._retry(other.send_run_files)
+            except UploadRefused:
+                continue
 
     def _retry(self, call: Callable[[], Any]) -> Any:
         result = retrying(call, self._sleep, on_retry=self._note_problem)
