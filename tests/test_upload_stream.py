@@ -291,3 +291,15 @@ def test_a_forked_uploader_writes_nothing(ingest: Ingest) -> None:
     up.stop(time.monotonic() + 2)
     assert not Path(run.dir, ".sync.json").exists()
     assert not ingest.root.exists()  # nothing was sent
+
+
+def test_init_streams_when_a_server_is_configured_and_not_when_offline(
+        ingest: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACKER_SERVER", ingest.url)
+    monkeypatch.setenv("TRACKER_API_KEY", KEY)
+    online = finished_run(rows=20)
+    assert online.settings.mode == "online"
+    assert ingest.records(online) == local_records(online)  # finish() waited for the upload
+    offline = finished_run(rows=20, mode="offline")
+    assert ingest.records(offline) == []
+    assert not Path(offline.dir, ".sync.json").exists()
