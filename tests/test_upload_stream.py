@@ -7,6 +7,7 @@ tests check the client's tailing, batching, ack state and retries record by reco
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -303,3 +304,27 @@ def test_init_streams_when_a_server_is_configured_and_not_when_offline(
     offline = finished_run(rows=20, mode="offline")
     assert ingest.records(offline) == []
     assert not Path(offline.dir, ".sync.json").exists()
+
+
+def test_logged_artifacts_travel_by_digest_and_are_stored_once_per_team(ingest: Ingest, tmp_path: Path) -> None:
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(os.urandom(300_000))  # a checkpoint that two people log
+    runs = []
+    for name in ("ckpt-alice", "ckpt-bob"):
+        run = tracker_core.init(project="p")
+        artifact = tracker_core.Artifact(name, type="model")
+        artifact.add_file(weights)
+        run.log_artifact(artifact)
+        run.finish()
+        runs.append((run, name))
+    for run, _ in runs:
+        up = uploader(ingest.url, run)
+        up.start()
+        up.stop(time.monotonic() + 20)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert (ingest.root / "_blob_puts.log").read_text().split().count(digest) == 1
+    for run, name in runs:
+        files = ingest.files(run)
+        assert files[f"artifacts/{name}/v0/model.bin"] == {"sha256": digest, "size": 300_000}
+        assert f"artifacts/{name}/v0/manifest.json" in files
+        assert ingest.records(run) == local_records(run)

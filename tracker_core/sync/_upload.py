@@ -1,4 +1,4 @@
-"""Uploading one run folder: its log's records by seq, its media and run files by digest.
+"""Uploading one run folder: its log's records by seq; its media, run files and logged artifacts by digest.
 
 The log is read from the byte offset the server last acknowledged, complete lines only (a
 torn tail is never read), at most one batch at a time. Records with a seq the server already
@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -127,7 +128,8 @@ class RunUpload:
             state.offset = batch.end
             self._save()
             return True
-        self._send_media(batch.media_records())
+        self._send_media(batch.records_with(_MEDIA_MARK))
+        self._send_artifacts(batch.records_with(_ARTIFACT_MARK))
         body = gzip.compress(batch.body, compresslevel=5)  # zlib works without the GIL: log() does not wait
         try:
             answer = self.client.call("POST", self._run_path() + "/records", "sending records", data=body,
@@ -207,11 +209,42 @@ class RunUpload:
     def _send_media(self, records: Iterable[dict[str, Any]]) -> None:
         """Upload the media files the records refer to and the server lacks, and map them to the run."""
         state = self._state()
-        wanted: dict[str, str] = {}
+        wanted: dict[str, tuple[str, str]] = {}
         for record in records:
             for path, digest in _media_refs(record):
                 if state.files.get(path) != digest:
-                    wanted[path] = digest
+                    wanted[path] = (digest, os.path.join(self.run_dir, path))
+        if wanted:
+            self._send_files(wanted)
+
+    def _send_artifacts(self, records: Iterable[dict[str, Any]]) -> None:
+        """The files of the artifact versions the records say this run logged, by digest, mapped to the run as
+        ``artifacts/<name>/v<N>/<path>`` (and the version's manifest as ``.../manifest.json``)."""
+        state = self._state()
+        store = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(self.run_dir))), "artifacts")
+        wanted: dict[str, tuple[str, str]] = {}
+        for record in records:
+            if record.get("type") != "artifact" or record.get("direction") != "logged":
+                continue
+            name, version, digest = record.get("name"), record.get("version"), record.get("digest")
+            if not (isinstance(name, str) and isinstance(version, int) and isinstance(digest, str)
+                    and _safe_relative(name) and "/" not in name and _SHA.fullmatch(digest)):
+                continue
+            manifest = os.path.join(store, "manifests", f"{digest}.json")
+            try:
+                with open(manifest, "rb") as handle:
+                    entries = orjson.loads(handle.read())["files"]
+            except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+                continue  # deleted since (gc): nothing to send
+            prefix = f"artifacts/{name}/v{version}/"
+            manifest_sha = _sha256(manifest)
+            if manifest_sha is not None:
+                wanted[prefix + "manifest.json"] = (manifest_sha, manifest)
+            for entry in entries:
+                path, sha = entry.get("path"), entry.get("sha256")
+                if isinstance(path, str) and isinstance(sha, str) and _SHA.fullmatch(sha) and _safe_relative(path):
+                    wanted[prefix + path] = (sha, os.path.join(store, "blobs", sha[:2], sha))
+        wanted = {path: found for path, found in wanted.items() if state.files.get(path) != found[0]}
         if wanted:
             self._send_files(wanted)
 
@@ -222,30 +255,31 @@ class RunUpload:
             ServerError: the files were not all mapped (the next call tries again).
         """
         state = self._state()
-        changed: dict[str, str] = {}
+        changed: dict[str, tuple[str, str]] = {}
         for path in _files_under(self.run_dir, "files"):
-            digest = _sha256(os.path.join(self.run_dir, path))
+            full = os.path.join(self.run_dir, path)
+            digest = _sha256(full)
             if digest is not None and state.files.get(path) != digest:
-                changed[path] = digest
+                changed[path] = (digest, full)
         if changed:
             self._send_files(changed)
         state.files_done = True
         self._save()
         return len(changed)
 
-    def _send_files(self, wanted: dict[str, str]) -> None:
-        """Blobs the server lacks travel; then every path is mapped to its digest."""
+    def _send_files(self, wanted: dict[str, tuple[str, str]]) -> None:
+        """``wanted``: server path -> (sha256, local file). The blobs the server lacks travel (each once);
+        then every path is mapped to its digest. Files gone since are skipped."""
         entity = self._state().entity
         blobs = f"/api/v1/blobs/{segment(entity)}"
-        present = {path: digest for path, digest in wanted.items() if os.path.isfile(os.path.join(self.run_dir, path))}
+        present = {path: found for path, found in wanted.items() if os.path.isfile(found[1])}
         if not present:
             return
         answer = self.client.call("POST", blobs + "/missing", "asking which files the server lacks",
-                                  json={"digests": sorted(set(present.values()))})
+                                  json={"digests": sorted({digest for digest, _ in present.values()})})
         missing = set(answer.get("missing", []))
         mapped: dict[str, dict[str, Any]] = {}
-        for path, digest in present.items():
-            full = os.path.join(self.run_dir, path)
+        for path, (digest, full) in present.items():
             if digest in missing:
                 try:
                     with open(full, "rb") as handle:
@@ -282,6 +316,8 @@ class RunUpload:
 
 _SEQ_PREFIX = b'{"seq":'
 _MEDIA_MARK = b'"$m"'
+_ARTIFACT_MARK = b'"type":"artifact"'
+_SHA = re.compile(r"[0-9a-f]{64}")
 
 
 def _seq_prefix(line: bytes) -> int | None:
@@ -352,10 +388,10 @@ class _Batch:
                     self._positions[found] = position
         return self._positions.get(seq)
 
-    def media_records(self) -> Iterator[dict[str, Any]]:
-        """The records to send that hold a media tag (only those lines are parsed)."""
+    def records_with(self, mark: bytes) -> Iterator[dict[str, Any]]:
+        """The records to send whose line holds ``mark`` (only those lines are parsed)."""
         body = self.body
-        at = body.find(_MEDIA_MARK)
+        at = body.find(mark)
         while at >= 0:
             line_start = body.rfind(b"\n", 0, at) + 1
             line_end = body.find(b"\n", at)
@@ -365,7 +401,7 @@ class _Batch:
                 record = None
             if isinstance(record, dict):
                 yield record
-            at = body.find(_MEDIA_MARK, line_end)
+            at = body.find(mark, line_end)
 
 
 def _media_refs(tree: Any) -> Iterator[tuple[str, str]]:
