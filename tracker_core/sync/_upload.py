@@ -55,8 +55,9 @@ class RunUpload:
 
     # ----- set-up -------------------------------------------------------------------------------
 
-    def open(self) -> None:
-        """Find the team, create the run on the server (or find it there) and take its high-water mark.
+    def open(self) -> int:
+        """Find the team, create the run on the server (or find it there) and take its high-water mark,
+        which it returns.
 
         Raises:
             ServerError: the server could not be reached or refused (UploadRefused: for good).
@@ -69,6 +70,7 @@ class RunUpload:
         state = saved if saved is not None and saved.entity == entity else SyncState(self.client.url, entity)
         self.state = state
         self._move_to(acked)
+        return acked
 
     def _only_team(self) -> str:
         try:

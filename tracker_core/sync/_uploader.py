@@ -162,14 +162,20 @@ class Uploader:
             meta = run_dir.read_meta() or {}
             other = RunUpload(client, run_dir.path, run_dir.project, run_dir.run_id, functools.partial(dict, meta),
                               entity=meta.get("entity") or state.entity, may_write=self._may_write)
-            try:
-                self._retry(other.open)
-                while not self._stopping.is_set() and self._retry(other.send_batch):
-                    self._retry(own.send_batch)  # this run's own records go first
-                if not self._stopping.is_set():
-                    self._retry(other.send_run_files)
-            except UploadRefused:
+            if self._other_step(other.open) is None:
                 continue
+            while not self._stopping.is_set() and self._other_step(other.send_batch):
+                self._retry(own.send_batch)  # this run's own records go first (its refusals end the upload)
+            if not self._stopping.is_set():
+                self._other_step(other.send_run_files)
+
+    def _other_step(self, call: Callable[[], Any]) -> Any:
+        """One retried step of another run's upload; None when the server refuses it (that run is left
+        for ``tracker sync``, this one goes on)."""
+        try:
+            return self._retry(call)
+        except ServerError:
+            return None
 
     def _retry(self, call: Callable[[], Any]) -> Any:
         result = retrying(call, self._sleep, on_retry=self._note_problem)
