@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def where(p: argparse.ArgumentParser) -> None:
         p.add_argument("--server", help="ask this team server (default: the configured one, if any)")
-        p.add_argument("--local", action="store_true", help="ask the local store even when a server is configured")
+        p.add_argument("--local", action="store_true", help="ask the local store even when a server is configured "
+                       "(so does --dir)")
 
     p = command("best", c.best, "the best run on a metric, and how its config differs from the others")
     p.add_argument("metric")
@@ -118,12 +119,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _api(args: argparse.Namespace) -> object:
-    """The store to ask: the team server for best/runs when one is configured (unless --local), else local."""
+    """The store to ask: the team server for best/runs when one is configured (unless --local or --dir),
+    else the local store."""
     from tracker_core.api import Api
 
     if getattr(args, "local_only", False):
         return None
-    if hasattr(args, "local") and not args.local:
+    if hasattr(args, "local") and not args.local and (args.server or not args.dir):  # --dir names a local store
         from tracker_core._settings import resolve_settings
 
         server = args.server or resolve_settings({}).server
