@@ -20,6 +20,7 @@ from _team import TeamServer
 
 import tracker_core
 from tracker_core import RunNotFoundError
+from tracker_core.sync import ServerError
 from tracker_core.sync._remote import RemoteRun
 
 pytestmark = pytest.mark.slow
@@ -99,6 +100,12 @@ def test_edits_go_to_the_server(online: TeamServer) -> None:
     remote.update(tags=["phase-2"], notes="diverged")
     again = tracker_core.Api(server=online.url).run(f"research/edits/{run.id}")
     assert again.tags == ["phase-2"] and again.notes == "diverged"
+
+
+def test_a_wrong_key_is_refused_with_a_hint(online: TeamServer) -> None:
+    with pytest.raises(ServerError, match=r"(?s)HTTP 401.*Hint: the API key is missing, wrong or revoked") as raised:
+        tracker_core.Api(server=online.url, api_key="trk_not-a-key").runs("research/p")
+    assert "trk_not-a-key" not in str(raised.value)
 
 
 def test_another_teams_run_is_not_found(online: TeamServer) -> None:

@@ -31,7 +31,9 @@ class ServerError(TrackerError):
         self.retry_after = retry_after
         detail = reason or self.body.get("detail") or self.code or "no detail"
         shown = f"HTTP {status}" if status is not None else "unreachable"
-        super().__init__(f"{what}: {shown}: {detail}")
+        hint = ("\nHint: the API key is missing, wrong or revoked: pass api_key=, set TRACKER_API_KEY, or run "
+                "`tracker login URL`") if status == 401 else ""
+        super().__init__(f"{what}: {shown}: {detail}{hint}")
 
     @property
     def retryable(self) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker_core.sync._client import ServerClient, ServerError
 from tracker_core.sync._retry import Abandoned, retrying
-from tracker_core.sync._upload import RunUpload, UploadRefused
+from tracker_core.sync._upload import RunUpload
 
 if TYPE_CHECKING:
     from tracker_core._services import ServiceContext
@@ -131,10 +131,8 @@ class Uploader:
                     self._wake.clear()
         except Abandoned:
             return
-        except UploadRefused as exc:
-            self._refused = str(exc)
-        except ServerError as exc:
-            self._refused = str(exc)
+        except ServerError as exc:  # UploadRefused included
+            self._refused = str(exc).replace("\n", " ")
         except Exception as exc:  # noqa: BLE001 - the uploader never takes training down
             self._refused = f"internal error: {exc!r}"
         finally:
