@@ -23,8 +23,8 @@ _INACTIVE_HINTS = {
 
 
 def warn(message: str) -> None:
-    """A TrackerWarning pointing at the user's call (Run method -> collaborator -> Notices -> here)."""
-    warnings.warn(message, TrackerWarning, stacklevel=5)
+    """A TrackerWarning pointing at the user's call (the collaborator's method -> Notices -> here)."""
+    warnings.warn(message, TrackerWarning, stacklevel=4)
 
 
 class Notices:

@@ -52,8 +52,15 @@ class RowPath:
         self.pending: dict[str, Any] | None = None
         self.on_stalls: Callable[[list[Stall]], None] = lambda stalls: None
 
-    def log(self, data: Mapping[str, Any], step: int | None, commit: bool | None) -> None:
-        """``Run.log``: see there. Never raises but the strict-mode errors."""
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Append one row of metrics to the run's history (``Run.log``, whose documentation this is:
+        each run's ``log`` is this method).
+
+        Raises (strict mode only):
+            LogValueError: a value or key cannot be logged.
+            StepOrderError: ``step`` is behind the run's current step.
+            PersistError: the record could not be written.
+        """
         records = self._records
         if records.inactive is not None:
             self._notices.inactive_call("log", records.inactive)
