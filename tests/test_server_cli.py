@@ -62,3 +62,13 @@ def test_the_embedded_server_starts_on_an_existing_database_and_names_where_it_k
     assert "schema 0001" in text and str(tmp_path / "data") in text and "blobs" in text
     assert (tmp_path / "data" / "tracker.db").exists()
     assert tracker_server.__all__ == ["ServerConfig", "create_app"]
+
+
+def test_the_schema_constants_name_the_shipped_migrations() -> None:
+    from alembic.script import ScriptDirectory
+
+    from tracker_server._schema import HEAD, KNOWN, alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert scripts.get_current_head() == HEAD
+    assert sorted(s.revision for s in scripts.walk_revisions()) == sorted(KNOWN)
