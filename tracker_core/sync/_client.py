@@ -6,7 +6,6 @@ key travels only in the ``Authorization`` header; no message this module builds 
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -49,6 +48,8 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # seldom needed: not loaded with the client
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
