@@ -67,21 +67,20 @@ def _header(run_id: str, project: str, config: dict[str, object], t0: float) -> 
 
 
 def _store_run(session: Any, team_id: int, project: str, run_id: str, lines: list[bytes]) -> None:
-    if True:
-        found = session.query(Project).filter_by(team_id=team_id, name=project).first()
-        now = time.time()
-        if found is None:
-            found = Project(team_id=team_id, name=project, created_at=now, last_activity=now)
-            session.add(found)
-            session.flush()
-        run = Run(project_id=found.id, run_id=run_id, state="running", created_at=now, updated_at=now, last_seq=0,
-                  edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
-        session.add(run)
+    found = session.query(Project).filter_by(team_id=team_id, name=project).first()
+    now = time.time()
+    if found is None:
+        found = Project(team_id=team_id, name=project, created_at=now, last_activity=now)
+        session.add(found)
         session.flush()
-        fold = Fold(RunState(keep_rows=False))
-        refresh_meta(run, fold)
-        _save_fold(run, fold)
-        apply_batch(session, run, parse_batch(b"".join(lines)))
+    run = Run(project_id=found.id, run_id=run_id, state="running", created_at=now, updated_at=now, last_seq=0,
+              edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
+    session.add(run)
+    session.flush()
+    fold = Fold(RunState(keep_rows=False))
+    refresh_meta(run, fold)
+    _save_fold(run, fold)
+    apply_batch(session, run, parse_batch(b"".join(lines)))
 
 
 def _populate(db: Database, team_id: int, runs: int, points: int) -> None:
