@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from _server import Server, make_run, new_key, post_run, run_lines, spike
+from _server import Server, httpx, make_run, new_key, post_run, run_lines, spike
 
 import tracker_core
 
