@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -65,28 +66,33 @@ def _header(run_id: str, project: str, config: dict[str, object], t0: float) -> 
             orjson.dumps({"seq": 3, "t": t0, "type": "status", "status": "running"}) + b"\n"]
 
 
-def _store_run(db: Database, team_id: int, project: str, run_id: str, lines: list[bytes]) -> None:
-    with db.write() as session:
-        found = session.query(Project).filter_by(team_id=team_id, name=project).first()
-        now = time.time()
-        if found is None:
-            found = Project(team_id=team_id, name=project, created_at=now, last_activity=now)
-            session.add(found)
-            session.flush()
-        run = Run(project_id=found.id, run_id=run_id, state="running", created_at=now, updated_at=now, last_seq=0,
-                  edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
-        session.add(run)
+def _store_run(session: Any, team_id: int, project: str, run_id: str, lines: list[bytes]) -> None:
+    found = session.query(Project).filter_by(team_id=team_id, name=project).first()
+    now = time.time()
+    if found is None:
+        found = Project(team_id=team_id, name=project, created_at=now, last_activity=now)
+        session.add(found)
         session.flush()
-        fold = Fold(RunState(keep_rows=False))
-        refresh_meta(run, fold)
-        _save_fold(run, fold)
-        apply_batch(session, run, parse_batch(b"".join(lines)))
+    run = Run(project_id=found.id, run_id=run_id, state="running", created_at=now, updated_at=now, last_seq=0,
+              edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
+    session.add(run)
+    session.flush()
+    fold = Fold(RunState(keep_rows=False))
+    refresh_meta(run, fold)
+    _save_fold(run, fold)
+    apply_batch(session, run, parse_batch(b"".join(lines)))
 
 
 def _populate(db: Database, team_id: int, runs: int, points: int) -> None:
     t0 = time.time() - 3600
     started = time.monotonic()
+    session_context = db.write()
+    session = session_context.__enter__()
     for index in range(runs):
+        if index and index % 250 == 0:  # one transaction per 250 runs
+            session_context.__exit__(None, None, None)
+            session_context = db.write()
+            session = session_context.__enter__()
         run_id = f"r{index:05d}"
         config = {"lr": 10 ** random.uniform(-5, -1), "batch": random.choice([32, 64, 128]), "seed": index}
         lines = _header(run_id, "sweep", config, t0 + index) + _lines(run_id, 4, range(10), 3, t0 + index)
@@ -94,16 +100,14 @@ def _populate(db: Database, team_id: int, runs: int, points: int) -> None:
         lines.append(orjson.dumps(final) + b"\n")
         lines.append(orjson.dumps({"seq": len(lines) + 1, "t": t0 + index + 2, "type": "status",
                                    "status": "finished", "exit_code": 0}) + b"\n")
-        _store_run(db, team_id, "sweep", run_id, lines)
+        _store_run(session, team_id, "sweep", run_id, lines)
+    session_context.__exit__(None, None, None)
     print(f"  stored {runs} runs in {time.monotonic() - started:.1f} s")
     started = time.monotonic()
     lines = _header("long", "long", {}, t0)
     batch = 50_000
     with db.write() as session:
-        pass
-    _store_run(db, team_id, "long", "long", lines)
-    with db.write() as session:
-        run = session.query(Run).filter_by(run_id="long").one()
+        _store_run(session, team_id, "long", "long", lines)
     for start in range(0, points, batch):
         chunk = _lines("long", 4 + start, range(start, min(points, start + batch)), 1, t0)
         with db.write() as session:
@@ -148,15 +152,16 @@ def _ingest(url: str, key: str, clients: int, batches: int, steps_per_batch: int
             seq += len(lines)
             parts.append(gzip.compress(b"".join(lines), 1))
         bodies.append([run_id.encode(), *parts])
-    headers = {"Authorization": f"Bearer {key}", "Content-Encoding": "gzip", "Content-Type": "application/x-ndjson"}
+    headers = {"Authorization": f"Bearer {key}"}
+    gzipped = {"Content-Encoding": "gzip", "Content-Type": "application/x-ndjson"}
 
     def work(parts: list[bytes]) -> None:
         run_id = parts[0].decode()
         with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
-            client.put(f"/api/v1/runs/bench/ingest/{run_id}", json={"meta": {}},
-                       headers={"Content-Encoding": "identity"}).raise_for_status()
+            client.put(f"/api/v1/runs/bench/ingest/{run_id}", json={"meta": {}}).raise_for_status()
             for body in parts[1:]:
-                client.post(f"/api/v1/runs/bench/ingest/{run_id}/records", content=body).raise_for_status()
+                client.post(f"/api/v1/runs/bench/ingest/{run_id}/records", content=body,
+                            headers=gzipped).raise_for_status()
 
     threads = [threading.Thread(target=work, args=(parts,)) for parts in bodies]
     started = time.perf_counter()

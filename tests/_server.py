@@ -16,17 +16,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
 import tracker_core
+
+_EXTRA = "the server tests need the server extra: pip install 'tracker[server]' (or the dev extra)"
+pytest.importorskip("fastapi", reason=_EXTRA)
+pytest.importorskip("sqlalchemy", reason=_EXTRA)
+httpx = pytest.importorskip("httpx", reason=_EXTRA)
 
 __all__ = [
     "PG_ADMIN",
     "SeaweedS3",
     "Server",
     "free_port",
+    "httpx",
     "make_run",
     "new_key",
     "pg_database",

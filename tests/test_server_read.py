@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from _server import Server, make_run, new_key, post_run, run_lines, spike
+from _server import Server, httpx, make_run, new_key, post_run, run_lines, spike
 
 import tracker_core
 
@@ -218,3 +217,27 @@ def test_edits_and_live_events(server: Server) -> None:
         assert states == ["finished"]  # init() of the next run finished this one: a state change
         stop.set()
         assert client.get("/api/v1/events/research/p", params={"run": "nosuch"}).status_code == 404
+
+
+def test_a_rewound_run_reads_like_its_local_log(server: Server, store: Path) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    first = make_run(steps=10, metrics=lambda step: {"loss": float(step)})
+    run_id = first.name
+    with server.client(key) as client:
+        post_run(client, "research", first)
+        sent = len(run_lines(first))
+        run = tracker_core.init(project="p", id=run_id, resume="must", resume_from_step=4)
+        for step in range(5, 8):
+            run.log({"loss": 100.0 + step}, step=step)
+        run.finish()
+        post_run(client, "research", first, lines=run_lines(first)[sent:])
+        local = tracker_core.Api(store).run(f"p/{run_id}")
+        series = client.get(f"/api/v1/runs/research/p/{run_id}/history", params={"keys": "loss"}).json()
+        rows = local.history(keys=["loss"])
+        assert series["series"]["loss"] == {"x": [r["_step"] for r in rows], "y": [r["loss"] for r in rows]}
+        assert series["series"]["loss"]["x"] == list(range(8))
+        remote = client.get(f"/api/v1/runs/research/p/{run_id}").json()
+        assert remote["summary"]["loss"] == local.summary["loss"] == 107.0
+        assert remote["state"] == "finished"
+        best = client.get("/api/v1/best/research/p", params={"metric": "loss", "goal": "max"}).json()
+        assert best["value"] == 107.0

@@ -10,10 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from _server import SeaweedS3, Server, make_run, new_key, pg_database, run_lines, run_meta
+from _server import SeaweedS3, Server, httpx, make_run, new_key, pg_database, run_lines, run_meta
 
 import tracker_core
 

@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from tracker_server._deps import Scope, ServerState, find_project, find_run, reader, server
 from tracker_server._models import Record, Run
@@ -45,8 +45,8 @@ class _Watch:
             else:
                 project = find_project(session, self.scope, self.project)
                 query = select(Run).where(Run.project_id == project.id)
-                if not self.first:
-                    query = query.where(Run.updated_at >= self.since - _MARGIN)
+                if not self.first:  # changed runs, and running ones (they turn crashed with no write at all)
+                    query = query.where(or_(Run.updated_at >= self.since - _MARGIN, Run.state == "running"))
                 runs = list(session.scalars(query))
             for run in runs:
                 visible = (effective_state(run, now), run.name, run.tags, run.notes, run.group_name, run.job_type,
