@@ -5,7 +5,8 @@
 - ``provenance``: what produced the run (command, git, packages, hardware), collected once off
   the training thread into a ``provenance`` record;
 - ``system``: system metrics every ``system_interval`` seconds (``system`` records);
-- ``console``: stdout/stderr copied into ``files/output.log`` (``console="auto"``).
+- ``console``: stdout/stderr copied into ``files/output.log`` (``console="auto"``);
+- ``uploader`` (``mode="online"``, after the final record): the run streamed to the team server.
 
 Importing this module registers them, in that order (the order they start and stop in).
 """
@@ -143,13 +144,14 @@ class Console:
 
     def __init__(self, context: ServiceContext) -> None:
         self._path = os.path.join(context.run_dir, "files", "output.log")
+        self._hide = _secrets(context)
         self._capture: Any = None  # tracker_core._console.ConsoleCapture
 
     def start(self) -> None:
         from tracker_core._console import ConsoleCapture
 
         try:
-            self._capture = ConsoleCapture(self._path)
+            self._capture = ConsoleCapture(self._path, self._hide)
         except OSError as exc:
             warnings.warn(f"tracker: console capture off: cannot open {self._path}: {exc}", TrackerWarning,
                           stacklevel=2)
@@ -173,7 +175,8 @@ def _provenance(context: ServiceContext) -> Provenance | None:
         return None
     from tracker_core import _provenance as provenance
 
-    return Provenance(context, lambda: provenance.collect(exclude, settings.git_diff_max_bytes))
+    secrets = _secrets(context)
+    return Provenance(context, lambda: provenance.collect(exclude, settings.git_diff_max_bytes, secrets=secrets))
 
 
 def _system(context: ServiceContext) -> SystemMetrics | None:
@@ -184,5 +187,25 @@ def _console(context: ServiceContext) -> Console | None:
     return Console(context) if context.settings.console == "auto" else None
 
 
+def _secrets(context: ServiceContext) -> list[str]:
+    """The API keys to keep out of what the run records (provenance, console capture)."""
+    key = context.settings.api_key
+    if key is None and "TRACKER_API_KEY" not in os.environ:
+        return []
+    from tracker_core.sync._credentials import secret_values
+
+    return secret_values(key.get_secret_value() if key is not None else None)
+
+
+def _uploader(context: ServiceContext) -> _services.Service | None:
+    """``mode="online"``: the uploader to the team server, stopped after the final record (``tracker_core.sync``)."""
+    if context.settings.mode != "online":
+        return None
+    from tracker_core.sync._uploader import uploader_service
+
+    return uploader_service(context)
+
+
 for _factory in (_heartbeat, _provenance, _system, _console):
     _services.register(_factory)
+_services.register(_uploader, after_final=True)

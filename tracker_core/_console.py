@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Collection
 from typing import Any, TextIO
 
 from tracker_core._fileio import close_quietly
@@ -32,14 +33,16 @@ class _Tee:
 
 
 class ConsoleCapture:
-    """Appends everything printed through sys.stdout/sys.stderr to ``path`` (unbuffered).
+    """Appends everything printed through sys.stdout/sys.stderr to ``path`` (unbuffered), with the
+    strings in ``hide`` (an API key) replaced by ``***``.
 
     ``stop()`` puts the original streams back (or, if something else wrapped them
     since, just stops saving). A failing file write stops saving; it never raises.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, hide: Collection[str] = ()) -> None:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._hide = [secret for secret in hide if secret]
         self._tees: list[tuple[str, _Tee]] = []
         for name in ("stdout", "stderr"):
             original = getattr(sys, name)
@@ -50,6 +53,8 @@ class ConsoleCapture:
 
     def save(self, text: str) -> None:
         if self._fd >= 0 and text:
+            for secret in self._hide:  # an API key printed by the program stays out of the file
+                text = text.replace(secret, "***")
             try:
                 os.write(self._fd, text.encode("utf-8", errors="replace"))
             except OSError:

@@ -12,8 +12,8 @@ from tracker_core._fluent import _require_active, active_run
 from tracker_core._fluent import finish as _finish
 
 if TYPE_CHECKING:
-    from tracker_core.api import StoredArtifact
     from tracker_core._wandb_settings import Settings
+    from tracker_core.api import StoredArtifact
     from tracker_core.artifacts import Artifact
 
 __all__ = ["link_model", "log_artifact", "log_model", "login", "mark_preempting", "require", "restore", "save",

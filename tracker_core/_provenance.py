@@ -15,7 +15,7 @@ import sys
 from collections.abc import Collection
 from typing import Any
 
-__all__ = ["collect"]
+__all__ = ["collect", "redact"]
 
 
 def _git(args: list[str], cwd: str, limit: int | None = None) -> str | None:
@@ -95,14 +95,24 @@ def _nvidia_smi_driver() -> str | None:
     return lines[0] if lines else None
 
 
-def collect(exclude: Collection[str], diff_limit: int, cwd: str | None = None) -> dict[str, Any]:
-    """Gather every provenance item not excluded. Slow parts: git, package list, nvidia-smi."""
+def redact(text: str, secrets: Collection[str]) -> str:
+    """``text`` with every secret in it replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def collect(exclude: Collection[str], diff_limit: int, cwd: str | None = None,
+            secrets: Collection[str] = ()) -> dict[str, Any]:
+    """Gather every provenance item not excluded; ``secrets`` (an API key) are redacted from the command
+    line. Slow parts: git, package list, nvidia-smi."""
     if "all" in exclude:
         return {}
     cwd = cwd or os.getcwd()
     info: dict[str, Any] = {}
     if "command" not in exclude:
-        info["command"] = [sys.executable, *sys.argv]
+        info["command"] = [redact(arg, secrets) for arg in (sys.executable, *sys.argv)]
     if "cwd" not in exclude:
         info["cwd"] = cwd
     if "python" not in exclude:

@@ -20,9 +20,9 @@ from typing import IO, TYPE_CHECKING, Any
 from tracker_core.alerts._level import AlertLevel
 
 if TYPE_CHECKING:
-    from tracker_core.api import StoredArtifact
     from tracker_core._encoding import Problem
     from tracker_core._settings import Settings
+    from tracker_core.api import StoredArtifact
     from tracker_core.artifacts import Artifact
     from tracker_core.store._lock import WriterLock
     from tracker_core.store._log import LogWriter

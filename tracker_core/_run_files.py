@@ -19,10 +19,10 @@ from tracker_core._saved_files import copy_atomically, saved_files_of
 from tracker_core._wandb_init import warn_once
 
 if TYPE_CHECKING:
-    from tracker_core.api import StoredArtifact
     from tracker_core._notices import Notices
     from tracker_core._records import RunRecords
     from tracker_core._run import Run
+    from tracker_core.api import StoredArtifact
 
 __all__ = ["log_code", "main_script", "note_meta", "program_relpath", "restore", "safe_artifact_name", "save",
            "save_main_script"]

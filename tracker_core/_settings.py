@@ -19,12 +19,13 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from tracker_core._errors import SettingsError
 
 __all__ = ["ALERT_ENV_VARS", "ALL_ENV_VARS", "ENV_VARS", "FALLBACK_ENV_VARS", "GROUPS", "PROVENANCE_ITEMS",
-           "AdapterSettings", "AlertSettings", "Settings", "in_environment", "resolve", "resolve_settings"]
+           "AdapterSettings", "AlertSettings", "ServerSettings", "Settings", "in_environment", "resolve",
+           "resolve_settings", "same_server"]
 
 PROVENANCE_ITEMS = ("command", "cwd", "git", "git_diff", "python", "packages", "host", "gpu")
 
@@ -56,9 +57,6 @@ def _env(name: str, doc: str, fallback: str | None = None, values: Mapping[str, 
     return extra
 
 
-_SERVER_OR_LOCAL = ("online", "offline")  # W&B's syncing modes: ours where this project has it, else local
-
-
 class Settings(BaseModel):
     """Every option of ``init()`` other than ``config``; immutable once resolved."""
 
@@ -68,11 +66,23 @@ class Settings(BaseModel):
         "tracker_runs", min_length=1,
         json_schema_extra=_env("TRACKER_DIR", "Root directory of the local store.", "WANDB_DIR",
                                subdir="tracker_runs"))
-    mode: Literal["offline", "disabled"] = Field(
-        "offline",
-        json_schema_extra=_env("TRACKER_MODE", "`offline` writes the local store; `disabled` writes nothing.",
-                               "WANDB_MODE", {"dryrun": "offline", "online": _SERVER_OR_LOCAL,
-                                              "run": _SERVER_OR_LOCAL, "shared": _SERVER_OR_LOCAL}))
+    mode: Literal["online", "offline", "disabled"] | None = Field(
+        None,
+        json_schema_extra=_env("TRACKER_MODE", "`online` writes the local store and streams it to the team server "
+                               "(the default when one is configured); `offline` writes the local store only; "
+                               "`disabled` writes nothing.",
+                               "WANDB_MODE", {"dryrun": "offline", "online": None, "run": None, "shared": None}))
+    server: str | None = Field(
+        None, pattern=r"^https?://[^\s/]+",
+        json_schema_extra=_env("TRACKER_SERVER", "URL of the team server, e.g. http://tracker.internal:8750; "
+                               "defaults to the one `tracker login` stored."))
+    api_key: SecretStr | None = Field(
+        None, json_schema_extra=_env("TRACKER_API_KEY", "API key for the team server (a secret); defaults to the "
+                                     "one `tracker login` stored for that server."))
+    sync_timeout: float = Field(
+        30.0, ge=0, json_schema_extra=_env(
+            "TRACKER_SYNC_TIMEOUT", "Seconds `finish()` waits for the upload to the server; what is left then is "
+            "uploaded by `tracker sync`."))
     project: str = Field(
         "uncategorized", min_length=1, max_length=128, pattern=r"^[^./\\\x00][^/\\\x00]*$",
         json_schema_extra=_env("TRACKER_PROJECT", "Project the run belongs to (a folder of the store).",
@@ -233,12 +243,23 @@ class AlertSettings(BaseModel):
             "`finish_timeout`)."))
 
 
+class ServerSettings(BaseModel):
+    """What the team server (``tracker server``) reads from the environment; the rest are its options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    s3_endpoint_url: str | None = Field(
+        None, json_schema_extra=_env(
+            "TRACKER_S3_ENDPOINT_URL", "The S3-compatible endpoint of `--blobs s3://...` (MinIO, SeaweedFS, ...); "
+            "AWS when unset. Credentials come from boto3's usual `AWS_*` variables and profiles."))
+
+
 _Model = TypeVar("_Model", bound=BaseModel)
 
-_SECRETS = frozenset({"slack_webhook", "webhook", "smtp_password"})
+_SECRETS = frozenset({"slack_webhook", "webhook", "smtp_password", "api_key"})
 """Settings whose values never appear in an error message."""
 
-GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings, AlertSettings)
+GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings, AlertSettings, ServerSettings)
 """Every settings model; each field declares its one TRACKER_* variable."""
 
 
@@ -333,7 +354,33 @@ def resolve_settings(arguments: Mapping[str, Any], environ: Mapping[str, str] | 
     """
     settings = resolve(Settings, arguments, environ)
     _check_provenance_items(settings)
-    return settings
+    return _with_server(settings)
+
+
+def _with_server(settings: Settings) -> Settings:
+    """Fill in the server and key that ``tracker login`` stored, and the mode they imply.
+
+    A stored key is used only for the server it was stored for. Raises SettingsError for
+    ``mode="online"`` without a server.
+    """
+    from tracker_core.sync._credentials import load_credentials
+
+    server, key = settings.server, settings.api_key
+    if server is None or key is None:
+        stored = load_credentials()
+        if stored is not None and (server is None or same_server(server, stored.url)):
+            server = server or stored.url
+            key = key or SecretStr(stored.key)
+    mode = settings.mode or ("online" if server else "offline")
+    if mode == "online" and not server:
+        raise SettingsError("mode", "'online' needs a team server",
+                            "set TRACKER_SERVER=http://host:8750 (and TRACKER_API_KEY), or run `tracker login URL`")
+    return settings.model_copy(update={"server": server, "api_key": key, "mode": mode})
+
+
+def same_server(a: str, b: str) -> bool:
+    """Whether two server URLs name the same server (case of the host and a trailing slash aside)."""
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
 
 
 def resolve(model: type[_Model], arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> _Model:
@@ -375,8 +422,6 @@ def _check_provenance_items(settings: Settings) -> None:
 
 
 def _allowed(model: type[BaseModel], name: str) -> str | None:
-    if model is Settings and name == "mode":
-        return "use 'offline' or 'disabled' (syncing to a team server is not available yet)"
     field = model.model_fields.get(name)
     if field is None:
         return None

@@ -27,6 +27,7 @@ from tracker_core.store._replay import RunState
 from tracker_core.store._run_dir import RunDir
 
 if TYPE_CHECKING:
+    from tracker_core._best import Best
     from tracker_core.alerts import StoredAlert
     from tracker_core.artifacts import ArtifactStore, ArtifactVersion
 
@@ -362,9 +363,23 @@ class _ExclusiveWriter:
 
 
 class Api:
-    """Read access to a store root: ``dir`` argument, else ``TRACKER_DIR``, else ``./tracker_runs``."""
+    """Read access to a store root: ``dir`` argument, else ``TRACKER_DIR``, else ``./tracker_runs``.
 
-    def __init__(self, dir: str | os.PathLike[str] | None = None) -> None:  # noqa: A002
+    ``Api(server="http://host:8750")`` reads the team server instead, through the same interface
+    (paths there are ``entity/project/run_id``); its key is ``api_key``, else ``TRACKER_API_KEY``,
+    else the one ``tracker login`` stored for that server.
+    """
+
+    def __new__(cls, dir: str | os.PathLike[str] | None = None, server: str | None = None,  # noqa: A002
+                api_key: str | None = None) -> Api:
+        if server is not None and cls is Api:
+            from tracker_core.sync._remote import RemoteApi
+
+            return super().__new__(RemoteApi)
+        return super().__new__(cls)
+
+    def __init__(self, dir: str | os.PathLike[str] | None = None, server: str | None = None,  # noqa: A002
+                 api_key: str | None = None) -> None:
         from tracker_core._settings import resolve_settings
 
         settings = resolve_settings({"dir": dir})
@@ -402,6 +417,19 @@ class Api:
                     runs.append(run)
         runs.sort(key=lambda run: (run.created_at.timestamp() if run.created_at else 0.0, run.id))
         return sort_runs(runs, order)
+
+    def best(self, project: str | None, metric: str, goal: str = "min",
+             filters: Mapping[str, Any] | Sequence[str] | None = None) -> Best | None:
+        """The run with the best value of ``metric`` over its whole history (else its summary), or None.
+
+        Raises:
+            SettingsError: ``goal`` is not min or max; a bad filter.
+        """
+        from tracker_core._best import find_best
+
+        if goal not in ("min", "max"):
+            raise SettingsError("goal", f"{goal!r} is not 'min' or 'max'", "pass goal='min' or goal='max'")
+        return find_best(self.runs(project, filters), metric, goal)
 
     def artifact(self, ref: str) -> StoredArtifact:
         """An artifact version: ``name``, ``name:latest``, ``name:v3`` or ``name:<alias>``.

@@ -1,4 +1,7 @@
-"""The ``tracker`` command: answer questions about the runs in a local store.
+"""The ``tracker`` command: answer questions about the runs in a local store or on the team server.
+
+Commands of other installed packages (``tracker server``) are found through the
+``tracker.commands`` entry-point group, looked up only when the command is not one of ours.
 
 Exit codes: 0 done; 1 nothing matched (no runs selected, or no numeric value of the metric
 in them); 2 a usage error, an unknown run, field or metric, or a missing optional package. Errors are one line, with a
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tracker_core._errors import TrackerError
 
@@ -19,8 +22,10 @@ __all__ = ["main", "main_exit"]
 def _parser() -> argparse.ArgumentParser:
     from tracker_core.cli import _artifact_commands as a
     from tracker_core.cli import _commands as c
+    from tracker_core.cli import _server_commands as s
 
-    parser = argparse.ArgumentParser(prog="tracker", description="Query the runs in a local tracker store.")
+    parser = argparse.ArgumentParser(prog="tracker", description="Query the runs in a local tracker store or on "
+                                     "the team server.")
     parser.add_argument("--dir", help="store root (default: TRACKER_DIR, else ./tracker_runs)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -40,13 +45,20 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--filter", "-f", action="append", default=[], metavar="EXPR",
                        help="e.g. config.lr<1e-3, summary.val/acc>=0.9, name~^bert (repeatable)")
 
+    def where(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--server", help="ask this team server (default: the configured one, if any)")
+        p.add_argument("--local", action="store_true", help="ask the local store even when a server is configured "
+                       "(so does --dir)")
+
     p = command("best", c.best, "the best run on a metric, and how its config differs from the others")
     p.add_argument("metric")
     p.add_argument("--goal", choices=["min", "max"], default="min")
     selection(p)
+    where(p)
 
     p = command("runs", c.runs, "a table of runs")
     selection(p)
+    where(p)
     p.add_argument("--sort", help="field to sort by, '-' for descending: -summary.val/acc, config.lr, created_at")
     p.add_argument("--limit", "-n", type=int, default=50)
     p.add_argument("--columns", "-c", default="", help="extra columns: config.lr,summary.val/loss,...")
@@ -93,7 +105,33 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, default=5)
 
     command("gc", a.gc, "delete stored artifact files that no version uses, and report the space freed", json=False)
+
+    p = command("login", s.login, "check an API key with a team server and store both for this user", json=False)
+    p.add_argument("url", help="the server, e.g. http://tracker.internal:8750")
+    p.set_defaults(local_only=True)
+
+    p = command("sync", s.sync, "upload the runs of a local store that the team server lacks", json=False)
+    p.add_argument("path", nargs="?", metavar="DIR", help="store root (default: --dir, TRACKER_DIR, ./tracker_runs)")
+    p.add_argument("--server", help="the server (default: TRACKER_SERVER, else the one `tracker login` stored)")
+    p.add_argument("--entity", help="team for runs that name none (default: the key's only team)")
+    p.set_defaults(local_only=True)
     return parser
+
+
+def _api(args: argparse.Namespace) -> object:
+    """The store to ask: the team server for best/runs when one is configured (unless --local or --dir),
+    else the local store."""
+    from tracker_core.api import Api
+
+    if getattr(args, "local_only", False):
+        return None
+    if hasattr(args, "local") and not args.local and (args.server or not args.dir):  # --dir names a local store
+        from tracker_core._settings import resolve_settings
+
+        server = args.server or resolve_settings({}).server
+        if server:
+            return Api(server=server)
+    return Api(args.dir)
 
 
 def _join_sort_value(argv: Sequence[str]) -> list[str]:
@@ -107,20 +145,43 @@ def _join_sort_value(argv: Sequence[str]) -> list[str]:
     return joined
 
 
+def _known_commands(parser: argparse.ArgumentParser) -> set[str]:
+    return {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices}
+
+
+def _plugin_command(name: str) -> Callable[[list[str]], int] | None:
+    """The ``tracker.commands`` entry point called ``name`` (e.g. ``server`` from the server extra), if installed."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="tracker.commands"):
+        if entry.name == name:
+            command: Callable[[list[str]], int] = entry.load()
+            return command
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args, extra = parser.parse_known_args(_join_sort_value(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in _known_commands(parser):
+        plugin = _plugin_command(argv[0])
+        if plugin is not None:
+            return int(plugin(argv[1:]))
+        if argv[0] == "server":
+            print("tracker: error: `tracker server` needs the server extra\n  Hint: pip install \"tracker[server]\"",
+                  file=sys.stderr)
+            return 2
+    args, extra = parser.parse_known_args(_join_sort_value(argv))
     if args.command == "tag":
         args.changes += extra  # "-phase-1" looks like an option to argparse
         if not args.changes:
             parser.error("tag needs at least one +TAG or -TAG")
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    from tracker_core.api import Api
-
     try:
-        return int(args.handler(Api(args.dir), args))
+        return int(args.handler(_api(args), args))
     except TrackerError as error:
         message = str(error).replace("\n", "\n  ")
         print(f"tracker: error: {message}", file=sys.stderr)

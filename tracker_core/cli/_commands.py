@@ -52,19 +52,26 @@ def _since(text: str) -> float:
         raise SettingsError(f"--since {text!r}", "not a date or an age", "e.g. 2026-11-01, 7d or 12h") from None
 
 
-def _selected(api: Api, args: argparse.Namespace, order: str | None = None) -> list[StoredRun]:
-    filters: dict[str, Any] = {"$and": []}
-    from tracker_core._query import parse_expression
-
-    filters["$and"] += [parse_expression(text) for text in args.filter]
+def _filters(args: argparse.Namespace) -> list[str]:
+    """The selection options as filter expressions (which the local store and the server both take)."""
+    filters = list(args.filter)
     if args.group:
-        filters["$and"].append({"group": args.group})
-    filters["$and"] += [{"tags": tag} for tag in args.tag]
+        filters.append(f"group={args.group}")
+    filters += [f"tags={tag}" for tag in args.tag]
     if args.status:
-        filters["$and"].append({"status": args.status})
+        filters.append(f"status={args.status}")
     if args.since:
-        filters["$and"].append({"created_at": {"$gte": _since(args.since)}})
-    if args.project and args.project not in api.projects():
+        filters.append(f"created_at>={_since(args.since)!r}")
+    return filters
+
+
+def _remote(api: Api) -> bool:
+    return getattr(api, "client", None) is not None
+
+
+def _selected(api: Api, args: argparse.Namespace, order: str | None = None) -> list[StoredRun]:
+    filters = _filters(args)
+    if args.project and not _remote(api) and args.project not in api.projects():
         close = difflib.get_close_matches(args.project, api.projects(), n=3)
         raise RunNotFoundError(f"no project {args.project!r} in {api.root}",
                                f"did you mean {', '.join(close)}?" if close else
@@ -78,7 +85,14 @@ def _metric_names(runs: list[StoredRun]) -> list[str]:
 
 def best(api: Api, args: argparse.Namespace) -> int:
     runs = _selected(api, args)
-    found = find_best(runs, args.metric, args.goal)
+    if _remote(api):  # the server's indexed answer; the listed runs are for the config comparison
+        if not args.project:
+            raise SettingsError("--project", "the server finds the best run of one project", "pass -p ENTITY/PROJECT")
+        found = api.best(args.project, args.metric, args.goal, _filters(args))
+        if found is not None:
+            found = found._replace(run=next((run for run in runs if run.id == found.run.id), found.run))
+    else:
+        found = find_best(runs, args.metric, args.goal)
     if found is None:
         if not runs:
             print("tracker: no runs match", file=sys.stderr)

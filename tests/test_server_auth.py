@@ -1,0 +1,105 @@
+"""Every route needs a key, keeps teams apart (404 like a missing thing) and keeps viewers from writing (403)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from _server import Server, make_run, new_key, post_run, server_cli
+
+pytestmark = pytest.mark.slow
+
+_WRITES = {"put", "post", "patch", "delete"}
+
+
+@pytest.fixture
+def server(tmp_path: Path, db_url: str | None):  # type: ignore[no-untyped-def]
+    srv = Server(tmp_path / "server", db=db_url)
+    srv.start()
+    yield srv
+    srv.kill()
+
+
+def _request_for(path: str, method: str, run_id: str) -> tuple[str, dict]:  # type: ignore[type-arg]
+    blob = b"x"
+    digest = hashlib.sha256(blob).hexdigest()
+    values = {"entity": "research", "project": "p", "run_id": run_id, "path": "files/x.txt", "sha256": digest}
+    url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    bodies = {
+        ("put", "/api/v1/runs/{entity}/{project}/{run_id}"): {"json": {"meta": {}}},
+        ("patch", "/api/v1/runs/{entity}/{project}/{run_id}"): {"json": {"notes": "n"}},
+        ("post", "/api/v1/runs/{entity}/{project}/{run_id}/records"): {"content": b""},
+        ("put", "/api/v1/runs/{entity}/{project}/{run_id}/files"): {"json": {"files": {}}},
+        ("post", "/api/v1/blobs/{entity}/missing"): {"json": {"digests": [digest]}},
+        ("put", "/api/v1/blobs/{entity}/{sha256}"): {"content": blob},
+    }
+    params = {"metric": "loss"} if "/best/" in path else {}
+    return url, {**bodies.get((method, path), {}), "params": params}
+
+
+def test_every_route_is_authenticated_team_scoped_and_read_only_for_viewers(server: Server) -> None:
+    member = new_key(server.data, "research", "sf-box", db=server.db)
+    viewer = new_key(server.data, "research", "reader", "viewer", db=server.db)
+    outsider = new_key(server.data, "vision", "london-box", "admin", db=server.db)
+    run_id = post_run(server.client(member), "research", make_run(steps=3))
+    with server.client(member) as client:  # a file for the file routes
+        digest = hashlib.sha256(b"x").hexdigest()
+        assert client.put(f"/api/v1/blobs/research/{digest}", content=b"x").status_code == 201
+        assert client.put(f"/api/v1/runs/research/p/{run_id}/files",
+                          json={"files": {"files/x.txt": {"sha256": digest, "size": 1}}}).status_code == 200
+    with server.client() as anonymous:
+        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0001"}
+        assert anonymous.get("/openapi.json").status_code == 401
+    spec = server.client(viewer).get("/openapi.json").json()
+    operations = [(path, method) for path, ops in spec["paths"].items() for method in ops if path != "/healthz"]
+    assert len(operations) >= 18
+    assert ("/openapi.json", "get") not in operations
+    operations.append(("/openapi.json", "get"))
+    checked = 0
+    with (server.client() as anonymous, server.client("trk_" + "A" * 43) as forged, server.client(outsider) as other,
+          server.client(viewer) as reader):
+        for path, method in operations:
+            url, options = _request_for(path, method, run_id)
+            for client, expected in ((anonymous, 401), (forged, 401)):
+                answer = client.request(method.upper(), url, **options)
+                assert answer.status_code == expected, (method, url, answer.text)
+                assert answer.json()["error"] == "unauthorized"
+            if "{entity}" in path:
+                answer = other.request(method.upper(), url, **options)
+                assert answer.status_code == 404, (method, url, answer.text)
+                nowhere = other.request(method.upper(), url.replace("/research", "/nosuchteam", 1), **options)
+                assert nowhere.status_code == 404
+                assert answer.json() == {**nowhere.json(), "detail": nowhere.json()["detail"].replace("nosuchteam",
+                                                                                                    "research")}
+            if method in _WRITES:
+                answer = reader.request(method.upper(), url, **options)
+                assert answer.status_code == 403, (method, url, answer.text)
+                assert answer.json()["error"] == "forbidden"
+            elif "/events/" not in path:
+                assert reader.request(method.upper(), url, **options).status_code == 200, (method, url)
+            checked += 1
+    assert checked == len(operations)
+
+
+def test_keys_are_listed_and_revocation_takes_effect_at_once(server: Server) -> None:
+    key = new_key(server.data, "research", "laptop", db=server.db)
+    admin = new_key(server.data, "research", "boss", "admin", db=server.db)
+    with server.client(key) as client:
+        assert client.get("/api/v1/whoami").json() == {
+            "user": "laptop", "key_name": "laptop", "teams": [{"name": "research", "role": "member"}]}
+        listed = server_cli(server.data, "keys", "list", "--json", db=server.db)
+        assert listed.returncode == 0
+        assert key not in listed.stdout and admin not in listed.stdout  # only prefixes are shown
+        assert '"laptop"' in listed.stdout and '"boss"' in listed.stdout
+        done = server_cli(server.data, "keys", "revoke", "--name", "laptop", db=server.db)
+        assert done.returncode == 0 and "revoked 1" in done.stdout
+        assert client.get("/api/v1/whoami").status_code == 401
+    with server.client(admin) as client:
+        assert client.get("/api/v1/whoami").status_code == 200
+    assert server_cli(server.data, "keys", "revoke", "--name", "laptop", db=server.db).returncode == 1
+    stored = Path(server.data / "tracker.db")
+    if stored.exists():
+        assert key.encode() not in stored.read_bytes() and admin.encode() not in stored.read_bytes()
+    assert key not in server.log.read_text()

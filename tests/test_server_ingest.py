@@ -1,0 +1,136 @@
+"""Ingest on a real server process: exactly once by seq, across restarts, and bad input stores nothing."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import signal
+from pathlib import Path
+
+import orjson
+import pytest
+from _server import Server, make_run, new_key, post_run, run_lines, run_meta
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server(tmp_path: Path, db_url: str | None):  # type: ignore[no-untyped-def]
+    srv = Server(tmp_path / "server", db=db_url, extra=["--max-batch-bytes", "200000"])
+    srv.start()
+    yield srv
+    srv.kill()
+
+
+def _key(server: Server, role: str = "member", team: str = "research") -> str:
+    return new_key(server.data, team, f"{team}-{role}", role, db=server.db)
+
+
+def _records(client, path: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    answer = client.get(f"{path}/records", params={"limit": 100000})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["records"]  # type: ignore[no-any-return]
+
+
+def test_records_are_stored_exactly_once_across_resends_gaps_and_a_killed_server(server: Server) -> None:
+    run_dir = make_run(steps=40)
+    lines = run_lines(run_dir)
+    meta = run_meta(run_dir)
+    path = f"/api/v1/runs/research/p/{meta['id']}"
+    key = _key(server)
+    with server.client(key) as client:
+        assert client.put(path, json={"meta": meta}).json() == {"acked_seq": 0}
+        assert client.post(f"{path}/records", content=b"".join(lines[:10])).json() == {"acked_seq": 10}
+        assert client.post(f"{path}/records", content=b"".join(lines[:10])).json() == {"acked_seq": 10}  # a resend
+        gap = client.post(f"{path}/records", content=b"".join(lines[12:20]))
+        assert gap.status_code == 409
+        assert gap.json()["error"] == "seq_gap" and gap.json()["acked_seq"] == 10
+        assert client.post(f"{path}/records", content=b"".join(lines[5:20])).json() == {"acked_seq": 20}  # overlap
+    server.signal(signal.SIGKILL)
+    server.start()
+    with server.client(key) as client:
+        assert client.get(f"{path}/acked").json() == {"acked_seq": 20}
+        assert client.put(path, json={"meta": meta}).json() == {"acked_seq": 20}
+        body = gzip.compress(b"".join(lines[15:]))
+        answer = client.post(f"{path}/records", content=body,
+                             headers={"Content-Encoding": "gzip", "Content-Type": "application/x-ndjson"})
+        assert answer.json() == {"acked_seq": len(lines)}
+        stored = _records(client, path)
+        assert [orjson.dumps(r) + b"\n" for r in stored] == [orjson.dumps(orjson.loads(line)) + b"\n" for line in lines]
+        run = client.get(path).json()
+        assert run["state"] == "finished" and run["last_seq"] == len(lines)
+        history = client.get(f"{path}/history", params={"keys": "loss"}).json()
+        assert history["series"]["loss"]["x"] == list(range(40))  # nothing twice
+
+
+def test_bad_batches_get_a_clear_4xx_and_store_nothing(server: Server) -> None:
+    run_dir = make_run(steps=5)
+    lines = run_lines(run_dir)
+    meta = run_meta(run_dir)
+    path = f"/api/v1/runs/research/p/{meta['id']}"
+    with server.client(_key(server)) as client:
+        client.put(path, json={"meta": meta})
+        cases = {
+            b"".join(lines[:2]) + b"{not json\n" + b"".join(lines[2:]): (400, "malformed"),
+            b"".join(lines[:2]) + b'[1, 2]\n': (400, "malformed"),
+            b"".join(lines[:2]) + b'{"seq": "3", "type": "log"}\n': (400, "malformed"),
+            b"".join(lines[:2]) + b'{"seq": 3, "t": 1.0, "type": "define_metric"}\n': (400, "malformed"),
+            b"x" * 300000: (413, "too_large"),
+        }
+        for body, (status, error) in cases.items():
+            answer = client.post(f"{path}/records", content=body)
+            assert answer.status_code == status, answer.text
+            assert answer.json()["error"] == error
+            assert client.get(f"{path}/acked").json() == {"acked_seq": 0}
+        assert client.post(f"{path}/records", content=b"x" * 300000).json()["limit_bytes"] == 200000
+        bomb = gzip.compress(b"\n" * 5_000_000)
+        answer = client.post(f"{path}/records", content=bomb, headers={"Content-Encoding": "gzip"})
+        assert answer.status_code == 413
+        answer = client.post(f"{path}/records", content=b"garbage", headers={"Content-Encoding": "gzip"})
+        assert answer.status_code == 400
+        assert _records(client, path) == []
+        unknown = client.post("/api/v1/runs/research/p/nosuchrun/records", content=lines[0])
+        assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+        assert client.put("/api/v1/runs/research/p/bad$id", json={"meta": {}}).status_code == 400
+        assert client.put("/api/v1/runs/research/p/-bad", json={"meta": {}}).status_code == 400
+        assert client.put("/api/v1/runs/research/.hidden/abc", json={"meta": {}}).status_code == 400
+
+
+def test_blobs_are_verified_deduplicated_and_mapped_to_run_files(server: Server, tmp_path: Path) -> None:
+    run_dir = make_run(steps=3)
+    meta = run_meta(run_dir)
+    path = f"/api/v1/runs/research/p/{meta['id']}"
+    content = b"model weights " * 10000
+    digest = hashlib.sha256(content).hexdigest()
+    other = hashlib.sha256(b"other").hexdigest()
+    with server.client(_key(server)) as client, server.client(_key(server, team="vision")) as vision:
+        post_run(client, "research", run_dir)
+        assert client.post("/api/v1/blobs/research/missing", json={"digests": [digest, other]}).json() == {
+            "missing": [digest, other]}
+        wrong = client.put(f"/api/v1/blobs/research/{other}", content=content)
+        assert wrong.status_code == 400 and wrong.json()["error"] == "digest_mismatch"
+        assert client.get(f"/api/v1/blobs/research/{other}").status_code == 404
+        assert client.put(f"/api/v1/blobs/research/{digest}", content=content).status_code == 201
+        assert client.put(f"/api/v1/blobs/research/{digest}", content=content).status_code == 200
+        assert client.post("/api/v1/blobs/research/missing", json={"digests": [digest, other]}).json() == {
+            "missing": [other]}
+        assert client.get(f"/api/v1/blobs/research/{digest}").content == content
+        # another team does not hold it until it uploads the bytes itself (stored once all the same)
+        assert vision.get(f"/api/v1/blobs/vision/{digest}").status_code == 404
+        assert vision.post("/api/v1/blobs/vision/missing", json={"digests": [digest]}).json() == {"missing": [digest]}
+        for bad in ("../etc/passwd", "/abs/file", "files\\out.log", "files/../x", "files//x", ""):
+            answer = client.put(f"{path}/files", json={"files": {bad: {"sha256": digest, "size": len(content)}}})
+            assert answer.status_code == 400, bad
+        missing = client.put(f"{path}/files", json={"files": {"files/a.bin": {"sha256": digest, "size": 1},
+                                                              "files/b.bin": {"sha256": other, "size": 5}}})
+        assert missing.status_code == 409 and missing.json() == {**missing.json(), "missing": [other]}
+        assert client.get(f"{path}/files").json() == {"files": {}}
+        mapped = client.put(f"{path}/files", json={"files": {"checkpoints/model.pt": {"sha256": digest,
+                                                                                      "size": len(content)}}})
+        assert mapped.status_code == 200
+        assert client.get(f"{path}/files").json() == {"files": {"checkpoints/model.pt": {"sha256": digest,
+                                                                                         "size": len(content)}}}
+        assert client.get(f"{path}/files/checkpoints/model.pt").content == content
+        assert client.get(f"{path}/files/checkpoints/none.pt").status_code == 404
+    stored = list((tmp_path / "server" / "blobs").rglob(digest))
+    assert len(stored) == 1 and stored[0].read_bytes() == content

@@ -1,0 +1,318 @@
+"""``Api(server=...)``: the local ``Api`` / ``StoredRun`` interface, answered by the team server's read API.
+
+Paths are ``entity/project`` and ``entity/project/run_id``; the entity may be left out when
+``TRACKER_ENTITY`` names it or the API key belongs to one team only. Values come encoded as in
+the log (``{"$f": "nan"}`` tags) and are decoded. History is the full series, never sampled.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tracker_core._best import Best
+from tracker_core._encoding import decode_tree
+from tracker_core._errors import RunNotFoundError, SettingsError, TrackerError
+from tracker_core._readback import check_count, check_keys, sample_evenly
+from tracker_core.api import _EDITABLE, Api, StoredRun
+from tracker_core.sync._client import ServerClient, ServerError, segment
+
+__all__ = ["RemoteApi", "RemoteRun", "filter_expressions"]
+
+_PAGE = 500
+
+
+def _time(value: Any) -> datetime.datetime | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+    return None
+
+
+class RemoteRun(StoredRun):
+    """A run as the server holds it. ``history()`` and ``update()`` ask the server."""
+
+    def __init__(self, api: RemoteApi, data: Mapping[str, Any]) -> None:  # no folder: not StoredRun.__init__
+        self._api = api
+        self._data = dict(data)
+        self._meta = dict(data.get("meta") or {})
+        self.id: str = str(data["id"])
+        self.entity: str | None = data.get("entity")
+        self.project: str = str(data["project"])
+        self.name: str = data.get("name") or self.id
+        self.tags: list[str] = list(data.get("tags") or [])
+        self.group: str | None = data.get("group")
+        self.job_type: str | None = data.get("job_type")
+        self.notes: str | None = data.get("notes")
+        self.config: dict[str, Any] = decode_tree(data.get("config") or {})  # type: ignore[assignment]
+        self.summary: dict[str, Any] = decode_tree(data.get("summary") or {})  # type: ignore[assignment]
+        self.extremes: dict[str, list[Any]] = {}
+        self.exit_code: int | None = data.get("exit_code")
+        self.traceback: str | None = data.get("traceback")
+        self.signal: str | None = data.get("signal")
+        self.preempted: bool = bool(data.get("preempted"))
+        self.last_seq: int = int(data.get("last_seq") or 0)
+        self.seq_gaps = 0
+        self.records_not_written = 0
+        self.bad_lines = 0
+        self.torn_tail = False
+        self.created_at: datetime.datetime | None = _time(data.get("created_at"))
+        self.updated_at: datetime.datetime | None = _time(data.get("updated_at"))
+        self.ended_at: datetime.datetime | None = _time(data.get("ended_at"))
+        self.status: str = str(data.get("state") or "running")
+
+    @property
+    def dir(self) -> str:
+        """Where the run lives: its API address on the server."""
+        return self._api.client.url + self._path_url()
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.id}"
+
+    @property
+    def duration(self) -> float | None:
+        end = self.ended_at or self.updated_at
+        if self.created_at is None or end is None:
+            return None
+        return max(0.0, (end - self.created_at).total_seconds())
+
+    @property
+    def provenance(self) -> dict[str, Any] | None:
+        found = self._meta.get("provenance")
+        return found if isinstance(found, dict) else None
+
+    def _path_url(self) -> str:
+        return self._api.client.run_path(self.entity or "", self.project, self.id)
+
+    def history(self, samples: int | None = None, keys: Sequence[str] | None = None, x_axis: str = "_step",
+                pandas: bool = False, stream: str = "default", *, x: str | None = None) -> Any:
+        """Every point of the run's history from the server (never sampled unless ``samples`` is given,
+        as for a local run), as rows merged by the x-axis.
+
+        Raises:
+            SettingsError: a bad ``samples`` or ``keys``, or a ``stream`` other than ``"default"``.
+            ServerError: the server could not answer.
+            TrackerError: pandas was asked for and is not installed.
+        """
+        count = check_count(samples, "samples")
+        keys = check_keys(keys, "history()")
+        x = x if x is not None else x_axis
+        if stream != "default":
+            raise SettingsError("stream", f"{stream!r} is not served by the team server yet", "use 'default'")
+        params: list[tuple[str, str]] = [("keys", key) for key in (keys or ())]
+        params.append(("x", x))
+        answer = self._api.client.call("GET", self._path_url() + "/history", "reading history", params=params)
+        rows: dict[Any, dict[str, Any]] = {}
+        for key, series in (answer.get("series") or {}).items():
+            xs, ys = decode_tree(series.get("x") or []), decode_tree(series.get("y") or [])
+            for x_value, y_value in zip(xs, ys, strict=False):  # type: ignore[call-overload]
+                rows.setdefault(x_value, {x: x_value})[key] = y_value
+        ordered = [rows[value] for value in sorted(rows, key=lambda v: (v is None, v))]
+        if count is not None:
+            ordered = sample_evenly(ordered, count)
+        if not pandas:
+            return ordered
+        try:
+            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:
+            raise TrackerError("history(pandas=True) needs pandas\nHint: pip install pandas") from None
+        return pd.DataFrame(ordered)
+
+    def update(self, **changes: Any) -> None:
+        """Edit name, notes, tags, group or job_type on the server.
+
+        Raises:
+            SettingsError: an unknown field.
+            ServerError: the server refused (a viewer's key, say).
+        """
+        unknown = set(changes) - set(_EDITABLE)
+        if unknown:
+            raise SettingsError(sorted(unknown)[0], "cannot be edited", "editable: " + ", ".join(_EDITABLE))
+        answer = self._api.client.call("PATCH", self._path_url(), "editing the run", json=changes)
+        self.__init__(self._api, answer)  # type: ignore[misc]
+
+    def delete(self) -> None:
+        raise TrackerError("runs on the team server are not deleted through the client")
+
+    def system_metrics(self) -> list[dict[str, Any]]:
+        raise TrackerError("system metrics of a run on the server: read them with history(keys=[...])")
+
+    def __repr__(self) -> str:
+        return f"<RemoteRun {self.path} name={self.name!r} {self.status}>"
+
+
+def filter_expressions(filters: Mapping[str, Any] | Sequence[str] | str | None) -> list[str]:
+    """Filters as the server takes them: expressions like ``config.lr<1e-3``.
+
+    A dict filter of plain conditions (``{"status": "finished", "config.lr": {"$lt": 1e-3}}``,
+    ``$and`` of those) is turned into expressions.
+
+    Raises:
+        SettingsError: a dict filter with ``$or``, ``$in``, ``$exists`` and the like.
+    """
+    if filters is None:
+        return []
+    if isinstance(filters, str):
+        return [filters]
+    if not isinstance(filters, Mapping):
+        return [str(text) for text in filters]
+    symbols = {"$eq": "=", "$ne": "!=", "$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">=", "$regex": "~"}
+    found: list[str] = []
+    for field, condition in filters.items():
+        if field == "$and":
+            for part in condition:
+                found += filter_expressions(part)
+            continue
+        conditions = condition if isinstance(condition, Mapping) else {"$eq": condition}
+        for op, target in conditions.items():
+            if op not in symbols or field.startswith("$"):
+                raise SettingsError(f"filter {field!r}: {op!r}", "not available against a server",
+                                    "use expressions like 'config.lr<1e-3' (= != < <= > >= ~)")
+            found.append(f"{field}{symbols[op]}{_text(target)}")
+    return found
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class RemoteApi(Api):
+    """Read access to a team server: ``Api(server=URL)``; the key comes from ``api_key``,
+    ``TRACKER_API_KEY``, or what ``tracker login`` stored for that server."""
+
+    def __init__(self, dir: str | os.PathLike[str] | None = None, server: str | None = None,  # noqa: A002
+                 api_key: str | None = None, entity: str | None = None) -> None:
+        from tracker_core._settings import resolve_settings
+
+        if server is None:
+            raise SettingsError("server", "RemoteApi needs the server's URL", "pass server='http://host:8750'")
+        settings = resolve_settings({"server": server, "api_key": api_key, "entity": entity})
+        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        self.client = ServerClient(str(settings.server), key)
+        self.root = self.client.url
+        self._entity = settings.entity
+        self._teams: list[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Api server={self.client.url}>"
+
+    def teams(self) -> list[str]:
+        """The teams of the API key (from ``/api/v1/whoami``)."""
+        if self._teams is None:
+            answer = self.client.whoami()
+            self._teams = [str(team["name"]) for team in answer.get("teams", []) if isinstance(team, dict)]
+        return self._teams
+
+    def _entity_project(self, path: str) -> tuple[str, str]:
+        entity, _, project = path.rpartition("/")
+        if entity:
+            return entity, project
+        if self._entity:
+            return self._entity, project
+        teams = self.teams()
+        if len(teams) == 1:
+            return teams[0], project
+        raise SettingsError(f"project {path!r}", "names no team and the API key has several",
+                            "write entity/project, e.g. " + (f"{teams[0]}/{project}" if teams else "research/p"))
+
+    def projects(self) -> list[str]:
+        """``entity/project`` for every project of every team of the key."""
+        entities = [self._entity] if self._entity else self.teams()
+        found = []
+        for entity in entities:
+            answer = self.client.call("GET", f"/api/v1/projects/{segment(entity)}", "listing projects")
+            found += [f"{entity}/{project['name']}" for project in answer.get("projects", [])]
+        return sorted(found)
+
+    def runs(self, path: str | None = None, filters: Mapping[str, Any] | Sequence[str] | None = None,
+             order: str | None = None, per_page: int = 50, include_sweeps: bool = True, lazy: bool = True
+             ) -> list[StoredRun]:
+        """The runs of ``entity/project`` (every project when None) matching ``filters``, sorted by ``order``.
+        ``per_page``, ``include_sweeps`` and ``lazy`` are accepted for W&B.
+
+        Raises:
+            SettingsError: a filter the server cannot take.
+            ServerError: the server refused or could not be reached.
+        """
+        expressions = filter_expressions(filters)
+        found: list[StoredRun] = []
+        for name in [path] if path else self.projects():
+            entity, project_name = self._entity_project(name)
+            found += self._runs_of(entity, project_name, expressions, order)
+        return found
+
+    def _runs_of(self, entity: str, project: str, expressions: list[str], order: str | None) -> list[StoredRun]:
+        found: list[StoredRun] = []
+        path = f"/api/v1/runs/{segment(entity)}/{segment(project)}"
+        while True:
+            params: list[tuple[str, Any]] = [("filters", text) for text in expressions]
+            params += [("limit", _PAGE), ("offset", len(found))]
+            if order:
+                params.append(("order", order))
+            try:
+                answer = self.client.call("GET", path, "listing runs", params=params)
+            except ServerError as exc:
+                if exc.status == 404:
+                    raise RunNotFoundError(f"no project {entity}/{project} on {self.client.url}",
+                                           "list them with Api(server=...).projects()") from None
+                raise
+            page = [RemoteRun(self, data) for data in answer.get("runs", [])]
+            found += page
+            if not page or len(found) >= int(answer.get("total", 0)):
+                return found
+
+    def run(self, path: str) -> StoredRun:
+        """A run by ``entity/project/id`` (or ``project/id`` with a default team).
+
+        Raises:
+            RunNotFoundError: the server has no such run (or it is another team's).
+        """
+        project_path, _, run_id = path.rpartition("/")
+        entity, project = self._entity_project(project_path)
+        try:
+            data = self.client.call("GET", self.client.run_path(entity, project, run_id), "reading the run")
+        except ServerError as exc:
+            if exc.status == 404:
+                raise RunNotFoundError(f"no run {entity}/{project}/{run_id} on {self.client.url}",
+                                       "list runs with `tracker runs -p ENTITY/PROJECT`") from None
+            raise
+        return RemoteRun(self, data)
+
+    def best(self, project: str | None, metric: str, goal: str = "min",
+             filters: Mapping[str, Any] | Sequence[str] | None = None) -> Best | None:
+        """The server's best run of ``entity/project`` on a summary metric, or None if no run has it.
+
+        Raises:
+            SettingsError: ``goal`` is not min or max; a filter the server cannot take.
+            ServerError: the server refused or could not be reached.
+        """
+        if goal not in ("min", "max"):
+            raise SettingsError("goal", f"{goal!r} is not 'min' or 'max'", "pass goal='min' or goal='max'")
+        if project is None:
+            raise SettingsError("project", "the server finds the best run of one project", "pass 'entity/project'")
+        entity, project_name = self._entity_project(project)
+        params: list[tuple[str, Any]] = [("metric", metric), ("goal", goal)]
+        params += [("filters", text) for text in filter_expressions(filters)]
+        answer = self.client.call("GET", f"/api/v1/best/{segment(entity)}/{segment(project_name)}",
+                                  "finding the best run", params=params)
+        if not answer.get("run"):
+            return None
+        step = answer.get("step")
+        return Best(RemoteRun(self, answer["run"]), decode_tree(answer.get("value")),  # type: ignore[arg-type]
+                    step if isinstance(step, int) else None, [])
+
+    def artifact(self, ref: str) -> Any:
+        raise TrackerError("artifacts from the team server are not available through Api(server=...) yet")
+
+    def artifacts(self, name: str | None = None) -> list[Any]:
+        raise TrackerError("artifacts from the team server are not available through Api(server=...) yet")

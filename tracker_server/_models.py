@@ -1,0 +1,214 @@
+"""The database schema (SQLAlchemy 2), designed for the questions the API answers.
+
+- identity: ``teams``, ``users``, ``memberships`` (a role per user and team), ``api_keys``
+  (a keyed hash only; a browser session table can later point at the same users);
+- runs: ``projects``, ``runs`` (metadata, config, summary, state, acknowledged seq, and the
+  folded replay state so a batch costs only its own records);
+- ``records``: every raw record, keyed by (run, seq), so every derived table can be rebuilt;
+- ``series_chunks``: each (run, key) history as packed arrays of steps, times and values;
+- ``summary_values``, ``config_values``: one indexed row per (run, key) for filters and sorting;
+- ``metric_best``: each run's best (min and max) of each metric, indexed for "best of 10,000 runs";
+- ``blobs`` (per team, by sha256), ``run_files`` (a run's paths mapped to blobs).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["ApiKey", "Base", "Blob", "ConfigValue", "Membership", "MetricBest", "Project", "Record", "Run",
+           "RunFile", "SeriesChunk", "ServerSecret", "SummaryValue", "Team", "User"]
+
+_NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+           "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=_NAMING)
+
+
+class ServerSecret(Base):
+    """Secrets every worker reads from the database (the API-key HMAC secret)."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # viewer, member, admin
+
+
+class ApiKey(Base):
+    """A credential of a user; the key itself is never stored, only HMAC-SHA256(server secret, key)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise a key in a listing
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (Index("uq_projects_team_name", "team_id", "name", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+    last_activity: Mapped[float] = mapped_column(Float)
+
+
+class Run(Base):
+    """One run. JSON columns hold values encoded like the log (NaN as ``{"$f": "nan"}``)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("uq_runs_project_run", "project_id", "run_id", unique=True),
+                      Index("ix_runs_project_updated", "project_id", "updated_at"),
+                      Index("ix_runs_project_created", "project_id", "created_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    state: Mapped[str] = mapped_column(String(16))  # running or the final state from the run's own records
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    signal: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    preempted: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    group_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    job_type: Mapped[str | None] = mapped_column(Text, nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    host: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)  # server time of the last change (drives live events)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the writer's last record time
+    heartbeat_interval: Mapped[float] = mapped_column(Float, default=30.0)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)  # acknowledged: every seq up to it is stored
+    meta: Mapped[str] = mapped_column(Text, default="{}")  # JSON: run.json as sent, then the records' meta
+    edits: Mapped[str] = mapped_column(Text, default="{}")  # JSON: fields edited through the API
+    config: Mapped[str] = mapped_column(Text, default="{}")
+    summary: Mapped[str] = mapped_column(Text, default="{}")
+    fold: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)  # replay state at last_seq
+    fold_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Record(Base):
+    """A raw record as the client wrote it (the line's bytes), keyed by (run, seq)."""
+
+    __tablename__ = "records"
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(32))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SeriesChunk(Base):
+    """Up to ``CHUNK_POINTS`` points of one (run, key) series: little-endian int64 steps, float64 times and
+    float64 values; ``extra`` (JSON) holds the values that are not plain numbers, by position."""
+
+    __tablename__ = "series_chunks"
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+    first_step: Mapped[int] = mapped_column(BigInteger)
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    steps: Mapped[bytes] = mapped_column(LargeBinary)
+    times: Mapped[bytes] = mapped_column(LargeBinary)
+    values: Mapped[bytes] = mapped_column(LargeBinary)
+    all_int: Mapped[bool] = mapped_column(Boolean)  # every number in the chunk was an integer
+    extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # {"<index>": encoded value}
+
+
+class SummaryValue(Base):
+    """One flattened summary value per (run, key): ``num`` for numbers and booleans (NULL for NaN), ``text``
+    for strings; ``kind`` 0 number, 1 boolean, 2 text, 3 other."""
+
+    __tablename__ = "summary_values"
+    __table_args__ = (Index("ix_summary_values_lookup", "project_id", "key", "num"),)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    num: Mapped[float | None] = mapped_column(Float, nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ConfigValue(Base):
+    """One flattened config value per (run, dotted key), like ``SummaryValue``."""
+
+    __tablename__ = "config_values"
+    __table_args__ = (Index("ix_config_values_lookup", "project_id", "key", "num"),)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    num: Mapped[float | None] = mapped_column(Float, nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MetricBest(Base):
+    """A run's best value of a metric over its whole history (else its numeric summary), as ``find_best`` sees it."""
+
+    __tablename__ = "metric_best"
+    __table_args__ = (Index("ix_metric_best_min", "project_id", "key", "min_value"),
+                      Index("ix_metric_best_max", "project_id", "key", "max_value"))
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer)
+    min_value: Mapped[float] = mapped_column(Float)
+    min_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_value: Mapped[float] = mapped_column(Float)
+    max_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Blob(Base):
+    """A team holds a blob once its bytes were uploaded and verified (stored once per digest)."""
+
+    __tablename__ = "blobs"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class RunFile(Base):
+    __tablename__ = "run_files"
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,234 @@
+"""History series: each (run, key) stored as chunks of packed arrays, read back whole or in buckets.
+
+A chunk holds up to ``CHUNK_POINTS`` points: int64 steps, float64 times and float64 values
+(little-endian). Values that are not plain numbers (text, booleans, media, integers beyond
+2^53) keep their log encoding in the chunk's ``extra`` map, by position. A key logged twice
+at one step keeps the later value, as the local history merges rows by step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from tracker_server._models import SeriesChunk
+
+__all__ = ["CHUNK_POINTS", "Points", "SeriesBuffer", "bucketize", "load_series"]
+
+CHUNK_POINTS = 8192
+_EXACT_INT = 1 << 53
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _number(value: Any) -> tuple[float | None, bool]:
+    """(the value as a float, whether it is an integer), or (None, False) when it is no plain number."""
+    kind = type(value)
+    if kind is float:
+        return value, False
+    if kind is int:
+        return (float(value), True) if -_EXACT_INT <= value <= _EXACT_INT else (None, False)
+    if kind is dict and len(value) == 1 and "$f" in value:
+        number = _NON_FINITE.get(value["$f"])
+        return number, False
+    return None, False
+
+
+class Points:
+    """One key's points in memory: parallel lists, plus the non-numbers by position."""
+
+    __slots__ = ("all_int", "extra", "steps", "times", "values")
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.times: list[float] = []
+        self.values: list[float] = []
+        self.extra: dict[int, Any] = {}
+        self.all_int = True
+
+    def add(self, step: int, t: float, value: Any) -> None:
+        number, is_int = _number(value)
+        if self.steps and self.steps[-1] == step:  # the same step again: the later value wins
+            index = len(self.steps) - 1
+            self.times[index] = t
+            self.extra.pop(index, None)
+        else:
+            index = len(self.steps)
+            self.steps.append(step)
+            self.times.append(t)
+            self.values.append(0.0)
+        if number is None:
+            self.values[index] = math.nan
+            self.extra[index] = value
+        else:
+            self.values[index] = number
+            self.all_int = self.all_int and is_int
+
+    def truncate(self, last_kept: int) -> None:
+        """Drop the points after step ``last_kept`` (a rewind)."""
+        keep = sum(1 for step in self.steps if step <= last_kept) if self.steps and self.steps[-1] > last_kept \
+            else len(self.steps)
+        del self.steps[keep:], self.times[keep:], self.values[keep:]
+        self.extra = {i: v for i, v in self.extra.items() if i < keep}
+
+    @classmethod
+    def from_chunk(cls, chunk: SeriesChunk) -> Points:
+        points = cls()
+        points.steps = np.frombuffer(chunk.steps, "<i8").tolist()
+        points.times = np.frombuffer(chunk.times, "<f8").tolist()
+        points.values = np.frombuffer(chunk.values, "<f8").tolist()
+        points.extra = {int(i): v for i, v in orjson.loads(chunk.extra).items()} if chunk.extra else {}
+        points.all_int = chunk.all_int
+        return points
+
+    def to_chunks(self, run_pk: int, key: str, first_chunk: int) -> list[SeriesChunk]:
+        chunks = []
+        for number, start in enumerate(range(0, len(self.steps), CHUNK_POINTS)):
+            end = min(start + CHUNK_POINTS, len(self.steps))
+            extra = {str(i - start): v for i, v in self.extra.items() if start <= i < end}
+            chunks.append(SeriesChunk(
+                run_pk=run_pk, key=key, chunk=first_chunk + number, count=end - start,
+                first_step=self.steps[start], last_step=self.steps[end - 1],
+                steps=np.asarray(self.steps[start:end], "<i8").tobytes(),
+                times=np.asarray(self.times[start:end], "<f8").tobytes(),
+                values=np.asarray(self.values[start:end], "<f8").tobytes(),
+                all_int=self.all_int, extra=orjson.dumps(extra).decode() if extra else None))
+        return chunks
+
+
+class SeriesBuffer:
+    """The points of one batch (or of a whole rebuild), appended to the stored series by ``flush``."""
+
+    def __init__(self) -> None:
+        self.points: dict[str, Points] = {}
+
+    def add_row(self, step: int, t: float, row: dict[str, Any]) -> None:
+        points = self.points
+        for key, value in row.items():
+            found = points.get(key)
+            if found is None:
+                found = points[key] = Points()
+            found.add(step, t, value)
+
+    def rewind(self, last_kept: int) -> None:
+        for points in self.points.values():
+            points.truncate(last_kept)
+
+    def flush(self, session: Session, run_pk: int) -> None:
+        """Append every key's points to its stored series (the last chunk is filled up first)."""
+        for key, new in self.points.items():
+            if not new.steps:
+                continue
+            last = session.scalars(select(SeriesChunk).where(SeriesChunk.run_pk == run_pk, SeriesChunk.key == key)
+                                   .order_by(SeriesChunk.chunk.desc()).limit(1)).first()
+            if last is None:
+                session.add_all(new.to_chunks(run_pk, key, 0))
+                continue
+            if last.count >= CHUNK_POINTS and new.steps[0] != last.last_step:
+                session.add_all(new.to_chunks(run_pk, key, last.chunk + 1))
+                continue
+            merged = Points.from_chunk(last)
+            if new.steps[0] > merged.steps[-1]:  # the usual case: later steps, appended as they are
+                offset = len(merged.steps)
+                merged.steps += new.steps
+                merged.times += new.times
+                merged.values += new.values
+                merged.extra.update({offset + i: v for i, v in new.extra.items()})
+                merged.all_int = merged.all_int and new.all_int
+            else:
+                for index, step in enumerate(new.steps):
+                    merged.add(step, new.times[index], new.extra.get(index, _stored(new, index)))
+                merged.all_int = merged.all_int and new.all_int
+            chunks = merged.to_chunks(run_pk, key, last.chunk)
+            _copy_into(last, chunks[0])
+            session.add_all(chunks[1:])
+
+
+def _stored(points: Points, index: int) -> Any:
+    value = points.values[index]
+    if value != value or value in (math.inf, -math.inf):
+        return {"$f": "nan" if value != value else ("inf" if value > 0 else "-inf")}
+    return int(value) if points.all_int else value
+
+
+def _copy_into(target: SeriesChunk, source: SeriesChunk) -> None:
+    for name in ("count", "first_step", "last_step", "steps", "times", "values", "all_int", "extra"):
+        setattr(target, name, getattr(source, name))
+
+
+def delete_series(session: Session, run_pk: int) -> None:
+    session.execute(delete(SeriesChunk).where(SeriesChunk.run_pk == run_pk))
+
+
+class Series:
+    """A key's stored points as numpy arrays, in step order."""
+
+    def __init__(self, steps: np.ndarray, times: np.ndarray, values: np.ndarray, numeric: np.ndarray,
+                 extra: dict[int, Any], all_int: bool) -> None:
+        self.steps, self.times, self.values, self.numeric = steps, times, values, numeric
+        self.extra, self.all_int = extra, all_int
+
+
+def load_series(session: Session, run_pk: int, keys: Iterable[str], min_step: int | None = None,
+                max_step: int | None = None) -> dict[str, Series]:
+    """The stored series of ``keys`` (only the chunks that overlap the step range, when given)."""
+    query = select(SeriesChunk).where(SeriesChunk.run_pk == run_pk, SeriesChunk.key.in_(list(keys)))
+    if min_step is not None:
+        query = query.where(SeriesChunk.last_step >= min_step)
+    if max_step is not None:
+        query = query.where(SeriesChunk.first_step <= max_step)
+    by_key: dict[str, list[SeriesChunk]] = {}
+    for chunk in session.scalars(query.order_by(SeriesChunk.key, SeriesChunk.chunk)):
+        by_key.setdefault(chunk.key, []).append(chunk)
+    found = {}
+    for key, chunks in by_key.items():
+        extra: dict[int, Any] = {}
+        offset = 0
+        for chunk in chunks:
+            if chunk.extra:
+                extra.update({offset + int(i): v for i, v in orjson.loads(chunk.extra).items()})
+            offset += chunk.count
+        steps = np.concatenate([np.frombuffer(c.steps, "<i8") for c in chunks])
+        numeric = np.ones(len(steps), bool)
+        if extra:
+            numeric[list(extra)] = False
+        found[key] = Series(steps, np.concatenate([np.frombuffer(c.times, "<f8") for c in chunks]),
+                            np.concatenate([np.frombuffer(c.values, "<f8") for c in chunks]), numeric, extra,
+                            all(c.all_int for c in chunks))
+    return found
+
+
+def tag_values(values: np.ndarray, as_int: bool) -> list[Any]:
+    """A JSON-ready list: NaN and ±Inf tagged like the log, integers as integers."""
+    listed: list[Any] = values.astype(np.int64).tolist() if as_int and np.isfinite(values).all() else values.tolist()
+    for index in np.flatnonzero(~np.isfinite(values)).tolist():
+        value = listed[index]
+        listed[index] = {"$f": "nan" if value != value else ("inf" if value > 0 else "-inf")}
+    return listed
+
+
+def bucketize(x: np.ndarray, y: np.ndarray, buckets: int, as_int: bool) -> dict[str, list[Any]]:
+    """Split the x range into ``buckets`` equal spans; each non-empty one keeps the x of its first and last
+    points, its first, last, min and max values and its count, so no single point's extreme is lost.
+    ``x`` must be sorted; NaN values count but never hide a number in min/max."""
+    if len(x) == 0:
+        return {name: [] for name in ("x0", "x1", "first", "last", "min", "max", "count")}
+    low, high = float(x[0]), float(x[-1])
+    if high > low:
+        index = np.minimum(((x - low) * (buckets / (high - low))).astype(np.int64), buckets - 1)
+        starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
+    else:
+        starts = np.zeros(1, np.int64)
+    ends = np.concatenate((starts[1:], [len(x)]))
+    x_int = x.dtype.kind == "i"
+    return {"x0": x[starts].tolist() if x_int else tag_values(x[starts], False),
+            "x1": x[ends - 1].tolist() if x_int else tag_values(x[ends - 1], False),
+            "first": tag_values(y[starts], as_int), "last": tag_values(y[ends - 1], as_int),
+            "min": tag_values(np.fmin.reduceat(y, starts), as_int),
+            "max": tag_values(np.fmax.reduceat(y, starts), as_int),
+            "count": (ends - starts).tolist()}

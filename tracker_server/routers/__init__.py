@@ -1,0 +1,1 @@
+"""One router per resource; each takes its identity and team scope as dependencies."""

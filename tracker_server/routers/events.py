@@ -1,0 +1,114 @@
+"""Live events (server-sent events) for a project or one run, from database polls only, so any worker
+of any machine can serve a stream of records that another one ingested."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from sqlalchemy import or_, select
+
+from tracker_server._deps import Scope, ServerState, find_project, find_run, reader, server
+from tracker_server._models import Record, Run
+from tracker_server._run_view import effective_state, run_json
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["live"])
+_PAGE = 2000
+_MARGIN = 30.0  # seconds: transactions commit in any order, so look back this far for changed runs
+
+
+class _Watch:
+    """What a stream has told its client: each run's last seq and its visible fields."""
+
+    def __init__(self, state: ServerState, scope: Scope, project: str, run_id: str | None, after_seq: int | None):
+        self.state, self.scope, self.project, self.run_id = state, scope, project, run_id
+        self.seen: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        self.since = 0.0
+        self.after_seq = after_seq
+        self.first = True
+
+    def poll(self) -> list[bytes]:
+        """The events since the last poll, as SSE frames."""
+        frames: list[bytes] = []
+        now = time.time()
+        with self.state.db.read() as session:
+            if self.run_id is not None:
+                runs = [find_run(session, self.scope, self.project, self.run_id)]
+            else:
+                project = find_project(session, self.scope, self.project)
+                query = select(Run).where(Run.project_id == project.id)
+                if not self.first:  # changed runs, and running ones (they turn crashed with no write at all)
+                    query = query.where(or_(Run.updated_at >= self.since - _MARGIN, Run.state == "running"))
+                runs = list(session.scalars(query))
+            for run in runs:
+                visible = (effective_state(run, now), run.name, run.tags, run.notes, run.group_name, run.job_type,
+                           run.exit_code)
+                known = self.seen.get(run.run_id)
+                if known is None and self.first:
+                    start = self.after_seq if self.after_seq is not None and self.run_id is not None else run.last_seq
+                    if self.run_id is not None:
+                        frames.append(_frame("run", run_json(run, self.scope.team, self.project, now)))
+                elif known is None or known[1] != visible:
+                    frames.append(_frame("run", run_json(run, self.scope.team, self.project, now)))
+                    start = known[0] if known else 0
+                else:
+                    start = known[0]
+                last = start
+                while last < run.last_seq:
+                    bodies = session.execute(select(Record.seq, Record.body).where(
+                        Record.run_pk == run.id, Record.seq > last, Record.seq <= run.last_seq)
+                        .order_by(Record.seq).limit(_PAGE)).all()
+                    if not bodies:
+                        break
+                    prefix = b'{"run":' + orjson.dumps(run.run_id) + b',"record":'
+                    frames.extend(b"event: record\ndata: " + prefix + body + b"}\n\n" for _, body in bodies)
+                    last = bodies[-1][0]
+                self.seen[run.run_id] = (last, visible)
+            if self.run_id is None:
+                self.since = max((run.updated_at for run in runs), default=self.since)
+        self.first = False
+        return frames
+
+
+def _frame(event: str, data: Any) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+@router.get("/events/{entity}/{project}", summary="Live records and run changes (text/event-stream)",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "events `record` ({run, record}) and `run` (<run>), and keep-alives"}})
+async def events(entity: str, project: str, request: Request, scope: Annotated[Scope, Depends(reader)],
+                 state: Annotated[ServerState, Depends(server)],
+                 run: Annotated[str | None, Query(description="only this run")] = None,
+                 after_seq: Annotated[int | None, Query(ge=0, description="with run: replay records after it")] = None,
+                 ) -> StreamingResponse:
+    watch = _Watch(state, scope, project, run, after_seq)
+    first = await run_in_threadpool(watch.poll)  # a missing project or run answers 404 before the stream starts
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b": connected\n\n"
+        for frame in first:
+            yield frame
+        quiet_since = time.monotonic()
+        while not await request.is_disconnected():
+            await asyncio.sleep(state.config.poll_interval)
+            frames = await run_in_threadpool(watch.poll)
+            for frame in frames:
+                yield frame
+            if frames:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > state.config.keepalive_interval:
+                yield b": keep-alive\n\n"
+                quiet_since = time.monotonic()
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
