@@ -1,0 +1,134 @@
+// A project's workspace: the best run on the main metric, the runs table, and charts of the selected runs.
+
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { ApiFailure, get, runPath, type Run } from "../api";
+import { ChartSettings, Charts } from "../components/Charts";
+import { RunsTable, StateBadge } from "../components/RunsTable";
+import { subscribe } from "../lib/live";
+import { link, navigate } from "../lib/router";
+import type { ViewState } from "../lib/urlstate";
+import { display, flatten, formatNumber } from "../lib/values";
+
+interface Metric { name: string; goal: "min" | "max" | null; step_metric: string | null }
+interface Best { run: Run | null; value: number | null; step: number | null }
+
+const DEFAULT_CHARTED = 10;
+
+export function Workspace({ view }: { view: ViewState }) {
+  const [runs, setRuns] = useState<Run[] | null>(null);
+  const [total, setTotal] = useState(0);
+  const [error, setError] = useState("");
+  const [metrics, setMetrics] = useState<Metric[]>([]);
+  const [reload, setReload] = useState(0);
+  const base = runPath(view.entity, view.project);
+
+  useEffect(() => {
+    setError("");
+    get<{ runs: Run[]; total: number }>(base, { filters: view.filters, order: view.sort, limit: 100000 })
+      .then((r) => { setRuns(r.runs); setTotal(r.total); })
+      .catch((e: Error) => setError(e instanceof ApiFailure ? `${e.code}: ${e.message}` : e.message));
+  }, [base, view.filters.join("\n"), view.sort, reload]);
+
+  useEffect(() => {
+    get<{ metrics: Metric[] }>(`/api/v1/metrics/${encodeURIComponent(view.entity)}/${encodeURIComponent(view.project)}`)
+      .then((m) => setMetrics(m.metrics)).catch(() => setMetrics([]));
+  }, [view.entity, view.project, reload]);
+
+  // Live: a new run or a state change re-reads the (filtered, sorted) listing, at most once a second.
+  useEffect(() => {
+    let timer: number | undefined;
+    const stop = subscribe(view.entity, view.project, {
+      run: () => { if (timer === undefined) timer = window.setTimeout(() => { timer = undefined; setReload((n) => n + 1); }, 1000); },
+    });
+    return () => { stop(); window.clearTimeout(timer); };
+  }, [view.entity, view.project]);
+
+  const fields = useMemo(() => {
+    const found = new Set<string>();
+    for (const run of (runs ?? []).slice(0, 500)) {
+      for (const k of Object.keys(flatten(run.config))) found.add("config." + k);
+      for (const [k, v] of Object.entries(flatten(run.summary))) if (!(v && typeof v === "object" && "$m" in v)) found.add("summary." + k);
+      for (const k of ["host", "pid"]) if (k in run.meta) found.add("meta." + k);
+    }
+    return [...found].sort();
+  }, [runs]);
+
+  const charted = useMemo(() => {
+    if (!runs) return [];
+    const chosen = view.selected.length ? runs.filter((r) => view.selected.includes(r.id)) : runs.slice(0, DEFAULT_CHARTED);
+    return chosen;
+  }, [runs, view.selected.join(",")]);
+
+  return <div class="workspace">
+    <h1><a href={link({ page: "projects", project: "", selected: [], filters: [] })}>{view.entity}</a> / {view.project}</h1>
+    <BestBanner view={view} metrics={metrics} runs={runs ?? []} />
+    <Filters view={view} />
+    {error && <div class="error" data-testid="error">{error}</div>}
+    {runs === null ? <div class="muted">loading runs…</div> : <>
+      {total > runs.length && <div class="note">showing {runs.length} of {total}</div>}
+      <RunsTable runs={runs} view={view} fields={fields} />
+      <div class="actions">
+        {view.selected.length >= 2 && <a class="button" href={link({ page: "compare" })}>compare {view.selected.length} runs</a>}
+        {view.selected.length > 0 && <button onClick={() => navigate({ selected: [] })}>clear selection</button>}
+      </div>
+      <h2>Charts <span class="muted">{view.selected.length ? `${charted.length} selected runs` : `first ${charted.length} runs (select runs to choose)`}</span></h2>
+      <ChartSettings view={view} stepMetrics={metrics.map((m) => m.step_metric).filter((m): m is string => !!m)} />
+      <Charts runs={charted} view={view} />
+    </>}
+  </div>;
+}
+
+function Filters({ view }: { view: ViewState }) {
+  const [text, setText] = useState("");
+  return <div class="filters">
+    <form onSubmit={(e) => { e.preventDefault(); if (text.trim()) { navigate({ filters: [...view.filters, text.trim()] }); setText(""); } }}>
+      <input name="filter" placeholder="filter: config.lr<1e-3, summary.val/acc>=0.9, status=finished, tags=x, name~^bert"
+        value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
+      <button type="submit">add filter</button>
+    </form>
+    {view.filters.map((f) => <span key={f} class="chip" data-filter={f}>{f}
+      <button class="link x" onClick={() => navigate({ filters: view.filters.filter((x) => x !== f) })}>×</button></span>)}
+  </div>;
+}
+
+function BestBanner({ view, metrics, runs }: { view: ViewState; metrics: Metric[]; runs: Run[] }) {
+  const main = metrics.find((m) => m.goal) ?? null;
+  const [best, setBest] = useState<Best | null>(null);
+  useEffect(() => {
+    if (!main) { setBest(null); return; }
+    get<Best>(`/api/v1/best/${encodeURIComponent(view.entity)}/${encodeURIComponent(view.project)}`,
+      { metric: main.name, goal: main.goal ?? "min", filters: view.filters }).then(setBest).catch(() => setBest(null));
+  }, [main?.name, main?.goal, view.filters.join("\n"), runs]);
+  if (!main) return <div class="best muted">No main metric yet: call <code>define_metric("val/acc", goal="max")</code> in a run to rank runs here.</div>;
+  if (!best?.run) return <div class="best muted">No run has logged {main.name} yet.</div>;
+  const run = best.run;
+  const diff = configDiff(run, runs);
+  return <div class="best" data-testid="best" data-run={run.id}>
+    <div class="best-title">Best run on <b>{main.name}</b> ({main.goal === "max" ? "highest" : "lowest"}):{" "}
+      <a href={link({ page: "run", run: run.id, tab: "overview" })}><b>{run.name}</b></a>{" "}
+      <span class="value" data-testid="best-value">{best.value === null ? "" : formatNumber(best.value)}</span>
+      {best.step !== null && <span class="muted"> at step {best.step}</span>} <StateBadge state={run.state} /></div>
+    {diff.length > 0 && <div class="best-diff">differs from most runs in: {diff.slice(0, 8).map(([k, mine, usual]) =>
+      <span key={k} class="chip"><b>{k}</b>={mine} <span class="muted">(most: {usual})</span></span>)}</div>}
+  </div>;
+}
+
+/** The config keys where ``run`` differs from the most common value among ``runs``. */
+function configDiff(run: Run, runs: Run[]): [string, string, string][] {
+  const mine = flatten(run.config);
+  const counts = new Map<string, Map<string, number>>();
+  for (const other of runs) for (const [k, v] of Object.entries(flatten(other.config))) {
+    const seen = counts.get(k) ?? new Map<string, number>();
+    const text = display(v);
+    seen.set(text, (seen.get(text) ?? 0) + 1);
+    counts.set(k, seen);
+  }
+  const out: [string, string, string][] = [];
+  for (const [k, v] of Object.entries(mine)) {
+    const seen = counts.get(k);
+    if (!seen) continue;
+    const usual = [...seen.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+    if (usual !== display(v)) out.push([k, display(v), usual]);
+  }
+  return out;
+}
