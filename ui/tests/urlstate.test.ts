@@ -15,7 +15,7 @@ describe("URL state", () => {
     const state: ViewState = { ...DEFAULTS, page: "workspace", entity: "re search", project: "lm/v2?",
       filters: ["config.lr<1e-3", "summary.val/acc>=0.9"], sort: "-summary.val/acc", selected: ["a1", "b2"],
       columns: ["config.lr", "summary.val/acc"], group: "config.optimizer", x: "_relative", smoothing: 0.6, log: true,
-      range: [10, 250.5], tab: "overview" };
+      range: [10, 250.5], tab: "overview", metric: "max:val/acc" };
     expect(roundTrip(state)).toEqual(state);
   });
   it("round-trips the run, compare and artifacts pages", () => {
@@ -25,7 +25,8 @@ describe("URL state", () => {
     }
   });
   it("falls back to defaults for unreadable settings", () => {
-    const got = decodeState("/e/p", "?smooth=7&range=5~1&x=");
+    const got = decodeState("/e/p", "?smooth=7&range=5~1&x=&metric=best:acc");
+    expect(got.metric).toBe("");
     expect(got.smoothing).toBe(0);
     expect(got.range).toBeNull();
     expect(got.x).toBe("_step");

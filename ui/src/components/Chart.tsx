@@ -18,9 +18,10 @@ interface Props {
   log: boolean;
   smoothing: number;
   onZoom: (range: [number, number] | null) => void;
+  integerX?: boolean;
 }
 
-export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom }: Props) {
+export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom, integerX = false }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const [hover, setHover] = useState<number | null>(null);
@@ -52,7 +53,8 @@ export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom }: Pro
     const options: uPlot.Options = {
       width, height: 220, series, bands, legend: { show: false },
       scales: { x: { time }, y: { distr: log ? 3 : 1 } },
-      axes: [{ stroke: "#666", grid: { stroke: "#eee" } }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
+      axes: [{ stroke: "#666", grid: { stroke: "#eee" },
+        ...(integerX ? { values: (_u: uPlot, ticks: number[]) => ticks.map((v) => (Number.isInteger(v) ? String(v) : "")) } : {}) }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: {
         setCursor: [(u) => { const i = u.cursor.idx; setHover(i === null || i === undefined ? null : (u.data[0][i] ?? null)); }],
@@ -73,7 +75,7 @@ export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom }: Pro
     });
     observer.observe(box.current);
     return () => { observer.disconnect(); plot.current?.destroy(); plot.current = null; };
-  }, [runs, log, smoothing, time, xLabel]);
+  }, [runs, log, smoothing, time, xLabel, integerX]);
 
   return (
     <div class="panel" data-metric={title} data-series={runs.length} data-points={points} data-bucketed={bucketed ? "1" : "0"}>
@@ -83,8 +85,9 @@ export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom }: Pro
         <button class="link" onClick={() => zoom.current(null)} title="Show the whole range">reset zoom</button>
       </div>
       <div ref={box} class="plot" onDblClick={() => zoom.current(null)} />
-      <div class="readout">
-        {hover === null ? <span class="muted">hover for values · drag to zoom</span> : <>
+      <div class="readout" data-x={hover ?? ""}>
+        {hover === null ? <>{runs.map((r) => <span key={r.id} class="legend"><i style={{ background: r.color }} />{r.label}</span>)}
+          <span class="muted">· hover for values, drag to zoom</span></> : <>
           <span class="muted">{xLabel} {time ? new Date(hover * 1000).toLocaleString() : formatNumber(hover)}</span>
           {runs.map((r) => {
             const at = valueAt(r.data, hover);

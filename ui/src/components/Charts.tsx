@@ -23,6 +23,7 @@ const start = (run: Run) => run.created_at;
 export function Charts({ runs, view, only, exclude }: { runs: Run[]; view: ViewState; only?: (key: string) => boolean; exclude?: (key: string) => boolean }) {
   const [loaded, setLoaded] = useState<Loaded>({});
   const [error, setError] = useState("");
+  const [loading, setLoading] = useState(true);
   const ids = runs.map((r) => r.id).join(",");
   const relative = view.x === "_relative";
   const serverX = relative ? "_timestamp" : view.x;
@@ -30,6 +31,7 @@ export function Charts({ runs, view, only, exclude }: { runs: Run[]; view: ViewS
   useEffect(() => {
     const abort = new AbortController();
     setError("");
+    setLoading(true);
     Promise.all(runs.map(async (run) => {
       const offset = relative ? start(run) : 0;
       const h = await get<History>(`${runPath(run.entity, run.project, run.id)}/history`, {
@@ -42,7 +44,7 @@ export function Charts({ runs, view, only, exclude }: { runs: Run[]; view: ViewS
         byKey[key] = offset ? { ...d, x: d.x.map((v) => v - offset) } : d;
       }
       return [run.id, byKey] as const;
-    })).then((entries) => setLoaded(Object.fromEntries(entries)))
+    })).then((entries) => { setLoaded(Object.fromEntries(entries)); setLoading(false); })
       .catch((e: Error) => { if (e.name !== "AbortError") setError(e.message); });
     return () => abort.abort();
   }, [ids, serverX, view.range?.[0], view.range?.[1]]);
@@ -90,7 +92,7 @@ export function Charts({ runs, view, only, exclude }: { runs: Run[]; view: ViewS
   if (!runs.length) return <div class="muted">select runs to chart them</div>;
   const xLabel = { _step: "step", _timestamp: "wall time", _relative: "relative time (s)" }[view.x] ?? view.x;
   return <div class="charts">
-    {groups.length === 0 && <div class="muted">no metrics logged yet</div>}
+    {groups.length === 0 && <div class="muted">{loading ? "loading charts…" : "no metrics logged yet"}</div>}
     {groups.map(([prefix, keys]) => <section key={prefix} class="chart-group">
       <h3>{prefix}/ <span class="muted">({keys.length})</span></h3>
       <div class="panels">
@@ -98,7 +100,7 @@ export function Charts({ runs, view, only, exclude }: { runs: Run[]; view: ViewS
           const lines: ChartRun[] = [];
           runs.forEach((run, i) => { const d = loaded[run.id]?.[key]; if (d) lines.push({ id: run.id, label: run.name, color: colorOf(i), data: d }); });
           return <Chart key={key} title={key} runs={lines} xLabel={xLabel} time={view.x === "_timestamp"} log={view.log}
-            smoothing={view.smoothing} onZoom={(range) => navigate({ range }, true)} />;
+            smoothing={view.smoothing} integerX={view.x === "_step"} onZoom={(range) => navigate({ range }, true)} />;
         })}
       </div>
     </section>)}

@@ -26,7 +26,7 @@ export function StateBadge({ state }: { state: string }) {
 
 type Row = { kind: "run"; run: Run } | { kind: "group"; label: string; count: number };
 
-export function RunsTable({ runs, view, fields }: { runs: Run[]; view: ViewState; fields: string[] }) {
+export function RunsTable({ runs, view, fields, shown }: { runs: Run[]; view: ViewState; fields: string[]; shown: string[] }) {
   const [top, setTop] = useState(0);
   const selected = new Set(view.selected);
   const rows: Row[] = useMemo(() => {
@@ -45,11 +45,11 @@ export function RunsTable({ runs, view, fields }: { runs: Run[]; view: ViewState
   }, [runs, view.group]);
   const first = Math.max(0, Math.floor(top / ROW) - 5);
   const last = Math.min(rows.length, first + Math.ceil(HEIGHT / ROW) + 10);
-  const columns = ["name", "state", "created_at", ...view.columns];
+  const columns = ["name", "state", "created_at", ...shown];
   const sortBy = (field: string) => navigate({ sort: view.sort === "-" + field ? field : "-" + field });
   const toggle = (id: string) => navigate({ selected: selected.has(id) ? view.selected.filter((s) => s !== id) : [...view.selected, id] });
   const allSelected = runs.length > 0 && runs.every((r) => selected.has(r.id));
-  const grid = `32px 220px 90px 150px ${view.columns.map(() => "minmax(110px, 1fr)").join(" ")}`;
+  const grid = `32px 220px 90px 150px ${shown.map(() => "minmax(110px, 1fr)").join(" ")}`;
   return <div class="runs-table">
     <div class="thead" style={{ gridTemplateColumns: grid }}>
       <span><input type="checkbox" title="select all" checked={allSelected}
@@ -57,8 +57,8 @@ export function RunsTable({ runs, view, fields }: { runs: Run[]; view: ViewState
       {columns.map((c) => <span key={c} class="th" data-field={c}>
         <button class="link" disabled={c.startsWith("meta.")} onClick={() => sortBy(c === "state" ? "status" : c)}>
           {c}{sortMark(view.sort, c)}</button>
-        {view.columns.includes(c) && <button class="link x" title="remove column"
-          onClick={() => navigate({ columns: view.columns.filter((x) => x !== c) })}>×</button>}
+        {shown.includes(c) && <button class="link x" title="remove column"
+          onClick={() => navigate({ columns: shown.filter((x) => x !== c) })}>×</button>}
       </span>)}
     </div>
     <div class="tbody" style={{ height: `${Math.min(HEIGHT, rows.length * ROW + 2)}px` }}
@@ -74,15 +74,15 @@ export function RunsTable({ runs, view, fields }: { runs: Run[]; view: ViewState
             <span class="name"><a href={link({ page: "run", run: run.id, tab: "overview", range: null })}>{run.name}</a>
               {run.tags.map((t) => <span key={t} class="tag">{t}</span>)}</span>
             <span><StateBadge state={run.state} /></span>
-            <span class="muted">{new Date(run.created_at * 1000).toLocaleString()}</span>
-            {view.columns.map((c) => <span key={c} class="cell" data-field={c}>{display(fieldValue(run, c))}</span>)}
+            <span class="muted" title={new Date(run.created_at * 1000).toLocaleString()}>{when(run.created_at)}</span>
+            {shown.map((c) => <span key={c} class="cell" data-field={c}>{display(fieldValue(run, c))}</span>)}
           </div>;
         })}
       </div>
     </div>
     <div class="table-foot">
       <span class="muted" data-testid="run-count">{runs.length} runs</span>
-      <AddColumn fields={fields.filter((f) => !view.columns.includes(f))} onAdd={(f) => navigate({ columns: [...view.columns, f] })} />
+      <AddColumn fields={fields.filter((f) => !shown.includes(f))} onAdd={(f) => navigate({ columns: [...shown, f] })} />
       <label>group by <select value={view.group} onChange={(e) => navigate({ group: (e.target as HTMLSelectElement).value })}>
         <option value="">nothing</option><option value="group">group</option><option value="job_type">job type</option>
         <option value="tags">tag</option>
@@ -102,4 +102,10 @@ function AddColumn({ fields, onAdd }: { fields: string[]; onAdd: (field: string)
 function sortMark(sort: string, column: string): string {
   const field = column === "state" ? "status" : column;
   return sort === field ? " ▲" : sort === "-" + field ? " ▼" : "";
+}
+
+function when(stamp: number): string {
+  const d = new Date(stamp * 1000);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? d.toLocaleTimeString() : d.toLocaleDateString() + " " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }

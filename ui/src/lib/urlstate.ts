@@ -17,11 +17,12 @@ export interface ViewState {
   log: boolean;           // log-scale y
   range: [number, number] | null;  // zoomed x range
   tab: string;            // run page tab
+  metric: string;         // the workspace's main metric, "max:val/acc" or "min:loss"; "" = the first define_metric goal
 }
 
 export const DEFAULTS: ViewState = {
   page: "projects", entity: "", project: "", run: "", filters: [], sort: "-created_at", selected: [], columns: [],
-  group: "", x: "_step", smoothing: 0, log: false, range: null, tab: "overview",
+  group: "", x: "_step", smoothing: 0, log: false, range: null, tab: "overview", metric: "",
 };
 
 const seg = (s: string) => encodeURIComponent(s);
@@ -47,6 +48,7 @@ export function encodeState(state: ViewState): string {
   if (state.log) query.set("log", "1");
   if (state.range) query.set("range", `${state.range[0]}~${state.range[1]}`);
   if (state.tab !== DEFAULTS.tab) query.set("tab", state.tab);
+  if (state.metric) query.set("metric", state.metric);
   const text = query.toString();
   return text ? `${path}?${text}` : path;
 }
@@ -74,5 +76,7 @@ export function decodeState(pathname: string, search: string): ViewState {
   const range = (query.get("range") ?? "").split("~").map(Number);
   state.range = range.length === 2 && range.every(Number.isFinite) && range[0]! < range[1]! ? [range[0]!, range[1]!] : null;
   state.tab = query.get("tab") || DEFAULTS.tab;
+  const metric = query.get("metric") ?? "";
+  state.metric = /^(min|max):./.test(metric) ? metric : "";
   return state;
 }

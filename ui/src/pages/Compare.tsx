@@ -24,6 +24,7 @@ export function Compare({ view }: { view: ViewState }) {
   const [yKey, setYKey] = useState("");
   const sx = xKey || numericConfig[0] || "";
   const sy = yKey || metrics.find((m) => !m.startsWith("_")) || "";
+  if (view.selected.length >= 2 && runs.length < view.selected.length) return <div class="muted">loading runs…</div>;
   if (view.selected.length < 2) return <div class="muted">Select at least two runs in the <a href={link({ page: "workspace" })}>workspace</a> to compare them.</div>;
   return <div class="compare">
     <h1><a href={link({ page: "workspace" })}>{view.entity}/{view.project}</a> / compare {runs.length} runs</h1>
@@ -65,7 +66,11 @@ function VegaLite({ spec }: { spec: Record<string, unknown> }) {
   const box = useRef<HTMLDivElement>(null);
   const text = JSON.stringify(spec);
   useEffect(() => {
-    import("vega-embed").then(({ default: vegaEmbed }) => { if (box.current) void vegaEmbed(box.current, spec as never, { actions: false }); });
+    let finalize: (() => void) | null = null;
+    let cancelled = false;
+    import("vega-embed").then(({ default: vegaEmbed }) => box.current && vegaEmbed(box.current, spec as never, { actions: false }))
+      .then((result) => { if (result) { if (cancelled) result.finalize(); else finalize = result.finalize; } });
+    return () => { cancelled = true; finalize?.(); };
   }, [text]);
   return <div ref={box} class="vega" />;
 }

@@ -61,12 +61,12 @@ export function Workspace({ view }: { view: ViewState }) {
 
   return <div class="workspace">
     <h1><a href={link({ page: "projects", project: "", selected: [], filters: [] })}>{view.entity}</a> / {view.project}</h1>
-    <BestBanner view={view} metrics={metrics} runs={runs ?? []} />
+    <BestBanner view={view} metrics={metrics} runs={runs ?? []} fields={fields} />
     <Filters view={view} />
     {error && <div class="error" data-testid="error">{error}</div>}
     {runs === null ? <div class="muted">loading runs…</div> : <>
       {total > runs.length && <div class="note">showing {runs.length} of {total}</div>}
-      <RunsTable runs={runs} view={view} fields={fields} />
+      <RunsTable runs={runs} view={view} fields={fields} shown={view.columns.length ? view.columns : defaultColumns(runs, metrics)} />
       <div class="actions">
         {view.selected.length >= 2 && <a class="button" href={link({ page: "compare" })}>compare {view.selected.length} runs</a>}
         {view.selected.length > 0 && <button onClick={() => navigate({ selected: [] })}>clear selection</button>}
@@ -91,23 +91,48 @@ function Filters({ view }: { view: ViewState }) {
   </div>;
 }
 
-function BestBanner({ view, metrics, runs }: { view: ViewState; metrics: Metric[]; runs: Run[] }) {
-  const main = metrics.find((m) => m.goal) ?? null;
+function mainMetric(view: ViewState, metrics: Metric[]): Metric | null {
+  if (view.metric) {
+    const [goal, ...name] = view.metric.split(":");
+    return { name: name.join(":"), goal: goal as "min" | "max", step_metric: null };
+  }
+  return metrics.find((m) => m.goal) ?? null;
+}
+
+function MetricChooser({ view, main, fields }: { view: ViewState; main: Metric | null; fields: string[] }) {
+  const names = fields.filter((f) => f.startsWith("summary.")).map((f) => f.slice(8));
+  const goal = main?.goal ?? "max";
+  return <span class="chooser">
+    <select title="main metric" value={main?.name ?? ""} onChange={(e) => navigate({ metric: `${goal}:${(e.target as HTMLSelectElement).value}` })}>
+      {!main && <option value="">main metric…</option>}
+      {[...new Set([...(main ? [main.name] : []), ...names])].map((n) => <option key={n} value={n}>{n}</option>)}
+    </select>
+    <select title="goal" value={goal} disabled={!main} onChange={(e) => main && navigate({ metric: `${(e.target as HTMLSelectElement).value}:${main.name}` })}>
+      <option value="max">highest</option><option value="min">lowest</option>
+    </select>
+    {view.metric && <button class="link" onClick={() => navigate({ metric: "" })} title="use the runs' define_metric goal">auto</button>}
+  </span>;
+}
+
+function BestBanner({ view, metrics, runs, fields }: { view: ViewState; metrics: Metric[]; runs: Run[]; fields: string[] }) {
+  const main = mainMetric(view, metrics);
   const [best, setBest] = useState<Best | null>(null);
   useEffect(() => {
     if (!main) { setBest(null); return; }
     get<Best>(`/api/v1/best/${encodeURIComponent(view.entity)}/${encodeURIComponent(view.project)}`,
       { metric: main.name, goal: main.goal ?? "min", filters: view.filters }).then(setBest).catch(() => setBest(null));
   }, [main?.name, main?.goal, view.filters.join("\n"), runs]);
-  if (!main) return <div class="best muted">No main metric yet: call <code>define_metric("val/acc", goal="max")</code> in a run to rank runs here.</div>;
-  if (!best?.run) return <div class="best muted">No run has logged {main.name} yet.</div>;
+  if (!main) return <div class="best muted">No main metric yet: choose one <MetricChooser view={view} main={main} fields={fields} /> or call{" "}
+    <code>define_metric("val/acc", goal="max")</code> in a run.</div>;
+  if (!best?.run) return <div class="best muted">No run has logged {main.name} yet. <MetricChooser view={view} main={main} fields={fields} /></div>;
   const run = best.run;
   const diff = configDiff(run, runs);
   return <div class="best" data-testid="best" data-run={run.id}>
     <div class="best-title">Best run on <b>{main.name}</b> ({main.goal === "max" ? "highest" : "lowest"}):{" "}
       <a href={link({ page: "run", run: run.id, tab: "overview" })}><b>{run.name}</b></a>{" "}
       <span class="value" data-testid="best-value">{best.value === null ? "" : formatNumber(best.value)}</span>
-      {best.step !== null && <span class="muted"> at step {best.step}</span>} <StateBadge state={run.state} /></div>
+      {best.step !== null && <span class="muted"> at step {best.step}</span>} <StateBadge state={run.state} />
+      <MetricChooser view={view} main={main} fields={fields} /></div>
     {diff.length > 0 && <div class="best-diff">differs from most runs in: {diff.slice(0, 8).map(([k, mine, usual]) =>
       <span key={k} class="chip"><b>{k}</b>={mine} <span class="muted">(most: {usual})</span></span>)}</div>}
   </div>;
@@ -131,4 +156,18 @@ function configDiff(run: Run, runs: Run[]): [string, string, string][] {
     if (usual !== display(v)) out.push([k, display(v), usual]);
   }
   return out;
+}
+
+/** Without chosen columns: the main metric, then the config keys whose values vary (at most 4). */
+function defaultColumns(runs: Run[], metrics: Metric[]): string[] {
+  const main = metrics.find((m) => m.goal);  // the define_metric goal (a chosen metric is one click away)
+  const varying: string[] = [];
+  const seen = new Map<string, Set<string>>();
+  for (const run of runs.slice(0, 500)) for (const [k, v] of Object.entries(flatten(run.config))) {
+    const values = seen.get(k) ?? new Set<string>();
+    values.add(display(v));
+    seen.set(k, values);
+  }
+  for (const [k, values] of seen) if (values.size > 1 && varying.length < 4) varying.push("config." + k);
+  return [...(main ? ["summary." + main.name] : []), ...varying];
 }
