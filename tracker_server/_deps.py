@@ -70,8 +70,8 @@ def identity(request: Request) -> Identity:
             return from_cookie
         raise ApiError(401, "unauthorized", "an API key is needed: Authorization: Bearer <key>")
     state = server(request)
-    with state.db.read() as session:
-        found = authenticate(session, state.secret, key.strip())
+    with state.db.reader.connect() as connection:
+        found = authenticate(connection, state.secret, key.strip())
     if found is None:
         raise ApiError(401, "unauthorized", "this API key is unknown or revoked")
     return found

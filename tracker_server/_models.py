@@ -122,7 +122,7 @@ class Run(Base):
     edits: Mapped[str] = mapped_column(Text, default="{}")  # JSON: fields edited through the API
     config: Mapped[str] = mapped_column(Text, default="{}")
     summary: Mapped[str] = mapped_column(Text, default="{}")
-    fold: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # the replay state after last_seq
+    fold: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)  # replay state at last_seq
     fold_version: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -19,7 +19,7 @@ def stale_after(heartbeat_interval: float) -> float:
     return max(3.0 * heartbeat_interval + STALE_SLACK, STALE_SLACK)
 
 
-def effective_state(run: Run, now: float | None = None) -> str:
+def effective_state(run: Run | Any, now: float | None = None) -> str:
     """The final state from the run's own records; ``crashed`` once a running run's heartbeat is stale."""
     if run.state != "running":
         return run.state
@@ -28,8 +28,10 @@ def effective_state(run: Run, now: float | None = None) -> str:
     return "crashed" if now - last > stale_after(run.heartbeat_interval) else "running"
 
 
-def run_json(run: Run, team: str, project: str, now: float | None = None, *, full: bool = True) -> dict[str, Any]:
-    """The ``<run>`` object of the API (config, summary and meta as encoded in the log)."""
+def run_json(run: Run | Any, team: str, project: str, now: float | None = None, *, full: bool = True
+             ) -> dict[str, Any]:
+    """The ``<run>`` object of the API (config, summary and meta as encoded in the log), from a ``Run`` or a row
+    of its columns."""
     return {
         "id": run.run_id, "entity": team, "project": project, "name": run.name or run.run_id,
         "state": effective_state(run, now), "exit_code": run.exit_code, "signal": run.signal,
