@@ -61,7 +61,7 @@ def _importer(tmp_path: Path, root: Path) -> tuple[Importer, Scope]:
     with state.db.write() as session:
         key = create_key(session, "local", "ui", "admin")
     with state.db.read() as session:
-        identity = authenticate(session, state.secret, key)
+        identity = authenticate(session.connection(), state.secret, key)
     assert identity is not None
     scope = Scope(identity, "local", identity.teams["local"][0], "admin")
     return Importer(str(root), state, scope), scope

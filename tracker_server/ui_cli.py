@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         revoke_key(session, name=_KEY_NAME)  # one key per UI process; the previous one's sessions end
         key = create_key(session, LOCAL_TEAM, _KEY_NAME, "admin", user=user)
     with state.db.read() as session:
-        identity = authenticate(session, state.secret, key)
+        identity = authenticate(session.connection(), state.secret, key)
         key_id = session.scalars(select(ApiKey.id).where(ApiKey.name == _KEY_NAME, ApiKey.revoked_at.is_(None))
                                  .order_by(ApiKey.id.desc())).first()
     if identity is None or key_id is None:
