@@ -56,6 +56,17 @@ def write(store: str) -> None:
         run.finish()
 
 
+LONG_STEPS = 20_000
+SPIKES = {4_321: 50.0, 12_345: 80.0, 17_777: 65.0}  # single-step spikes a sampled chart would miss
+
+
+def long(store: str) -> None:
+    run = tracker.init(project="long", dir=store, name="long-run", config={"lr": 0.1})
+    for step in range(LONG_STEPS):
+        run.log({"train/loss": SPIKES.get(step, 1.0 + (step % 7) * 0.01)}, step=step)
+    run.finish()
+
+
 def live(store: str, name: str, steps: int) -> None:
     run = tracker.init(project="vision", dir=store, name=name, config={"lr": 0.5, "optimizer": "live", "depth": 1})
     for step in range(steps):
@@ -69,3 +80,4 @@ if __name__ == "__main__":
         live(sys.argv[1], sys.argv[3], int(sys.argv[4]))
     else:
         write(sys.argv[1])
+        long(sys.argv[1])

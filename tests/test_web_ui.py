@@ -236,6 +236,30 @@ def test_run_page_shows_overview_and_media_with_the_logged_pixels_and_table(page
     page.wait_for_function("document.querySelector('[data-testid=\"media-step\"]').textContent === '0'")
 
 
+def test_a_long_series_is_drawn_from_buckets_with_every_spike_and_zoom_reaches_the_raw_points(
+        page: Any, local_ui: LocalUI, tmp_path: Path) -> None:
+    page.goto(f"http://127.0.0.1:{local_ui.port}/local/long")
+    page.wait_for_selector('.panel[data-metric="train/loss"][data-series="1"]')
+    panel = page.locator('.panel[data-metric="train/loss"]')
+    assert panel.get_attribute("data-bucketed") == "1"
+    assert "min/max buckets" in panel.inner_text()  # the chart says what it shows
+    page.wait_for_function("Number(document.querySelector('.panel[data-metric=\"train/loss\"]').dataset.ymax) >= 80")
+    assert int(panel.get_attribute("data-points")) <= 800  # buckets for the width, not 20,000 points
+    screenshot(page, tmp_path, "long-series-buckets")
+    spike = 12_345
+    page.goto(f"http://127.0.0.1:{local_ui.port}/local/long?range={spike - 50}~{spike + 50}")
+    page.wait_for_selector('.panel[data-metric="train/loss"][data-bucketed="0"]')
+    panel = page.locator('.panel[data-metric="train/loss"]')
+    assert panel.get_attribute("data-points") == "101"  # every raw point of the zoomed range
+    page.wait_for_function("Number(document.querySelector('.panel[data-metric=\"train/loss\"]').dataset.ymax) >= 80")
+    box = panel.locator(".u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)  # the middle: the spike's step
+    page.wait_for_function("document.querySelector('.panel[data-metric=\"train/loss\"] .readout').dataset.x !== ''")
+    step = int(float(panel.locator(".readout").get_attribute("data-x")))
+    expected = _ui_data.SPIKES.get(step, 1.0 + (step % 7) * 0.01)
+    assert float(panel.locator(".read").first.get_attribute("data-value")) == expected
+
+
 def test_compare_highlights_config_differences(page: Any, local_ui: LocalUI, tmp_path: Path) -> None:
     page.goto(f"http://127.0.0.1:{local_ui.port}/local/vision")
     page.wait_for_selector(".tr")

@@ -57,6 +57,7 @@ export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom, integ
         ...(integerX ? { values: (_u: uPlot, ticks: number[]) => ticks.map((v) => (Number.isInteger(v) ? String(v) : "")) } : {}) }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: {
+        draw: [(u) => { const panel = box.current?.parentElement; if (panel) panel.dataset.ymax = String(u.scales.y!.max); }],
         setCursor: [(u) => { const i = u.cursor.idx; setHover(i === null || i === undefined ? null : (u.data[0][i] ?? null)); }],
         setSelect: [(u) => {
           if (u.select.width < 3) return;
