@@ -162,3 +162,19 @@ def test_tracker_ui_on_another_interface_needs_sign_in(tmp_path: Path, store: Pa
 
 
 pytestmark = pytest.mark.slow
+
+
+def test_tracker_finds_the_ui_command_through_the_entry_point_the_package_declares(tmp_path: Path) -> None:
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["tracker.commands"]
+    assert declared["ui"] == "tracker_server.ui_cli:main"
+    dist = tmp_path / "site" / "tracker_ui_plugin-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tracker-ui-plugin\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text(f"[tracker.commands]\nui = {declared['ui']}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)])}
+    done = subprocess.run([sys.executable, "-m", "tracker_core.cli", "ui", "--help"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--no-browser" in done.stdout and "--dir" in done.stdout and "--host" in done.stdout
