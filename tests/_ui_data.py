@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -53,6 +54,19 @@ def write(store: str) -> None:
                 row["predictions"] = tracker.Table(columns=["id", "label", "score"],
                                                    data=[[k, f"class-{k}", k / 10] for k in range(7)])
             run.log(row, step=step)
+        if i == 0:  # lineage: run-00 makes a dataset, run-01 trains on it and logs a model
+            source = Path(store).parent / "shards.txt"
+            source.write_text("shard-0\nshard-1\n")
+            dataset = tracker.Artifact("dataset", type="dataset")
+            dataset.add_file(str(source))
+            run.log_artifact(dataset, aliases=["golden"])
+        if i == 1:
+            run.use_artifact("dataset:latest")
+            weights = Path(store).parent / "weights.bin"
+            weights.write_bytes(b"\x00" * 64)
+            model = tracker.Artifact("model", type="model")
+            model.add_file(str(weights))
+            run.log_artifact(model)
         run.finish()
 
 

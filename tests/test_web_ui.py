@@ -273,6 +273,23 @@ def test_compare_highlights_config_differences(page: Any, local_ui: LocalUI, tmp
     screenshot(page, tmp_path, "compare")
 
 
+def test_artifacts_show_versions_and_a_clickable_lineage_graph(page: Any, local_ui: LocalUI, tmp_path: Path) -> None:
+    page.goto(f"http://127.0.0.1:{local_ui.port}/local/vision/artifacts")
+    page.wait_for_selector('[data-testid="lineage"]')
+    assert sorted(page.locator("[data-node]").evaluate_all("nodes => nodes.map(n => n.dataset.node)")) == [
+        "dataset:v0", "model:v0", "run-00", "run-01"]
+    dataset = page.locator('tr[data-artifact="dataset:v0"]')
+    assert "golden" in dataset.inner_text() and "run-00" in dataset.inner_text() and "run-01" in dataset.inner_text()
+    page.locator('[data-node="model:v0"]').click()  # trace the model: its upstream is lit, nothing else dims it
+    assert page.locator('[data-node="run-00"]').get_attribute("opacity") == "1"
+    screenshot(page, tmp_path, "artifacts")
+    page.locator('[data-node="run-01"]').click()
+    page.wait_for_selector('[data-testid="config"]')
+    page.locator('.tabs a:text-is("artifacts")').click()
+    assert "model:v0" in page.get_by_test_id("logged").inner_text()
+    assert "dataset:v0" in page.get_by_test_id("used").inner_text()
+
+
 def test_a_run_logging_in_a_child_process_appears_and_its_chart_grows_without_reload(
         page: Any, local_ui: LocalUI, tmp_path: Path) -> None:
     page.goto(f"http://127.0.0.1:{local_ui.port}/local/vision")

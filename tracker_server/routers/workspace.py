@@ -49,3 +49,56 @@ def metrics(entity: str, project: str, scope: Annotated[Scope, Depends(reader)],
         step_metric = metric.get("step_metric")
         seen[name] = {"name": name, "goal": goal, "step_metric": step_metric if isinstance(step_metric, str) else None}
     return json_response({"metrics": list(seen.values())})
+
+
+class ArtifactVersion(BaseModel):
+    name: str
+    version: int | None
+    digest: str
+    aliases: list[str]
+    logged_by: list[str]
+    used_by: list[str]
+
+
+class ArtifactRun(BaseModel):
+    name: str
+    state: str
+
+
+class Artifacts(BaseModel):
+    artifacts: list[ArtifactVersion]
+    runs: dict[str, ArtifactRun]
+
+
+@router.get("/artifacts/{entity}/{project}", response_model=Artifacts,
+            summary="Artifact versions logged and used by the project's runs (the lineage graph's nodes and edges)")
+def artifacts(entity: str, project: str, scope: Annotated[Scope, Depends(reader)],
+              state: Annotated[ServerState, Depends(server)]) -> Response:
+    """Versions are identified by digest; aliases are the latest each producing run gave them."""
+    from tracker_server._run_view import effective_state
+
+    with state.db.read() as session:
+        found = find_project(session, scope, project)
+        rows = session.execute(select(Run.run_id, Record.body).join(Run, Run.id == Record.run_pk)
+                               .where(Run.project_id == found.id, Record.type == "artifact")
+                               .order_by(Record.run_pk, Record.seq)).all()
+        involved = {run_id for run_id, _ in rows}
+        runs = {run.run_id: {"name": run.name or run.run_id, "state": effective_state(run)}
+                for run in session.scalars(select(Run).where(Run.project_id == found.id, Run.run_id.in_(involved)))}
+    versions: dict[str, dict[str, Any]] = {}
+    for run_id, body in rows:
+        record = orjson.loads(body)
+        digest = record.get("digest")
+        if not isinstance(digest, str):
+            continue
+        entry = versions.setdefault(digest, {"name": str(record.get("name")), "version": None, "digest": digest,
+                                             "aliases": [], "logged_by": [], "used_by": []})
+        if isinstance(record.get("version"), int):
+            entry["version"] = record["version"]
+        side = "logged_by" if record.get("direction") == "logged" else "used_by"
+        if run_id not in entry[side]:
+            entry[side].append(run_id)
+        if side == "logged_by" and isinstance(record.get("aliases"), list):
+            entry["aliases"] = [a for a in record["aliases"] if isinstance(a, str)]
+    ordered = sorted(versions.values(), key=lambda v: (v["name"], v["version"] if v["version"] is not None else -1))
+    return json_response({"artifacts": ordered, "runs": runs})

@@ -2,6 +2,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { AuthError, get, send } from "./api";
 import { link, navigate, useView } from "./lib/router";
+import { Artifacts } from "./pages/Artifacts";
 import { Compare } from "./pages/Compare";
 import { Projects } from "./pages/Projects";
 import { RunPage } from "./pages/RunPage";
@@ -31,6 +32,7 @@ function App() {
       <a class="brand" href={link({ page: "projects", project: "", run: "", selected: [], filters: [], columns: [], group: "" })}>tracker</a>
       {view.entity && <a href={link({ page: "projects", project: "", run: "" })}>{view.entity}</a>}
       {view.project && <a href={link({ page: "workspace", run: "", tab: "overview" })}>{view.project}</a>}
+      {view.project && <a href={link({ page: "artifacts", run: "", tab: "overview" })}>artifacts</a>}
       <span class="grow" />
       <span class="muted" data-testid="user">{session.user}</span>
       {!session.credential.startsWith("session:tracker-ui") && <button class="link" onClick={signOut}>sign out</button>}
@@ -40,7 +42,7 @@ function App() {
       {view.page === "workspace" && <Workspace view={view} />}
       {view.page === "run" && <RunPage view={view} />}
       {view.page === "compare" && <Compare view={view} />}
-      {view.page === "artifacts" && <div class="muted">Artifacts are listed on each run's page.</div>}
+      {view.page === "artifacts" && <Artifacts view={view} />}
     </main>
   </>;
 }

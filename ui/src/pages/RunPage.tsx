@@ -5,13 +5,14 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiFailure, fileUrl, get, runPath, send, type Run } from "../api";
 import { ChartSettings, Charts } from "../components/Charts";
 import { Media } from "../components/Media";
+import { useLineage, versionLabel } from "./Artifacts";
 import { StateBadge } from "../components/RunsTable";
 import { subscribe } from "../lib/live";
 import { link } from "../lib/router";
 import type { ViewState } from "../lib/urlstate";
 import { display, flatten } from "../lib/values";
 
-const TABS = ["overview", "charts", "system", "console", "media"] as const;
+const TABS = ["overview", "charts", "system", "console", "media", "artifacts"] as const;
 const isSystem = (key: string) => key.startsWith("system/");
 
 export function RunPage({ view }: { view: ViewState }) {
@@ -32,6 +33,7 @@ export function RunPage({ view }: { view: ViewState }) {
     {view.tab === "system" && <Charts runs={[run]} view={{ ...view, x: "_step" }} only={isSystem} />}
     {view.tab === "console" && <Console run={run} />}
     {view.tab === "media" && <Media run={run} />}
+    {view.tab === "artifacts" && <RunArtifacts run={run} />}
   </div>;
 }
 
@@ -139,3 +141,16 @@ function Console({ run }: { run: Run }) {
   </div>;
 }
 
+
+function RunArtifacts({ run }: { run: Run }) {
+  const lineage = useLineage(run.entity, run.project);
+  if (!lineage) return <div class="muted">loading…</div>;
+  const logged = lineage.artifacts.filter((v) => v.logged_by.includes(run.id));
+  const used = lineage.artifacts.filter((v) => v.used_by.includes(run.id));
+  const list = (title: string, versions: typeof logged) => <><h3>{title}</h3>
+    {versions.length ? <ul data-testid={title.split(" ")[0]}>{versions.map((v) => <li key={v.digest}><b>{versionLabel(v)}</b>{" "}
+      {v.aliases.map((a) => <span key={a} class="tag">{a}</span>)} <code class="muted">{v.digest.slice(0, 12)}</code></li>)}</ul>
+      : <div class="muted">none</div>}</>;
+  return <div>{list("logged by this run", logged)}{list("used by this run", used)}
+    <a href={link({ page: "artifacts", run: "", tab: "overview" })}>lineage graph of the project</a></div>;
+}

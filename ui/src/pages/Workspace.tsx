@@ -3,7 +3,8 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiFailure, get, runPath, type Run } from "../api";
 import { ChartSettings, Charts } from "../components/Charts";
-import { RunsTable, StateBadge } from "../components/RunsTable";
+import { fieldValue, RunsTable, StateBadge } from "../components/RunsTable";
+import { sortRuns } from "../lib/sort";
 import { subscribe } from "../lib/live";
 import { link, navigate } from "../lib/router";
 import type { ViewState } from "../lib/urlstate";
@@ -13,6 +14,7 @@ interface Metric { name: string; goal: "min" | "max" | null; step_metric: string
 interface Best { run: Run | null; value: number | null; step: number | null }
 
 const DEFAULT_CHARTED = 10;
+const LIMIT = 100_000;  // runs read at once; beyond it the server sorts and pages
 
 export function Workspace({ view }: { view: ViewState }) {
   const [runs, setRuns] = useState<Run[] | null>(null);
@@ -24,10 +26,13 @@ export function Workspace({ view }: { view: ViewState }) {
 
   useEffect(() => {
     setError("");
-    get<{ runs: Run[]; total: number }>(base, { filters: view.filters, order: view.sort, limit: 100000 })
+    get<{ runs: Run[]; total: number }>(base, { filters: view.filters, order: view.sort, limit: LIMIT })
       .then((r) => { setRuns(r.runs); setTotal(r.total); })
       .catch((e: Error) => setError(e instanceof ApiFailure ? `${e.code}: ${e.message}` : e.message));
-  }, [base, view.filters.join("\n"), view.sort, reload]);
+  }, [base, view.filters.join("\n"), total > LIMIT ? view.sort : "", reload]);  // all runs here: sorted in the browser
+
+  const sorted = useMemo(() => (runs ? sortRuns(runs, view.sort, (run, field) => fieldValue(run, field === "status" ? "state" : field)) : null),
+    [runs, view.sort]);
 
   useEffect(() => {
     get<{ metrics: Metric[] }>(`/api/v1/metrics/${encodeURIComponent(view.entity)}/${encodeURIComponent(view.project)}`)
@@ -55,9 +60,9 @@ export function Workspace({ view }: { view: ViewState }) {
 
   const charted = useMemo(() => {
     if (!runs) return [];
-    const chosen = view.selected.length ? runs.filter((r) => view.selected.includes(r.id)) : runs.slice(0, DEFAULT_CHARTED);
-    return chosen;
-  }, [runs, view.selected.join(",")]);
+    const all = sorted ?? runs;
+    return view.selected.length ? all.filter((r) => view.selected.includes(r.id)) : all.slice(0, DEFAULT_CHARTED);
+  }, [sorted, view.selected.join(",")]);
 
   return <div class="workspace">
     <h1><a href={link({ page: "projects", project: "", selected: [], filters: [] })}>{view.entity}</a> / {view.project}</h1>
@@ -66,7 +71,7 @@ export function Workspace({ view }: { view: ViewState }) {
     {error && <div class="error" data-testid="error">{error}</div>}
     {runs === null ? <div class="muted">loading runs…</div> : <>
       {total > runs.length && <div class="note">showing {runs.length} of {total}</div>}
-      <RunsTable runs={runs} view={view} fields={fields} shown={view.columns.length ? view.columns : defaultColumns(runs, metrics)} />
+      <RunsTable runs={sorted ?? runs} view={view} fields={fields} shown={view.columns.length ? view.columns : defaultColumns(runs, metrics)} />
       <div class="actions">
         {view.selected.length >= 2 && <a class="button" href={link({ page: "compare" })}>compare {view.selected.length} runs</a>}
         {view.selected.length > 0 && <button onClick={() => navigate({ selected: [] })}>clear selection</button>}
