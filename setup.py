@@ -1,9 +1,10 @@
 """Build steps that ``pyproject.toml`` cannot declare; everything else about the package is there.
 
-setuptools runs this file for every build (wheel, sdist, ``pip install -e``). Today there is one
-step: place the start-up hook ``tracker_hf_autoregister.pth`` at the root of what is installed into
-site-packages (pytest-cov and setuptools ship ``.pth`` files the same way). Another step (say,
-building the web UI bundle) is one more method called from ``BuildPy.run``.
+setuptools runs this file for every build (wheel, sdist, ``pip install -e``). Two steps, each one
+method called from ``BuildPy.run``: place the start-up hook ``tracker_hf_autoregister.pth`` at the
+root of what is installed into site-packages (pytest-cov and setuptools ship ``.pth`` files the same
+way), and build the web UI bundle from ``ui/`` into ``tracker_server/_ui`` when Node.js is present
+(``ui/build_bundle.py``; a source tree that already holds a built bundle is packaged as it is).
 
 Where files land differs in an editable (PEP 660) install: setuptools then builds a wheel that
 holds only its own finder, and ignores whatever ``build_py`` writes to ``build_lib``. Files meant
@@ -14,9 +15,14 @@ unpacked root; package files would instead be built in place, next to the source
 from __future__ import annotations
 
 import os
+import sys
 
 from setuptools import setup
 from setuptools.command.build_py import build_py as _build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "ui"))
+from build_bundle import build_ui  # noqa: E402 - ui/ is put on the path just above
 
 START_UP_HOOK = "tracker_hf_autoregister.pth"
 
@@ -38,11 +44,12 @@ START_UP_HOOK_TEXT = (
 
 
 class BuildPy(_build_py):
-    """``build_py``, then the files that belong outside the packages (the start-up hook)."""
+    """``build_py``, then the start-up hook (outside the packages) and the web UI bundle."""
 
     def run(self) -> None:
         super().run()
         self._write_start_up_hook()
+        self._build_ui()
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
         return [*super().get_outputs(include_bytecode), self._start_up_hook_path()]
@@ -61,6 +68,16 @@ class BuildPy(_build_py):
         self.announce(f"writing {path}", level=2)
         with open(path, "w", encoding="utf-8") as file:
             file.write(START_UP_HOOK_TEXT)
+
+
+    def _build_ui(self) -> None:
+        """Package files: in place beside the sources for an editable install, else into ``build_lib``."""
+        package_root = HERE if self.editable_mode else str(self.build_lib)
+        if build_ui(package_root) or self.editable_mode:
+            return
+        source = os.path.join(HERE, "tracker_server", "_ui")
+        if os.path.isfile(os.path.join(source, "index.html")):
+            self.copy_tree(source, os.path.join(package_root, "tracker_server", "_ui"))
 
 
 setup(cmdclass={"build_py": BuildPy})

@@ -18,7 +18,8 @@ from tracker_server._deps import ServerState, identity, json_response
 from tracker_server._errors import ApiError, SchemaError
 from tracker_server._identity import Identity, ensure_secret
 from tracker_server._schema import current_revision, head_revision, upgrade
-from tracker_server.routers import blobs, events, ingest, read
+from tracker_server._ui import add_ui_routes
+from tracker_server.routers import blobs, events, ingest, read, sessions, workspace
 
 __all__ = ["create_app", "open_state"]
 
@@ -57,7 +58,7 @@ def create_app(config: ServerConfig | None = None, state: ServerState | None = N
                               "`Authorization: Bearer <API key>`. Errors are `{error, detail, ...}` with a 4xx status; "
                               "another team's entity, project or run answers 404 like a missing one.")
     app.state.server = state
-    for router in (ingest.router, blobs.router, read.router, events.router):
+    for router in (ingest.router, blobs.router, read.router, events.router, workspace.router, sessions.router):
         app.include_router(router)
 
     @app.exception_handler(ApiError)
@@ -95,7 +96,7 @@ def create_app(config: ServerConfig | None = None, state: ServerState | None = N
         return app.openapi_schema
 
     app.openapi = spec  # type: ignore[method-assign]
-
+    add_ui_routes(app)  # last: it answers every other path
     return app
 
 

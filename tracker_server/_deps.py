@@ -22,6 +22,7 @@ from tracker_server._database import Database
 from tracker_server._errors import ApiError, not_found
 from tracker_server._identity import Identity, authenticate
 from tracker_server._models import Project, Run
+from tracker_server._sessions import session_identity
 
 __all__ = ["JSONResponse", "Scope", "ServerState", "find_project", "find_run", "identity", "json_response", "reader",
            "server", "writer"]
@@ -57,13 +58,16 @@ def server(request: Request) -> ServerState:
 
 
 def identity(request: Request) -> Identity:
-    """The caller, from ``Authorization: Bearer <key>``.
+    """The caller, from ``Authorization: Bearer <key>``, else from a browser session cookie.
 
     Raises:
-        ApiError: 401 without a key, or with an unknown or revoked one.
+        ApiError: 401 without a key, or with an unknown or revoked one; 403 for a session's write without CSRF token.
     """
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
+        from_cookie = session_identity(request)  # a signed-in browser (CSRF-checked on writes)
+        if from_cookie is not None:
+            return from_cookie
         raise ApiError(401, "unauthorized", "an API key is needed: Authorization: Bearer <key>")
     state = server(request)
     with state.db.reader.connect() as connection:

@@ -1,0 +1,180 @@
+"""The server side of the web UI: browser sessions, the bundle's routes, and ``tracker ui``'s import of a
+local store (in-process over a real SQLite database, and as a real process on another interface)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from _server import Server, free_port, make_run, new_key, server_cli
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tracker_server._app import open_state
+from tracker_server._config import ServerConfig
+from tracker_server._deps import Scope
+from tracker_server._identity import authenticate, create_key
+from tracker_server._local import Importer
+from tracker_server._ui import add_ui_routes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_without_a_bundle_the_server_says_how_to_build_it_and_api_paths_stay_json(tmp_path: Path) -> None:
+    app = FastAPI()
+    add_ui_routes(app, tmp_path / "no-bundle")
+    with TestClient(app) as client:
+        page = client.get("/local/p/runs/x")
+        assert page.status_code == 503 and "build_bundle.py" in page.text and "npm" in page.text
+        assert client.get("/api/v1/nothing").json()["error"] == "not_found"
+        escaped = client.get("/assets/..%2F..%2F..%2Fetc%2Fpasswd")  # a path out of the bundle's folder
+        assert escaped.status_code == 404 and "root:" not in escaped.text
+
+
+def test_the_bundle_is_served_with_an_spa_fallback(tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    (folder / "assets").mkdir(parents=True)
+    (folder / "index.html").write_text("<!doctype html><div id=app></div>")
+    (folder / "assets" / "index-abc.js").write_text("console.log(1)")
+    app = FastAPI()
+    add_ui_routes(app, folder)
+    with TestClient(app) as client:
+        for path in ("/", "/research/p", "/research/p/runs/r1?tab=media"):
+            answer = client.get(path)
+            assert answer.status_code == 200 and "id=app" in answer.text
+            assert answer.headers["x-frame-options"] == "DENY"
+        script = client.get("/assets/index-abc.js")
+        assert script.text == "console.log(1)" and "immutable" in script.headers["cache-control"]
+        assert client.get("/assets/missing.js").status_code == 404
+
+
+def _importer(tmp_path: Path, root: Path) -> tuple[Importer, Scope]:
+    state = open_state(ServerConfig(data=str(tmp_path / "cache")))
+    with state.db.write() as session:
+        key = create_key(session, "local", "ui", "admin")
+    with state.db.read() as session:
+        identity = authenticate(session.connection(), state.secret, key)
+    assert identity is not None
+    scope = Scope(identity, "local", identity.teams["local"][0], "admin")
+    return Importer(str(root), state, scope), scope
+
+
+def _stored(importer: Importer, run_id: str) -> list[bytes]:
+    from sqlalchemy import select
+
+    from tracker_server._models import Record, Run
+
+    with importer.state.db.read() as session:
+        pk = session.scalars(select(Run.id).where(Run.run_id == run_id)).one()
+        return list(session.scalars(select(Record.body).where(Record.run_pk == pk).order_by(Record.seq)))
+
+
+def test_the_importer_stores_every_record_once_and_waits_for_a_torn_line(tmp_path: Path, store: Path) -> None:
+    run_dir = make_run(project="p", steps=20)
+    importer, _ = _importer(tmp_path, store)
+    assert importer.scan() == 1
+    lines = (run_dir / "events.jsonl").read_bytes().splitlines()
+    assert [orjson.loads(b) for b in _stored(importer, run_dir.name)] == [orjson.loads(line) for line in lines]
+    assert importer.scan() == 0  # nothing new, nothing done
+    last = orjson.loads(lines[-1])["seq"]
+    record = orjson.dumps({"seq": last + 1, "t": time.time(), "type": "log", "step": 99, "data": {"loss": 0.5}})
+    with open(run_dir / "events.jsonl", "ab") as log:
+        log.write(record[:10])  # a torn tail: not a record yet
+    importer.scan()
+    assert len(_stored(importer, run_dir.name)) == len(lines)
+    with open(run_dir / "events.jsonl", "ab") as log:
+        log.write(record[10:] + b"\n")
+    importer.scan()
+    stored = _stored(importer, run_dir.name)
+    assert len(stored) == len(lines) + 1 and orjson.loads(stored[-1])["data"] == {"loss": 0.5}
+    restarted, _ = _importer(tmp_path, store)  # a restarted UI over the same cache resumes, exactly once
+    restarted.scan()
+    assert len(_stored(restarted, run_dir.name)) == len(lines) + 1
+
+
+def test_a_session_ends_with_sign_out_and_with_its_key(tmp_path: Path) -> None:
+    server = Server(tmp_path / "server").start()
+    try:
+        key = new_key(server.data, "research", "laptop")
+        with httpx.Client(base_url=server.url) as browser:
+            assert browser.post("/api/v1/session", json={"key": "trk_" + "x" * 43}).status_code == 401
+            assert browser.post("/api/v1/session", json={"key": key},
+                                headers={"Origin": "http://evil.example"}).status_code == 403  # login CSRF
+            opened = browser.post("/api/v1/session", json={"key": key}, headers={"Origin": server.url})
+            assert opened.status_code == 200
+            assert "httponly" in opened.headers["set-cookie"].lower()
+            csrf = opened.json()["csrf"]
+            assert browser.get("/api/v1/whoami").json()["teams"] == [{"name": "research", "role": "member"}]
+            assert browser.delete("/api/v1/session").status_code == 403  # sign-out is a write: CSRF-checked
+            assert browser.delete("/api/v1/session", headers={"X-CSRF-Token": csrf}).status_code == 200
+            assert browser.get("/api/v1/whoami").status_code == 401
+            browser.post("/api/v1/session", json={"key": key})
+            assert browser.get("/api/v1/whoami").status_code == 200
+            assert server_cli(server.data, "keys", "revoke", "--name", "laptop").returncode == 0
+            assert browser.get("/api/v1/whoami").status_code == 401  # revoking the key ends its sessions at once
+        assert key not in (server.data / "tracker.db").read_bytes().decode("latin-1")
+    finally:
+        server.kill()
+
+
+def test_tracker_ui_on_another_interface_needs_sign_in(tmp_path: Path, store: Path) -> None:
+    run_dir = make_run(project="p", steps=3)
+    port = free_port()
+    log = tmp_path / "ui.log"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tracker_server.ui_cli", "--dir", str(store), "--host",
+                                 "0.0.0.0", "--port", str(port), "--no-browser", "--cache", str(tmp_path / "c")],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "API key" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.2)
+        printed = log.read_text()
+        assert "token=" not in printed
+        key = re.search(r"(trk_\S+)", printed).group(1)  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url + "/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        with httpx.Client(base_url=url) as browser:
+            assert browser.get("/api/v1/runs/local/p").status_code == 401
+            assert "tracker_session" not in browser.get("/?token=guess", follow_redirects=False).headers.get(
+                "set-cookie", "")
+            assert browser.post("/api/v1/session", json={"key": key}).status_code == 200
+            listed = browser.get("/api/v1/runs/local/p").json()
+            assert [run["id"] for run in listed["runs"]] == [run_dir.name]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_tracker_finds_the_ui_command_through_the_entry_point_the_package_declares(tmp_path: Path) -> None:
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["tracker.commands"]
+    assert declared["ui"] == "tracker_server.ui_cli:main"
+    dist = tmp_path / "site" / "tracker_ui_plugin-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tracker-ui-plugin\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text(f"[tracker.commands]\nui = {declared['ui']}\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)])}
+    done = subprocess.run([sys.executable, "-m", "tracker_core.cli", "ui", "--help"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "--no-browser" in done.stdout and "--dir" in done.stdout and "--host" in done.stdout

@@ -1,0 +1,61 @@
+// The UI's only data path: the team server's read API (plus its session and edit routes).
+
+export class AuthError extends Error {}
+export class ApiFailure extends Error {
+  constructor(public status: number, public code: string, detail: string) { super(detail); }
+}
+
+export interface Run {
+  id: string; entity: string; project: string; name: string; state: string;
+  exit_code: number | null; signal: string | null; traceback: string | null; preempted: boolean;
+  tags: string[]; group: string | null; job_type: string | null; notes: string | null; host: string | null;
+  created_at: number; updated_at: number; heartbeat_at: number | null; ended_at: number | null; last_seq: number;
+  config: Record<string, unknown>; summary: Record<string, unknown>; meta: Record<string, unknown>;
+}
+
+export type Params = Record<string, string | number | string[] | undefined | null>;
+
+function cookie(name: string): string {
+  const found = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+}
+
+export function url(path: string, params: Params = {}): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "") continue;
+    if (Array.isArray(value)) for (const v of value) query.append(key, v);
+    else query.set(key, String(value));
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+async function handle<T>(response: Response): Promise<T> {
+  if (response.status === 401) throw new AuthError("sign in needed");
+  if (!response.ok) {
+    let body: { error?: string; detail?: string } = {};
+    try { body = await response.json(); } catch { /* not JSON */ }
+    throw new ApiFailure(response.status, body.error ?? "http_error", body.detail ?? response.statusText);
+  }
+  return (await response.json()) as T;
+}
+
+export async function get<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+  return handle<T>(await fetch(url(path, params), { credentials: "same-origin", signal }));
+}
+
+/** A state-changing request: carries the session's CSRF token. */
+export async function send<T>(method: "POST" | "PATCH" | "DELETE" | "PUT", path: string, body?: unknown): Promise<T> {
+  return handle<T>(await fetch(path, {
+    method, credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": cookie("tracker_csrf") },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }));
+}
+
+export const runPath = (e: string, p: string, id = "") =>
+  `/api/v1/runs/${encodeURIComponent(e)}/${encodeURIComponent(p)}${id ? "/" + encodeURIComponent(id) : ""}`;
+
+export const fileUrl = (run: Run, path: string) =>
+  `${runPath(run.entity, run.project, run.id)}/files/${path.split("/").map(encodeURIComponent).join("/")}`;

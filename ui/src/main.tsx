@@ -1,0 +1,59 @@
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { AuthError, get, send } from "./api";
+import { link, navigate, useView } from "./lib/router";
+import { Artifacts } from "./pages/Artifacts";
+import { Compare } from "./pages/Compare";
+import { Projects } from "./pages/Projects";
+import { RunPage } from "./pages/RunPage";
+import { SignIn } from "./pages/SignIn";
+import { Workspace } from "./pages/Workspace";
+import "./style.css";
+
+interface Session { user: string; credential: string; teams: { name: string; role: string }[] }
+
+function App() {
+  const view = useView();
+  const [session, setSession] = useState<Session | null | "signed-out">(null);
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    get<Session>("/api/v1/session").then(setSession)
+      .catch((e) => setSession(e instanceof AuthError ? "signed-out" : null));
+  }, [attempt]);
+  useEffect(() => {  // one team: go straight to it
+    if (session && session !== "signed-out" && view.page === "projects" && !view.entity && session.teams.length === 1)
+      navigate({ entity: session.teams[0]!.name }, true);
+  }, [session]);
+  if (session === null) return <div class="muted pad">loading…</div>;
+  if (session === "signed-out") return <SignIn onSignedIn={() => setAttempt((n) => n + 1)} />;
+  const signOut = () => send("DELETE", "/api/v1/session").finally(() => setSession("signed-out"));
+  return <>
+    <header>
+      <a class="brand" href={link({ page: "projects", project: "", run: "", selected: [], filters: [], columns: [], group: "" })}>tracker</a>
+      {view.entity && <a href={link({ page: "projects", project: "", run: "" })}>{view.entity}</a>}
+      {view.project && <a href={link({ page: "workspace", run: "", tab: "overview" })}>{view.project}</a>}
+      {view.project && <a href={link({ page: "artifacts", run: "", tab: "overview" })}>artifacts</a>}
+      <span class="grow" />
+      <span class="muted" data-testid="user">{session.user}</span>
+      {!session.credential.startsWith("session:tracker-ui") && <button class="link" onClick={signOut}>sign out</button>}
+    </header>
+    <main>
+      {view.page === "projects" && <Projects view={view} teams={session.teams} />}
+      {view.page === "workspace" && <Workspace view={view} />}
+      {view.page === "run" && <RunPage view={view} />}
+      {view.page === "compare" && <Compare view={view} />}
+      {view.page === "artifacts" && <Artifacts view={view} />}
+    </main>
+  </>;
+}
+
+// In-app links navigate without reloading.
+document.addEventListener("click", (event) => {
+  const anchor = (event.target as HTMLElement).closest("a");
+  if (!anchor || anchor.target || event.ctrlKey || event.metaKey || event.shiftKey || anchor.origin !== location.origin) return;
+  event.preventDefault();
+  history.pushState(null, "", anchor.pathname + anchor.search);
+  dispatchEvent(new PopStateEvent("popstate"));
+});
+
+render(<App />, document.getElementById("app")!);

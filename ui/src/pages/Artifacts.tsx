@@ -1,0 +1,116 @@
+// Artifact versions with their aliases, producers and consumers, and the lineage graph: runs and
+// artifact versions as nodes, laid out in layers from the first producers; click a version to trace
+// its upstream and downstream, a run to open it.
+
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { get } from "../api";
+import { StateBadge } from "../components/RunsTable";
+import { link, navigate } from "../lib/router";
+import type { ViewState } from "../lib/urlstate";
+
+export interface Version { name: string; version: number | null; digest: string; aliases: string[]; logged_by: string[]; used_by: string[] }
+export interface Lineage { artifacts: Version[]; runs: Record<string, { name: string; state: string }> }
+
+export const versionLabel = (v: Version) => `${v.name}:v${v.version ?? "?"}`;
+
+export function useLineage(entity: string, project: string): Lineage | null {
+  const [lineage, setLineage] = useState<Lineage | null>(null);
+  useEffect(() => {
+    get<Lineage>(`/api/v1/artifacts/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`).then(setLineage)
+      .catch(() => setLineage({ artifacts: [], runs: {} }));
+  }, [entity, project]);
+  return lineage;
+}
+
+export function Artifacts({ view }: { view: ViewState }) {
+  const lineage = useLineage(view.entity, view.project);
+  const [focus, setFocus] = useState<string | null>(null);
+  if (!lineage) return <div class="muted">loading…</div>;
+  return <div class="artifacts">
+    <h1><a href={link({ page: "workspace" })}>{view.entity}/{view.project}</a> / artifacts</h1>
+    {lineage.artifacts.length === 0 ? <div class="muted">No artifacts logged in this project yet.</div> : <>
+      <LineageGraph lineage={lineage} focus={focus} onFocus={setFocus} />
+      <table class="list" data-testid="artifact-list"><thead><tr><th>version</th><th>aliases</th><th>digest</th><th>logged by</th><th>used by</th></tr></thead>
+        <tbody>{lineage.artifacts.map((v) => <tr key={v.digest} class={focus === v.digest ? "differs" : ""} data-artifact={versionLabel(v)}>
+          <td><button class="link" onClick={() => setFocus(v.digest)}>{versionLabel(v)}</button></td>
+          <td>{v.aliases.map((a) => <span key={a} class="tag">{a}</span>)}</td>
+          <td><code title={v.digest}>{v.digest.slice(0, 12)}</code></td>
+          <td>{v.logged_by.map((r) => <RunLink key={r} id={r} lineage={lineage} />)}</td>
+          <td>{v.used_by.map((r) => <RunLink key={r} id={r} lineage={lineage} />)}</td>
+        </tr>)}</tbody></table>
+    </>}
+  </div>;
+}
+
+function RunLink({ id, lineage }: { id: string; lineage: Lineage }) {
+  const run = lineage.runs[id];
+  return <span class="chip"><a href={link({ page: "run", run: id, tab: "overview" })}>{run?.name ?? id}</a>{run && <StateBadge state={run.state} />}</span>;
+}
+
+interface Node { id: string; kind: "run" | "artifact"; label: string; layer: number; row: number }
+
+/** Nodes in layers (longest path from a source) and edges producer → version → consumer. */
+export function layout(lineage: Lineage): { nodes: Node[]; edges: [string, string][] } {
+  const edges: [string, string][] = [];
+  const labels = new Map<string, [Node["kind"], string]>();
+  for (const v of lineage.artifacts) {
+    labels.set(v.digest, ["artifact", versionLabel(v)]);
+    for (const r of v.logged_by) { labels.set("run:" + r, ["run", lineage.runs[r]?.name ?? r]); edges.push(["run:" + r, v.digest]); }
+    for (const r of v.used_by) { labels.set("run:" + r, ["run", lineage.runs[r]?.name ?? r]); edges.push([v.digest, "run:" + r]); }
+  }
+  const incoming = new Map<string, string[]>();
+  for (const [from, to] of edges) incoming.set(to, [...(incoming.get(to) ?? []), from]);
+  const layers = new Map<string, number>();
+  const depth = (id: string, seen: Set<string>): number => {
+    const known = layers.get(id);
+    if (known !== undefined) return known;
+    if (seen.has(id)) return 0;  // a cycle (a run using what it logged): cut it
+    seen.add(id);
+    const value = Math.max(-1, ...(incoming.get(id) ?? []).map((p) => depth(p, seen))) + 1;
+    layers.set(id, value);
+    return value;
+  };
+  const rows = new Map<number, number>();
+  const nodes: Node[] = [...labels.entries()].map(([id, [kind, label]]) => {
+    const layer = depth(id, new Set());
+    const row = rows.get(layer) ?? 0;
+    rows.set(layer, row + 1);
+    return { id, kind, label, layer, row };
+  });
+  return { nodes, edges };
+}
+
+function LineageGraph({ lineage, focus, onFocus }: { lineage: Lineage; focus: string | null; onFocus: (id: string | null) => void }) {
+  const { nodes, edges } = useMemo(() => layout(lineage), [lineage]);
+  const lit = useMemo(() => {
+    if (!focus) return null;
+    const out = new Set([focus]);
+    for (const forward of [true, false]) {
+      const stack = [focus];
+      while (stack.length) {
+        const at = stack.pop()!;
+        for (const [from, to] of edges) {
+          const next = forward ? (from === at ? to : null) : (to === at ? from : null);
+          if (next && !out.has(next)) { out.add(next); stack.push(next); }
+        }
+      }
+    }
+    return out;
+  }, [focus, edges]);
+  const W = 190, H = 46;
+  const at = new Map(nodes.map((n) => [n.id, { x: 20 + n.layer * W, y: 20 + n.row * H }]));
+  const width = 40 + (Math.max(...nodes.map((n) => n.layer)) + 1) * W;
+  const height = 40 + Math.max(...nodes.map((n) => n.row + 1)) * H;
+  const dim = (id: string) => (lit && !lit.has(id) ? 0.25 : 1);
+  return <div class="lineage"><svg width={width} height={height} data-testid="lineage">
+    <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#889" /></marker></defs>
+    {edges.map(([from, to]) => { const a = at.get(from)!, b = at.get(to)!;
+      return <line key={from + to} x1={a.x + 150} y1={a.y + 14} x2={b.x} y2={b.y + 14} stroke="#889" marker-end="url(#arrow)" opacity={lit && !(lit.has(from) && lit.has(to)) ? 0.2 : 1} />; })}
+    {nodes.map((n) => { const p = at.get(n.id)!;
+      return <g key={n.id} transform={`translate(${p.x},${p.y})`} opacity={dim(n.id)} style={{ cursor: "pointer" }} data-node={n.label}
+        onClick={() => (n.kind === "run" ? navigate({ page: "run", run: n.id.slice(4), tab: "overview" }) : onFocus(focus === n.id ? null : n.id))}>
+        <rect width="150" height="28" rx={n.kind === "run" ? 14 : 3} fill={n.kind === "run" ? "#e6efff" : "#fff4d6"} stroke={focus === n.id ? "#d62728" : "#99a"} />
+        <text x="75" y="18" text-anchor="middle" font-size="12">{n.label.length > 22 ? n.label.slice(0, 21) + "…" : n.label}</text>
+      </g>; })}
+  </svg><div class="muted">runs are rounded, artifact versions square; click a version to trace it, a run to open it</div></div>;
+}
