@@ -21,8 +21,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py as _build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "ui"))
-from build_bundle import build_ui  # noqa: E402 - ui/ is put on the path just above
+UI_SOURCES = os.path.join(HERE, "ui")
 
 START_UP_HOOK = "tracker_hf_autoregister.pth"
 
@@ -73,7 +72,13 @@ class BuildPy(_build_py):
     def _build_ui(self) -> None:
         """Package files: in place beside the sources for an editable install, else into ``build_lib``."""
         package_root = HERE if self.editable_mode else str(self.build_lib)
-        if build_ui(package_root) or self.editable_mode:
+        if os.path.isfile(os.path.join(UI_SOURCES, "build_bundle.py")):  # not in a tree without ui/
+            sys.path.insert(0, UI_SOURCES)
+            from build_bundle import build_ui
+
+            if build_ui(package_root):
+                return
+        if self.editable_mode:
             return
         source = os.path.join(HERE, "tracker_server", "_ui")
         if os.path.isfile(os.path.join(source, "index.html")):

@@ -128,7 +128,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory, packages: Path) -> Install:
     work = tmp_path_factory.mktemp("wheel")
     sources = work / "src"
     shutil.copytree(ROOT, sources, ignore=shutil.ignore_patterns(
-        ".git", ".venv*", "build", "dist", "*.egg-info", "tracker_runs", "__pycache__", ".*_cache", ".hypothesis"))
+        ".git", ".venv*", "build", "dist", "*.egg-info", "tracker_runs", "__pycache__", ".*_cache", ".hypothesis",
+        "ui", "_ui"))  # the web UI bundle is another build step, not this test's
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index", "--no-build-isolation",
                             "--disable-pip-version-check", "-q", "-w", str(work / "dist"), str(sources)],
                            capture_output=True, text=True, timeout=300, env=_plain_env())
