@@ -37,7 +37,6 @@ def test_boolean_words_that_are_accepted(word: str) -> None:
     ("arguments", "match"),
     [
         ({"mode": "loud"}, "'offline'"),  # W&B's online and dryrun are accepted (test_wandb_init_options)
-        ({"mode": "online"}, "needs a team server"),
         ({"console": "on"}, "allowed: 'auto', 'off'"),
         ({"tags": "phase-1"}, "list of strings"),
         ({"fsync_interval": -1}, "greater than or equal to 0"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tracker_core import sync as _sync  # noqa: F401 - registers the server client behind Api(server=...)
 from tracker_core._errors import (
     ConfigChangeError,
     LogValueError,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tracker_core._encoding import MediaRef, decode_tree
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tracker_core._best import Best
     from tracker_core.alerts import StoredAlert
     from tracker_core.artifacts import ArtifactStore, ArtifactVersion
+    from tracker_core.artifacts._entries import ArtifactEntry
 
 __all__ = ["Api", "StoredArtifact", "StoredRun"]
 
@@ -362,6 +363,11 @@ class _ExclusiveWriter:
         self._lock.release()
 
 
+REMOTE_API: list[Callable[[], type[Api]]] = []
+"""The class ``Api(server=...)`` makes, as a loader that ``tracker_core.sync`` registers: the server client
+builds on this module, so this module never imports it."""
+
+
 class Api:
     """Read access to a store root: ``dir`` argument, else ``TRACKER_DIR``, else ``./tracker_runs``.
 
@@ -373,9 +379,10 @@ class Api:
     def __new__(cls, dir: str | os.PathLike[str] | None = None, server: str | None = None,  # noqa: A002
                 api_key: str | None = None) -> Api:
         if server is not None and cls is Api:
-            from tracker_core.sync._remote import RemoteApi
-
-            return super().__new__(RemoteApi)
+            if not REMOTE_API:
+                raise TrackerError("Api(server=...) needs the server client, tracker_core.sync",
+                                   "import tracker_core (it loads it) rather than tracker_core.api alone")
+            return super().__new__(REMOTE_API[0]())
         return super().__new__(cls)
 
     def __init__(self, dir: str | os.PathLike[str] | None = None, server: str | None = None,  # noqa: A002
@@ -529,13 +536,35 @@ class StoredArtifact:
         """The manifest: path inside the artifact, sha256 and size of each file."""
         return self._store.files(self._version)
 
-    def download(self, root: str | os.PathLike[str] | None = None) -> str:
+    def download(self, root: str | os.PathLike[str] | None = None, allow_missing_references: bool = False) -> str:
         """Materialise the files (default under the store) with every digest verified; returns the folder.
 
         Raises:
-            tracker_core.artifacts.ArtifactError: a file is missing or corrupted in the store.
+            tracker_core.artifacts.ArtifactError: a file is missing or corrupted in the store, or a
+                reference cannot be fetched (see ``ArtifactStore.download``).
         """
-        return self._store.download(self._version, root)
+        return self._store.download(self._version, root, allow_missing_references=allow_missing_references)
+
+    def get_entry(self, name: str) -> ArtifactEntry:
+        """The entry ``name`` (a medium's name may omit its ``.table.json``-style suffix), with ``download()``.
+
+        Raises:
+            tracker_core.artifacts.ArtifactError: no such entry (it is a KeyError too, as in W&B).
+        """
+        from tracker_core.artifacts._entries import get_entry
+
+        return get_entry(self._store, self._version, name)
+
+    def get(self, name: str) -> Any:
+        """The medium added as ``name`` with ``Artifact.add``: a Table (media cells as StoredMedia) or a
+        StoredMedia, which log again as they were; None when ``name`` is no medium."""
+        from tracker_core.artifacts._entries import get_medium
+
+        return get_medium(self._store, self._version, name)
+
+    def wait(self, timeout: float | None = None) -> StoredArtifact:
+        """This version (it is committed already; W&B's ``wait`` returns once logging is done)."""
+        return self
 
     def logged_by(self) -> StoredRun | None:
         """The run that created this version, if it is still in the store."""
