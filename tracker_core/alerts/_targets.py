@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tracker_core._errors import SettingsError
+from tracker_core._retry_after import retry_after
 from tracker_core.alerts._level import AlertLevel, parse_level
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class _HttpTarget(Target):
         body = " ".join(response.text.split())[:120]
         retry = status in (408, 429) or status >= 500
         raise DeliveryError(self.hide_secrets(f"HTTP {status}" + (f" {body!r}" if body else "")), retry=retry,
-                            retry_after=_retry_after(response.headers.get("Retry-After")) if retry else None)
+                            retry_after=retry_after(response.headers.get("Retry-After")) if retry else None)
 
 
 class SlackTarget(_HttpTarget):
@@ -263,20 +264,3 @@ def _root_cause(exc: BaseException) -> str:
             found = seen.strerror
         seen = seen.__cause__ or seen.__context__
     return found
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    import email.utils
-    import time
-
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

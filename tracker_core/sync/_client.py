@@ -6,12 +6,12 @@ key travels only in the ``Authorization`` header; no message this module builds 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from tracker_core._errors import TrackerError
+from tracker_core._retry_after import retry_after
 
 __all__ = ["ServerClient", "ServerError"]
 
@@ -38,23 +38,6 @@ class ServerError(TrackerError):
     def retryable(self) -> bool:
         """Worth another try later: no answer, a timeout, throttling or a server-side failure."""
         return self.status is None or self.status in _RETRYABLE
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    import email.utils  # seldom needed: not loaded with the client
-
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def segment(text: str) -> str:
@@ -98,7 +81,7 @@ class ServerClient:
             except ValueError:
                 body = {"detail": response.text[:200]}
             raise ServerError(what, response.status_code, body if isinstance(body, dict) else None,
-                              retry_after=_retry_after(response.headers.get("Retry-After")))
+                              retry_after=retry_after(response.headers.get("Retry-After")))
         if raw:
             return response.content
         if not response.content:
