@@ -55,3 +55,14 @@ def db_url(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     from _server import pg_database
 
     yield from pg_database()
+
+
+@pytest.fixture
+def server(tmp_path: Path, db_url: str | None):  # type: ignore[no-untyped-def]
+    """A real team server process over a fresh database (SQLite, then PostgreSQL), killed afterwards."""
+    from _server import Server
+
+    srv = Server(tmp_path / "server", db=db_url)
+    srv.start()
+    yield srv
+    srv.kill()

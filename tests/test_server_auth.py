@@ -14,14 +14,6 @@ pytestmark = pytest.mark.slow
 _WRITES = {"put", "post", "patch", "delete"}
 
 
-@pytest.fixture
-def server(tmp_path: Path, db_url: str | None):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path / "server", db=db_url)
-    srv.start()
-    yield srv
-    srv.kill()
-
-
 def _request_for(path: str, method: str, run_id: str) -> tuple[str, dict]:  # type: ignore[type-arg]
     blob = b"x"
     digest = hashlib.sha256(blob).hexdigest()

@@ -18,14 +18,6 @@ import tracker_core
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def server(tmp_path: Path, db_url: str | None):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path / "server", db=db_url)
-    srv.start()
-    yield srv
-    srv.kill()
-
-
 def _failing_run(**config: Any) -> Path:
     run = tracker_core.init(project="p", config=config)
     run.log({"loss": 5.0, "acc": 0.01}, step=0)
