@@ -109,8 +109,8 @@ def test_masks_are_stored_as_png_files_with_class_labels() -> None:
     assert np.array_equal(_pixels(masks["predictions"]), predicted.astype(np.uint8))
     assert masks["predictions"].fields["class_labels"] == {"0": "person", "1": "tree", "2": "car", "3": "road"}
     assert masks["ground_truth"].fields["class_labels"] == {"1": "class_1"}  # wandb's default names
-    assert ref.fields["classes"] == [{"id": 0, "name": "person"}, {"id": 1, "name": "class_1"},
-                                     {"id": 2, "name": "car"}, {"id": 3, "name": "road"}]
+    assert ref.fields["classes"] == [{"id": 0, "name": "person"}, {"id": 1, "name": "tree"},  # a default name
+                                     {"id": 2, "name": "car"}, {"id": 3, "name": "road"}]  # never hides a given one
 
 
 def test_boxes_are_stored_as_json_with_positions_class_ids_scores_and_captions() -> None:
@@ -131,16 +131,26 @@ def test_boxes_are_stored_as_json_with_positions_class_ids_scores_and_captions()
          "box_caption": "a building", "scores": {"acc": 0.5}}]}
 
 
-def test_a_malformed_box_or_mask_leaves_the_image_out_with_a_warning_naming_the_layer() -> None:
+def test_a_malformed_box_or_mask_costs_that_part_and_the_image_is_kept_with_a_warning_naming_it() -> None:
+    mask = np.ones((4, 4), np.uint8)
+    good_box = {"position": {"minX": 0.1, "maxX": 0.4, "minY": 0.2, "maxY": 0.3}, "class_id": 2}
     run = tracker_core.init(project="wb-images")
     with pytest.warns(TrackerWarning) as caught:
-        run.log({"a": tracker_core.Image(np.zeros((4, 4), np.uint8), boxes={"p": {"box_data": [{"class_id": 1}]}}),
-                 "b": tracker_core.Image(np.zeros((4, 4), np.uint8), masks={"m": {"mask_data": np.full((4, 4), 300)}}),
+        run.log({"a": tracker_core.Image(np.zeros((4, 4), np.uint8), boxes={"p": {"box_data": [{"class_id": 1},
+                                                                                              good_box]}}),
+                 "b": tracker_core.Image(np.zeros((4, 4), np.uint8), masks={
+                     "m": {"mask_data": np.full((4, 4), 300)}, "ok": {"mask_data": mask}}),
                  "loss": 0.5})
     run.finish()
     text = " ".join(str(w.message) for w in caught)
-    assert "boxes 'p' box 0" in text and "mask 'm'" in text and "between 0 and 255" in text
-    assert "a" not in tracker_core.Api().run(run.path).history()[0]
+    assert "a: boxes 'p' box 0" in text and "b: masks 'm'" in text and "between 0 and 255" in text
+    row = tracker_core.Api().run(run.path).history()[0]
+    assert row["loss"] == 0.5
+    boxes = row["a"].boxes["p"]
+    assert boxes.fields["count"] == 1 and orjson.loads(boxes.read_bytes())["box_data"][0]["class_id"] == 2
+    assert row["a"].fields["left_out"] == ["boxes 'p' box 0"]
+    assert set(row["b"].masks) == {"ok"} and np.array_equal(_pixels(row["b"].masks["ok"]), mask)
+    assert row["b"].fields["left_out"] == ["masks 'm'"]
 
 
 def test_logging_the_pyplot_module_stores_its_current_figure_as_an_image() -> None:

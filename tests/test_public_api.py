@@ -16,6 +16,8 @@ EXPECTED = {
     # W&B's module-level functions and Settings
     "Settings", "link_model", "log_artifact", "log_model", "login", "mark_preempting", "require", "restore", "save",
     "setup", "teardown", "use_artifact", "use_model",
+    # W&B's overlay types for Image(masks=, boxes=, classes=)
+    "BoundingBoxes2D", "Classes", "ImageMask",
 }
 
 

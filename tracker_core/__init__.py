@@ -40,9 +40,12 @@ __all__ = [
     "Artifact",
     "ArtifactError",
     "Audio",
+    "BoundingBoxes2D",
+    "Classes",
     "ConfigChangeError",
     "Histogram",
     "Image",
+    "ImageMask",
     "LogValueError",
     "MediaError",
     "PersistError",
@@ -86,7 +89,8 @@ __all__ = [
 ]
 
 
-_MEDIA = ("Audio", "Histogram", "Image", "MediaError", "Plot", "Table", "Video")
+_MEDIA = ("Audio", "BoundingBoxes2D", "Classes", "Histogram", "Image", "ImageMask", "MediaError", "Plot", "Table",
+          "Video")
 _ARTIFACTS = ("Artifact", "ArtifactError")
 _WANDB_FUNCTIONS = ("link_model", "log_artifact", "log_model", "login", "mark_preempting", "require", "restore",
                     "save", "setup", "teardown", "use_artifact", "use_model")

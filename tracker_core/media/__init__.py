@@ -8,8 +8,11 @@ content-addressed files to store (``MediaFile``, named ``<sha256>.<ext>``). The 
 kind       stored as                              record fields
 =========  =====================================  ======================================
 image      PNG (an image file's own PNG/JPEG      caption, width, height, channels; masks,
-           bytes), masks .mask.png, boxes         boxes, classes, grouping when given
-           .boxes2D.json
+           bytes), masks .mask.png, boxes         boxes, classes, grouping, left_out when
+           .boxes2D.json                          given
+mask       grayscale PNG .mask.png                class_labels (ImageMask logged alone)
+boxes2D    JSON {"box_data", "class_labels"}      class_labels, count (BoundingBoxes2D alone)
+classes    no file                                class_set (Classes logged alone)
 table      JSON {"columns", "data"}               columns, nrows; skipped (null cells)
 histogram  no file                                bins, values, nan_count, inf_count
 audio      16-bit PCM WAV                         sample_rate, channels, duration, caption
@@ -26,9 +29,12 @@ from __future__ import annotations
 
 from tracker_core.media._audio import Audio
 from tracker_core.media._base import EncodedMedia, Media, MediaFile
+from tracker_core.media._boxes import BoundingBoxes2D
+from tracker_core.media._classes import Classes
 from tracker_core.media._errors import MediaError
 from tracker_core.media._histogram import Histogram
 from tracker_core.media._image import Image
+from tracker_core.media._masks import ImageMask
 from tracker_core.media._plot import Plot, decode_plot
 from tracker_core.media._stored import StoredMedia
 from tracker_core.media._table import Table, decode_table
@@ -36,9 +42,12 @@ from tracker_core.media._video import Video
 
 __all__ = [
     "Audio",
+    "BoundingBoxes2D",
+    "Classes",
     "EncodedMedia",
     "Histogram",
     "Image",
+    "ImageMask",
     "Media",
     "MediaError",
     "MediaFile",

@@ -42,13 +42,16 @@ class EncodedMedia:
     For file-backed kinds ``fields`` holds ``file`` (the main file's name), ``sha256``
     and ``size``; ``files`` lists every file to store, the main one first. ``skipped`` lists
     the cells of a table stored as null because their media could not be encoded:
-    ``(row, column, reason)``, for the run to warn about.
+    ``(row, column, reason)``; ``left_out`` the parts of a value that were malformed and not
+    stored while the rest was (an image's mask layer, one box): ``(part, reason)``, the part
+    named as in ``"masks 'predictions'"``. Both are for the run to warn about.
     """
 
     kind: str
     fields: dict[str, Any]
     files: tuple[MediaFile, ...]
     skipped: tuple[tuple[int, str, str], ...] = ()
+    left_out: tuple[tuple[str, str], ...] = ()
 
 
 _DEFERRING = ("__init__", "add_data")  # methods whose MediaError is kept for later, not raised

@@ -27,7 +27,7 @@ from tracker_core.media._base import (
     to_array,
 )
 from tracker_core.media._errors import MediaError
-from tracker_core.media._overlays import encode_boxes, encode_masks, merge_classes
+from tracker_core.media._overlays import Overlays, build_overlays
 from tracker_core.media._pixels import image_to_uint8
 from tracker_core.media._png import encode_png, png_header
 
@@ -39,6 +39,7 @@ ACCEPTED = ("a numpy array or torch tensor of any integer, bool or float dtype s
 _MODES = {"L": 1, "RGB": 3, "RGBA": 4}
 _KEPT_FORMATS = {"PNG": "png", "JPEG": "jpg"}
 _FILE_TYPES = ("png", "jpg", "jpeg", "bmp")
+_NONE = Overlays()  # the overlays of an image without masks, boxes or classes (shared, never changed)
 
 
 def _figure_of(data: Any) -> tuple[Any, bool] | None:
@@ -139,9 +140,11 @@ class Image(Media):
             converted to. Not used with figures and files.
         caption: shown with the image.
         grouping: kept in the record, as wandb does.
-        classes: ``[{"id": int, "name": str}, ...]``, the class names of masks and boxes.
-        boxes: ``{layer: {"box_data": [...], "class_labels": {...}}}``; see ``_overlays``.
-        masks: ``{layer: {"mask_data": array, "class_labels": {...}}}``; see ``_overlays``.
+        classes: a ``Classes`` or ``[{"id": int, "name": str}, ...]``, the class names of masks and boxes.
+        boxes: ``{layer: BoundingBoxes2D(...) or {"box_data": [...], "class_labels": {...}}}``.
+        masks: ``{layer: ImageMask(...) or {"mask_data": array, "class_labels": {...}}}``. A malformed
+            mask layer, box layer, box or class list is left out (a warning when logged), not the
+            image; see ``_overlays``.
         file_type: "png" (the default), "jpg"/"jpeg" (a JPEG written by Pillow) or "bmp" (stored as
             PNG, losslessly); for arrays, tensors, PIL images and figures.
         normalize: rescale array values as W&B does (see the README); False casts them to uint8.
@@ -151,11 +154,12 @@ class Image(Media):
     ``Image(plt)``, is left open). Arrays are copied; files are read here.
 
     Raises:
-        MediaError: the data has an unsupported type, shape or dtype, a file cannot be read, a mask
-            or box is malformed, or the mode is unknown.
+        MediaError: the data has an unsupported type, shape or dtype, a file cannot be read, or the
+            mode is unknown.
     """
 
     kind = "image"
+    _overlays: Overlays = _NONE
 
     def __init__(self, data_or_path: Any, mode: str | None = None, caption: str | None = None,
                  grouping: int | None = None, classes: Any = None, boxes: Any = None, masks: Any = None,
@@ -191,9 +195,8 @@ class Image(Media):
             self._pixels = pixels.tobytes()
         if file_type in ("jpg", "jpeg") and not isinstance(data_or_path, (str, os.PathLike)):  # files keep theirs
             self._file = (self._jpeg(), "jpg")
-        self._masks = encode_masks(masks) if masks else []
-        self._boxes = encode_boxes(boxes) if boxes else []
-        self._classes = merge_classes(classes, self._masks + self._boxes)
+        if masks or boxes or classes is not None:
+            self._overlays = build_overlays(masks, boxes, classes)
 
     def _jpeg(self) -> bytes:
         """The pixels (or the rendered figure) as a JPEG written by Pillow; alpha is dropped, as wandb does."""
@@ -233,15 +236,18 @@ class Image(Media):
         fields: dict[str, Any] = {"caption": self.caption, "width": self.width, "height": self.height,
                                   "channels": self.channels, **file_fields(main)}
         files: list[MediaFile] = [main]
-        for name, layers in (("masks", self._masks), ("boxes", self._boxes)):
+        overlays = self._overlays
+        for name, layers in (("masks", overlays.masks), ("boxes", overlays.boxes)):
             if layers:
                 fields[name] = {key: layer_fields for key, layer_fields, _ in layers}
                 files.extend(layer_file for _, _, layer_file in layers)
-        if self._classes:
-            fields["classes"] = self._classes
+        if overlays.classes:
+            fields["classes"] = overlays.classes
+        if overlays.left_out:
+            fields["left_out"] = [part for part, _ in overlays.left_out]
         if self.grouping is not None:
             fields["grouping"] = self.grouping
-        return EncodedMedia(self.kind, fields, tuple(files))
+        return EncodedMedia(self.kind, fields, tuple(files), left_out=tuple(overlays.left_out))
 
     def __repr__(self) -> str:
         return f"Image({self.width}x{self.height}x{self.channels}, caption={self.caption!r})"

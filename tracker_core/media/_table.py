@@ -217,10 +217,12 @@ class Table(Media):
 
         A media cell that cannot be encoded costs that cell only: it is stored as null, listed in
         the record's ``skipped`` ([row, column] pairs) and in ``EncodedMedia.skipped`` with the reason.
+        Parts left out of a cell (an image's malformed mask, say) are in ``EncodedMedia.left_out``.
         """
         cell_files: dict[str, MediaFile] = {}
         rows: list[list[Any]] = []
         skipped: list[tuple[int, str, str]] = []
+        left_out: list[tuple[str, str]] = []
         for index, row in enumerate(self._rows):
             out: list[Any] = []
             for column, cell in zip(self._columns, row, strict=True):
@@ -233,6 +235,8 @@ class Table(Media):
                         continue
                     for media_file in encoded.files:
                         cell_files.setdefault(media_file.name, media_file)
+                    left_out.extend((f"row {index}, column {column!r}, {part}", reason)
+                                    for part, reason in encoded.left_out)
                     out.append({"$m": {"kind": encoded.kind, **encoded.fields}})
                 else:
                     out.append(encode_tree(cell))
@@ -241,7 +245,8 @@ class Table(Media):
         fields: dict[str, Any] = {"columns": list(self._columns), "nrows": len(rows)}
         if skipped:
             fields["skipped"] = [[index, column] for index, column, _ in skipped]
-        return EncodedMedia(self.kind, {**fields, **file_fields(main)}, (main, *cell_files.values()), tuple(skipped))
+        return EncodedMedia(self.kind, {**fields, **file_fields(main)}, (main, *cell_files.values()), tuple(skipped),
+                            tuple(left_out))
 
     def __repr__(self) -> str:
         return f"Table(columns={self._columns}, nrows={len(self._rows)})"
