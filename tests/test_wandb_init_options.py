@@ -102,15 +102,14 @@ def test_reinit_words_of_wandb() -> None:
     assert [row["main"] for row in Api().run(second.path).history()] == [1]
 
 
-def test_resume_true_and_auto_continue_a_run_by_id_and_warn_without_one() -> None:
+def test_resume_true_and_auto_continue_a_run_by_id() -> None:
     run = tracker_core.init(project="opts", id="again")
     run.log({"x": 1})
     run.finish()
     resumed = tracker_core.init(project="opts", id="again", resume=True)
     assert resumed.resumed and resumed.step == 1 and resumed.start_time == run.start_time
     resumed.finish()
-    with pytest.warns(TrackerWarning, match="not picked up automatically"):
-        fresh = tracker_core.init(project="opts", resume="auto")
+    fresh = tracker_core.init(project="opts", resume="auto")  # "again" finished cleanly: a new run
     assert not fresh.resumed and fresh.id != "again"
     fresh.finish()
 

@@ -1,6 +1,6 @@
 """W&B's ``init()`` options, translated into ours before the settings are resolved.
 
-Options with a meaning here get it (``resume=True`` is ``allow``, ``mode="dryrun"`` is ``offline``,
+Options with a meaning here get it (``resume=True`` is ``auto``, ``mode="dryrun"`` is ``offline``,
 ``resume_from="<id>?_step=N"`` is a rewind, ``fork_from`` a new run starting from another's history,
 ``save_code`` saves the main script, ``config_include_keys`` filters the config, ...); the rest are
 accepted and warned about once per process (a ``TrackerWarning``) as having no effect here. A wrong
@@ -117,20 +117,32 @@ class InitExtras:
         self.allow_val_change = False
         self.asked_online = False
         self.fork_source: RunDir | None = None
+        self.resume_auto = False
 
-    def prepare(self, settings: Settings) -> None:
-        """Before the run opens: find the run to fork, so a wrong id leaves nothing behind.
+    def prepare(self, settings: Settings) -> Settings:
+        """Before the run opens: find the run to fork, so a wrong id leaves nothing behind; for
+        ``resume="auto"`` without an id, the run the store's resume file names (see ``_auto_resume``).
+        Returns the settings to open the run with.
 
         Raises:
             RunNotFoundError: the ``fork_from`` run is not in the store.
         """
-        if self.fork_from is not None and settings.mode != "disabled":
-            import os
+        import os
 
+        root = os.path.abspath(os.path.expanduser(settings.dir))
+        if settings.resume == "auto":
+            self.resume_auto = settings.mode != "disabled"
+            run_id = settings.id
+            if run_id is None and self.resume_auto:
+                from tracker_core._auto_resume import pending_run
+
+                run_id = pending_run(root, settings.project)
+            settings = settings.model_copy(update={"id": run_id, "resume": "allow"})
+        if self.fork_from is not None and settings.mode != "disabled":
             from tracker_core._fork import find_source
 
-            root = os.path.abspath(os.path.expanduser(settings.dir))
             self.fork_source = find_source(root, settings.project, self.fork_from.run_id)
+        return settings
 
     def apply(self, run: Run) -> None:
         """Fork, save code, relax the config; warn if ``mode="online"`` found no server.
@@ -146,6 +158,10 @@ class InitExtras:
                       "and TRACKER_API_KEY (or `tracker login <url>`), or pass mode='offline' to silence this.")
         if run.disabled or run.dir is None:
             return
+        if self.resume_auto:
+            from tracker_core._auto_resume import remember
+
+            remember(run)
         if self.fork_from is not None and self.fork_source is not None:
             from tracker_core._fork import fork_history
 
@@ -254,12 +270,8 @@ def _translate_words(arguments: dict[str, Any], extras: InitExtras) -> None:
     resume = arguments.get("resume")
     if resume is False:
         arguments["resume"] = None
-    elif resume is True or resume == "auto":
-        arguments["resume"] = "allow"
-        if arguments.get("id") is None:
-            warn_once("resume-auto", f"tracker: init(resume={resume!r}) without an id starts a new run: the last "
-                      f"crashed run is not picked up automatically here. Pass id=<run id> (with resume='allow') "
-                      f"to continue a run.", stacklevel=5)
+    elif resume is True:
+        arguments["resume"] = "auto"  # W&B: True is "auto" (the store's last unfinished run, else a new one)
     reinit = arguments.get("reinit")
     if reinit is True:
         arguments["reinit"] = "finish_previous"
