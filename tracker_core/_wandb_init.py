@@ -9,6 +9,7 @@ accepted and warned about once per process (a ``TrackerWarning``) as having no e
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections.abc import Mapping
@@ -127,8 +128,6 @@ class InitExtras:
         Raises:
             RunNotFoundError: the ``fork_from`` run is not in the store.
         """
-        import os
-
         root = os.path.abspath(os.path.expanduser(settings.dir))
         if settings.resume == "auto":
             self.resume_auto = settings.mode != "disabled"
@@ -225,6 +224,32 @@ def _from_settings(arguments: dict[str, Any], extras: InitExtras) -> None:
                   f"(see the README, 'Switching from W&B').", stacklevel=5)
 
 
+def _with_files(config: Any) -> Any:
+    """W&B's config files: ``config="config.yaml"`` is read, and ``config-defaults.yaml`` in the current
+    folder, if there, gives defaults under the config passed (as W&B reads them at ``init``).
+
+    Raises:
+        SettingsError: a config file that cannot be read (see ``config_file_values``).
+    """
+    from tracker_core._config import DEFAULTS_FILE, config_file_values, is_config_file
+
+    if is_config_file(config):
+        config = config_file_values(config)
+    defaults = config_file_values(DEFAULTS_FILE, must_exist=False) if os.path.isfile(DEFAULTS_FILE) else None
+    if not defaults:
+        return config
+    if config is None:
+        return defaults
+    from tracker_core._config import to_config_dict
+    from tracker_core._encoding import Problem
+
+    problems: list[Problem] = []
+    values = to_config_dict(config, problems)
+    for problem in problems:
+        warn_once(f"config:{problem.key}", f"tracker: left out config {problem.key!r}: {problem.reason}")
+    return {**defaults, **values}
+
+
 def _filter_config(config: Any, include: list[str] | None, exclude: list[str] | None) -> Any:
     if include is None and exclude is None:
         return config
@@ -258,7 +283,7 @@ def translate(arguments: dict[str, Any], config: Any) -> tuple[dict[str, Any], A
         value = wandb.get(name)
         if value is not None and value is not False and value != "never":
             warn_once(name, f"tracker: init({name}={value!r}) has no effect here: {reason}.")
-    config = _filter_config(config, _keys("config_include_keys", wandb.get("config_include_keys")),
+    config = _filter_config(_with_files(config), _keys("config_include_keys", wandb.get("config_include_keys")),
                             _keys("config_exclude_keys", wandb.get("config_exclude_keys")))
     _translate_words(arguments, extras)
     _branch_points(arguments, wandb, extras)
