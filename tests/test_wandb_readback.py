@@ -181,6 +181,7 @@ def test_runs_is_wandbs_lazy_paginated_sequence(sweep: dict[str, str]) -> None:
     every = Api().runs(P, order="-summary_metrics.val/acc", per_page=2)
     assert isinstance(every, tracker_core.api.Runs) and every.per_page == 2
     assert len(every.objects) == 2 and every.more  # only the first page so far
+    assert repr(every).endswith("more to read>") and len(every.objects) == 2  # repr reads no page
     assert len(every) == 6 and len(every.objects) == 2  # the total without reading the pages
     assert every[0].name == "bert-failed" and every[2].name == "bert-large" and len(every.objects) == 4
     assert [run.name for run in every[1:3]] == ["gpt-small", "bert-large"] and len(every.objects) == 4

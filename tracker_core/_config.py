@@ -87,7 +87,7 @@ def config_file_values(path: str | os.PathLike[str], must_exist: bool = True) ->
     """
     name = os.fspath(path)
     try:
-        import yaml
+        import yaml  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         raise SettingsError("config", f"reading the YAML file {name!r} needs PyYAML",
                             "pip install pyyaml, or pass the config as a dict") from None

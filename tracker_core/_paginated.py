@@ -119,8 +119,9 @@ class Runs(Sequence["StoredRun"]):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __repr__(self) -> str:
-        return f"<Runs {self.path or '(every project)'}: {list(self)!r}>"
+    def __repr__(self) -> str:  # reads no page: the runs read so far
+        more = ", more to read" if self.more else ""
+        return f"<Runs {self.path or '(every project)'}: {self.objects!r}{more}>"
 
     def histories(self, samples: int | None = None, keys: Sequence[str] | None = None, x_axis: str = "_step",
                   format: str = "default", stream: str = "default") -> Any:  # noqa: A002 - W&B's name

@@ -22,6 +22,9 @@ from tracker_core.sync._client import ServerClient, ServerError, segment
 
 __all__ = ["RemoteApi", "RemoteRun", "filter_expressions"]
 
+_MOST_A_PAGE = 10_000
+"""The most runs asked for in one request (the server takes up to 100,000)."""
+
 
 
 def _time(value: Any) -> datetime.datetime | None:
@@ -255,7 +258,7 @@ class RemoteApi(Api):
 
         def fetch(offset: int, limit: int) -> tuple[list[StoredRun], int]:
             params: list[tuple[str, Any]] = [("filters", text) for text in expressions]
-            params += [("limit", limit), ("offset", offset)]
+            params += [("limit", min(limit, _MOST_A_PAGE)), ("offset", offset)]  # a shorter page: Runs asks again
             if order:
                 params.append(("order", order))
             try:
