@@ -49,7 +49,8 @@ def test_argument_beats_tracker_variable_beats_wandb_variable(setting: str) -> N
     ("WANDB_MODE", "dryrun", "mode", "offline"), ("WANDB_MODE", "offline", "mode", "offline"),
     ("WANDB_MODE", "disabled", "mode", "disabled"), ("WANDB_MODE", "online", "mode", "offline"),
     ("WANDB_RESUME", "allow", "resume", "allow"), ("WANDB_RESUME", "must", "resume", "must"),
-    ("WANDB_RESUME", "never", "resume", "never"), ("WANDB_RESUME", "auto", "resume", "allow"),
+    ("WANDB_RESUME", "never", "resume", "never"), ("WANDB_RESUME", "auto", "resume", "auto"),
+    ("WANDB_RESUME", "true", "resume", "auto"),
     ("WANDB_RESUME", "false", "resume", None), ("WANDB_CONSOLE", "redirect", "console", "auto"),
     ("WANDB_CONSOLE", "off", "console", "off"), ("WANDB_SILENT", "True", "silent", True),
 ])

@@ -102,15 +102,14 @@ def test_reinit_words_of_wandb() -> None:
     assert [row["main"] for row in Api().run(second.path).history()] == [1]
 
 
-def test_resume_true_and_auto_continue_a_run_by_id_and_warn_without_one() -> None:
+def test_resume_true_and_auto_continue_a_run_by_id() -> None:
     run = tracker_core.init(project="opts", id="again")
     run.log({"x": 1})
     run.finish()
     resumed = tracker_core.init(project="opts", id="again", resume=True)
     assert resumed.resumed and resumed.step == 1 and resumed.start_time == run.start_time
     resumed.finish()
-    with pytest.warns(TrackerWarning, match="not picked up automatically"):
-        fresh = tracker_core.init(project="opts", resume="auto")
+    fresh = tracker_core.init(project="opts", resume="auto")  # "again" finished cleanly: a new run
     assert not fresh.resumed and fresh.id != "again"
     fresh.finish()
 
@@ -240,3 +239,33 @@ def test_a_fork_copies_only_media_files_inside_the_run_folder() -> None:
            "items": {"$m": {"kind": "list", "items": [{"file": "media/d.png"}, {"file": "media/../../../etc/x"}]}},
            "odd": {"$m": {"file": "media\\..\\..\\x"}}, "plain": 3}
     assert sorted(_media_files(row)) == ["media/abc.json", "media/d.png"]
+
+
+def test_fork_from_copies_saved_files_and_the_hand_set_summary_up_to_the_step(tmp_path: Path) -> None:
+    weights = tmp_path / "weights.txt"
+    weights.write_text("epoch 2")
+    source = tracker_core.init(project="opts", id="saver")
+    for step in range(6):
+        source.log({"acc": step / 10})
+        if step == 2:
+            source.summary["best_epoch"] = 2
+            source.summary.update({"note": "kept", "dropped": 1})
+            del source.summary["dropped"]
+            source.save(str(weights), base_path=str(tmp_path), policy="now")
+        if step == 4:
+            source.summary["best_epoch"] = 4  # after the fork point: not the fork's
+            source.summary["late"] = True
+    source.finish()
+    Path(source.dir or "", "files", "nested").mkdir()
+    Path(source.dir or "", "files", "nested", "vocab.json").write_text("{}")
+    Path(source.dir or "", "files", "output.log").write_text("the source's console")  # stays the source's
+    fork = tracker_core.init(project="opts", fork_from="saver?_step=3")
+    assert fork.summary["best_epoch"] == 2 and fork.summary["note"] == "kept"
+    fork.finish()
+    stored = Api().run(fork.path)
+    assert stored.summary["best_epoch"] == 2 and stored.summary["note"] == "kept"
+    assert "dropped" not in stored.summary and "late" not in stored.summary
+    assert stored.summary["acc"] == 0.3
+    names = {file.name for file in stored.files()}
+    assert {"weights.txt", "nested/vocab.json"} <= names and "output.log" not in names
+    assert Path(fork.dir or "", "files", "weights.txt").read_text() == "epoch 2"

@@ -54,6 +54,13 @@ def _names(runs: list[tracker_core.StoredRun]) -> set[str]:
     ({"$or": [{"group": "gpt"}, {"state": "failed"}]}, {"gpt-small", "bert-failed"}),
     ({"$nor": [{"tags": "phase-1"}, {"tags": "phase-2"}]}, {"no-entity"}),
     ({"jobType": {"$exists": False}, "summary_metrics._step": 2}, {"bert-base"}),
+    ({"config.lr": {"$not": {"$lt": 1e-3}}}, {"gpt-small", "no-entity"}),
+    ({"group": {"$not": {"$eq": "gpt"}}}, {"bert-base", "bert-large", "bert-failed", "no-entity"}),  # no group: kept
+    ({"displayName": {"$not": "^bert"}}, {"gpt-small", "no-entity"}),  # a negated regex, as MongoDB's $not: /re/
+    ({"displayName": {"$regex": "^BERT-(BASE|LARGE)", "$options": "i"}}, {"bert-base", "bert-large"}),
+    ({"tags": {"$nin": ["phase-1"]}}, {"gpt-small", "no-entity"}),
+    ({"createdAt": {"$not": {"$lt": "2000-01-01"}}}, {"bert-base", "bert-large", "gpt-small", "bert-failed",
+                                                       "no-entity"}),
 ])
 def test_wandb_filters_select_exactly_the_matching_runs(sweep: dict[str, str], filters: dict,
                                                         expected: set[str]) -> None:
@@ -161,3 +168,43 @@ def test_files_lists_saved_files_and_media_with_size_and_download(tmp_path: Path
         stored.files(names=["notes.txt"], pattern="%")
     with pytest.raises(TrackerError, match=r"notes\.txt"):
         stored.file("missing.txt")
+
+
+@pytest.mark.parametrize("filters", [{"config.lr": {"$not": 3}}, {"config.lr": {"$not": {"$near": 1}}},
+                                     {"name": {"$options": "i"}}, {"name": {"$regex": "x", "$options": "q"}}])
+def test_a_malformed_not_or_options_raises(filters: dict) -> None:
+    with pytest.raises(SettingsError):
+        Api().runs(P, filters=filters)
+
+
+def test_runs_is_wandbs_lazy_paginated_sequence(sweep: dict[str, str]) -> None:
+    every = Api().runs(P, order="-summary_metrics.val/acc", per_page=2)
+    assert isinstance(every, tracker_core.api.Runs) and every.per_page == 2
+    assert len(every.objects) == 2 and every.more  # only the first page so far
+    assert repr(every).endswith("more to read>") and len(every.objects) == 2  # repr reads no page
+    assert len(every) == 6 and len(every.objects) == 2  # the total without reading the pages
+    assert every[0].name == "bert-failed" and every[2].name == "bert-large" and len(every.objects) == 4
+    assert [run.name for run in every[1:3]] == ["gpt-small", "bert-large"] and len(every.objects) == 4
+    names = [run.name for run in every]
+    assert names == ["bert-failed", "gpt-small", "bert-large", "bert-base", "no-entity", "elsewhere"]
+    assert every[-1].name == "elsewhere" and [run.name for run in every[-2:]] == ["no-entity", "elsewhere"]
+    assert every[4:] == every[-2:] and not every.more
+    with pytest.raises(IndexError):
+        every[6]
+    assert every == list(every) and Api().runs(P, filters={"state": "crashed"}) == []
+    assert every[0] in every and bool(Api().runs(P)) and not Api().runs("no-such-project")
+    with pytest.raises(SettingsError, match="per_page"):
+        Api().runs(P, per_page=0)
+
+
+def test_runs_histories_puts_every_runs_history_in_one_table(sweep: dict[str, str]) -> None:
+    runs = Api().runs(P, filters={"tags": "phase-1", "state": "finished"}, order="displayName")
+    rows = runs.histories(keys=["val/acc"])
+    assert [(row["run_id"], row["_step"], row["val/acc"]) for row in rows] == [
+        (sweep["base"], 0, 0.5), (sweep["base"], 1, 0.91), (sweep["base"], 2, 0.8),
+        (sweep["large"], 0, 0.6), (sweep["large"], 1, 0.95)]
+    assert len(runs.histories(samples=1)) == 2  # one row a run: its last
+    frame = runs.histories(keys=["val/acc"], format="pandas")
+    assert list(frame["run_id"]) == [row["run_id"] for row in rows]
+    with pytest.raises(SettingsError, match="format"):
+        runs.histories(format="csv")

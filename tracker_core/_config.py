@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from tracker_core._errors import ConfigChangeError, SettingsError
 from tracker_core._values import Problem, _Rejected, to_tree
 
-__all__ = ["Config", "ConfigNode"]
+__all__ = ["DEFAULTS_FILE", "Config", "ConfigNode", "config_file_values", "is_config_file"]
+
+DEFAULTS_FILE = "config-defaults.yaml"
+"""W&B's file of config defaults, read from the current folder by ``init()``."""
 
 
 class ConfigNode(Mapping[str, Any]):
@@ -64,6 +68,54 @@ def to_config_dict(values: object, problems: list[Problem]) -> dict[str, Any]:
     return tree
 
 
+def is_config_file(values: object) -> bool:
+    """Whether ``values`` names a YAML file (``init(config="config.yaml")``, as W&B takes it)."""
+    return isinstance(values, (str, os.PathLike))
+
+
+def config_file_values(path: str | os.PathLike[str], must_exist: bool = True) -> dict[str, Any] | None:
+    """The config in a YAML file, in W&B's shape or plain.
+
+    W&B's shape is ``key: {desc: ..., value: ...}`` (its ``config-defaults.yaml``, and the ``config.yaml``
+    of a W&B run): each key gets its ``value``. A top-level value that is not such a mapping is kept as
+    it is (W&B refuses it). ``wandb_version`` (which must be 1) and W&B's own ``_wandb`` entry are left
+    out. An empty file is an empty config. Without ``must_exist``, a missing file gives None.
+
+    Raises:
+        SettingsError: the file is missing (``must_exist``) or unreadable, is not YAML or not a mapping,
+            or PyYAML is not installed.
+    """
+    name = os.fspath(path)
+    try:
+        import yaml  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise SettingsError("config", f"reading the YAML file {name!r} needs PyYAML",
+                            "pip install pyyaml, or pass the config as a dict") from None
+    try:
+        with open(name, encoding="utf-8") as handle:
+            loaded = yaml.safe_load(handle)
+    except FileNotFoundError:
+        if not must_exist:
+            return None
+        raise SettingsError("config", f"no config file {name!r}", "check the path (relative to the current "
+                            f"folder, {os.getcwd()}), or pass the config as a dict") from None
+    except OSError as error:
+        raise SettingsError("config", f"cannot read {name!r}: {error}", "check the file's permissions") from None
+    except yaml.YAMLError as error:
+        raise SettingsError("config", f"{name!r} is not valid YAML: {error}", "fix the file") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise SettingsError("config", f"{name!r} holds a {type(loaded).__name__}, not a mapping of keys",
+                            "write one 'key: value' (or W&B's 'key: {value: ...}') per line")
+    version = loaded.pop("wandb_version", None)
+    if version not in (None, 1):
+        raise SettingsError("config", f"{name!r} has wandb_version {version!r}", "W&B's config files are version 1")
+    loaded.pop("_wandb", None)
+    return {str(key): value["value"] if isinstance(value, dict) and "value" in value else value
+            for key, value in loaded.items()}
+
+
 class Config:
     """The run's config. New keys may be added freely; changing a value needs ``allow_val_change``.
 
@@ -84,12 +136,15 @@ class Config:
         object.__setattr__(self, "_allow_val_change", True)
 
     def update(self, values: object, allow_val_change: bool = False) -> None:
-        """Merge top-level keys in and record them.
+        """Merge top-level keys in and record them. ``values`` may name a YAML file, as in W&B
+        (``config.update("extra.yaml")``; see ``config_file_values``).
 
         Raises:
             ConfigChangeError: an existing key would get a different value.
-            SettingsError: ``values`` is not config-like.
+            SettingsError: ``values`` is not config-like, or a YAML file that cannot be read.
         """
+        if is_config_file(values):
+            values = config_file_values(values)  # type: ignore[arg-type]
         problems: list[Problem] = []
         incoming = to_config_dict(values, problems)
         if problems and self._on_problems:

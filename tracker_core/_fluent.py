@@ -96,7 +96,7 @@ def init(
                  **options}
     arguments, config, extras = translate(arguments, config)
     resolved = resolve_settings(arguments)
-    extras.prepare(resolved)
+    resolved = extras.prepare(resolved)
     from tracker_core.alerts._config import refresh
 
     refresh(os.path.join(os.path.abspath(os.path.expanduser(resolved.dir)), resolved.project))  # a bad alert

@@ -3,7 +3,9 @@
 As in W&B, the fork is a new run (its own id) and its next step is N + 1. What it copies, as new
 records of its own (the source is never touched): the source's metric definitions, its config
 (under the fork's own ``config=``), its history rows up to step N as the source's log holds them
-after its rewinds, and the media files those rows name. ``run.json`` and a ``meta`` record note
+after its rewinds, the media files those rows name, the hand-set summary values
+(``run.summary["x"] = ...`` records written before the source logged past step N) and the saved files
+of its ``files/`` folder (a file the fork already has is kept). ``run.json`` and a ``meta`` record note
 ``forked_from = {"run_id", "project", "step"}``.
 """
 
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ["find_source", "fork_history"]
 
+CONSOLE_LOG = "output.log"
+"""The run's captured stdout/stderr in ``files/`` (see ``_background``): not a saved file."""
+
 
 def find_source(root: str, project: str, run_id: str) -> RunDir:
     """The run to fork: in the fork's project, else the only project of the store that has it.
@@ -47,23 +52,39 @@ def find_source(root: str, project: str, run_id: str) -> RunDir:
     return RunDir(root, stored.project, stored.id)
 
 
-def _kept_records(source: RunDir, step: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
-    """(metric definitions, log records up to ``step`` after the source's rewinds, config) of the source."""
-    definitions: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    config: dict[str, Any] = {}
+class _Kept:
+    """What a fork takes from its source's log."""
+
+    def __init__(self) -> None:
+        self.definitions: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.config: dict[str, Any] = {}
+        self.summaries: list[dict[str, Any]] = []
+
+
+def _kept_records(source: RunDir, step: int) -> _Kept:
+    """The source's metric definitions, config, log records up to ``step`` after its rewinds, and the
+    summary records written while its last logged step was at most ``step``."""
+    kept = _Kept()
+    rows, definitions, config = kept.rows, kept.definitions, kept.config
+    last_step: int | None = None
     for record in parse_records(read_log(source.events)):
         kind = record.get("type")
         if kind == "log" and type(record.get("step")) is int:
             rows.append(record)
+            last_step = record["step"]
+        elif kind == "summary" and (last_step is None or last_step <= step):
+            kept.summaries.append({key: record[key] for key in ("set", "unset") if key in record})
         elif kind == "rewind":
             last_kept = int(record["step"])
-            rows = [row for row in rows if row["step"] <= last_kept]
+            rows[:] = [row for row in rows if row["step"] <= last_kept]
+            last_step = last_kept
         elif kind == "define_metric":
             definitions.append(record["metric"])
         elif kind == "config":
             config.update(decode_tree(record.get("data") or {}))  # type: ignore[call-overload]
-    return definitions, [row for row in rows if row["step"] <= step], config
+    rows[:] = [row for row in rows if row["step"] <= step]
+    return kept
 
 
 def _media_files(value: Any) -> Iterator[str]:
@@ -79,15 +100,31 @@ def _media_files(value: Any) -> Iterator[str]:
             yield from _media_files(item)
 
 
+def _copy_files(source: str, target: str) -> None:
+    """The source's saved files into the fork's ``files/``, keeping their paths; links are not followed,
+    and the source's console log (``output.log``) stays its own."""
+    for folder, _subfolders, names in os.walk(source):
+        relative = os.path.relpath(folder, source)
+        for name in names:
+            if relative == "." and name == CONSOLE_LOG:
+                continue
+            origin = os.path.join(folder, name)
+            destination = os.path.normpath(os.path.join(target, relative, name))
+            if os.path.islink(origin) or not os.path.isfile(origin) or os.path.exists(destination):
+                continue
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            shutil.copy2(origin, destination)
+
+
 def fork_history(run: Run, source: RunDir, step: int) -> None:
     """Copy ``source``'s history up to ``step`` into ``run`` (just opened) and note the fork.
 
     Raises:
         OSError: the source's log cannot be read.
     """
-    definitions, rows, config = _kept_records(source, step)
-    run.config.setdefaults(config)
-    for definition in definitions:
+    kept = _kept_records(source, step)
+    run.config.setdefaults(kept.config)
+    for definition in kept.definitions:
         run._rows.add_definition(MetricDefinition.from_record(definition))
     target = run.dir or ""
     records = run._records
@@ -95,12 +132,15 @@ def fork_history(run: Run, source: RunDir, step: int) -> None:
         writer = records.writer
         if writer is None or records.inactive is not None:
             return
-        for row in rows:
+        for row in kept.rows:
             for name in _media_files(row.get("data")):
                 destination = os.path.join(target, name)
                 if not os.path.exists(destination) and os.path.exists(os.path.join(source.path, name)):
                     shutil.copyfile(os.path.join(source.path, name), destination)
             writer.append_row({"seq": writer.seq + 1, "t": time.time(), "type": "log", "step": row["step"],
                                "data": row.get("data") or {}})
+        for summary in kept.summaries:
+            writer.append_row({"seq": writer.seq + 1, "t": time.time(), "type": "summary", **summary})
         run._rows.step = max(run._rows.step, step + 1)
+    _copy_files(source.files, os.path.join(target, "files"))
     note_meta(records, {"forked_from": {"run_id": source.run_id, "project": source.project, "step": step}})

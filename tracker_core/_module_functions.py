@@ -110,9 +110,61 @@ def mark_preempting() -> None:
 def login(key: str | None = None, relogin: bool | None = None, host: str | None = None, force: bool | None = None,
           timeout: int | None = None, verify: bool = True, referrer: str | None = None, anonymous: Any = None,
           **more: Any) -> bool:
-    """W&B's ``login``: True, at once. Runs are written to the local store, which needs no account, so
-    nothing is asked (never a prompt) and no key is stored; the key is never printed or recorded."""
+    """W&B's ``login``, never prompting. With a team server (``host=``, ``TRACKER_SERVER`` or a stored
+    ``tracker login``), the key (``key=``, else ``TRACKER_API_KEY`` or the stored one) is checked with the
+    server's ``GET /api/v1/whoami``: True if it is accepted, and a ``key=`` passed here is then stored as
+    ``tracker login`` stores it (for this user, mode 0600), so later runs stream to that server; False with a
+    warning (a ``TrackerWarning``) if the server refuses the key, cannot be reached or no key is known.
+    Without a server (or in offline/disabled mode) it is True at once: the local store needs no account.
+    ``host=`` naming W&B's own cloud (``https://api.wandb.ai``) is no team server of this project and is
+    ignored, as W&B's keys are. The key is never printed or recorded.
+
+    Raises:
+        SettingsError: ``key`` or ``host`` is not a string, or a TRACKER_* variable is malformed.
+    """
+    import warnings
+
+    from tracker_core._errors import SettingsError, TrackerWarning
+    from tracker_core._settings import resolve_settings
+
+    for name, value in (("key", key), ("host", host)):
+        if value is not None and not isinstance(value, str):
+            raise SettingsError(name, f"a {type(value).__name__} is not a string", f"pass {name}='...'")
+    if host is not None and _is_wandb_cloud(host):
+        host = None
+    settings = resolve_settings({"server": host.rstrip("/") if host else None})
+    if not settings.server or (host is None and settings.mode in ("offline", "disabled")):
+        return True
+    server = settings.server.rstrip("/")
+    secret = key or (settings.api_key.get_secret_value() if settings.api_key is not None else None)
+    if not secret:
+        warnings.warn(f"tracker: login() found no API key for {server}; pass key='trk_...', set "
+                      f"TRACKER_API_KEY or run `tracker login {server}`", TrackerWarning, stacklevel=2)
+        return False
+    from tracker_core.sync import ServerClient, ServerError, save_credentials
+
+    client = ServerClient(server, secret, timeout=float(timeout) if timeout else 15.0)
+    try:
+        client.whoami()
+    except ServerError as exc:
+        why = "the server refused the API key (it is wrong or was revoked)" if exc.status == 401 else \
+            f"the server could not check it: {exc}"
+        warnings.warn(f"tracker: login() to {server} failed: {why}. Hint: create a key with `tracker server keys "
+                      f"create` on the server and pass it as key=, or set TRACKER_API_KEY", TrackerWarning,
+                      stacklevel=2)
+        return False
+    finally:
+        client.close()
+    if key is not None:
+        save_credentials(server, key)
     return True
+
+
+def _is_wandb_cloud(host: str) -> bool:
+    from urllib.parse import urlparse
+
+    name = (urlparse(host if "://" in host else f"https://{host}").hostname or "").lower()
+    return name == "wandb.ai" or name.endswith(".wandb.ai")
 
 
 def setup(settings: Settings | dict[str, Any] | None = None) -> None:

@@ -8,10 +8,11 @@ A filter is a dict of *field* -> condition, all of which must hold::
 or a list of expressions such as ``"config.learning_rate<1e-3"`` (operators
 ``= != < <= > >= ~``, where ``~`` is a regular-expression search). A condition is a plain
 value (equality; for ``tags``, membership) or a dict of ``$eq $ne $lt $lte $gt $gte $in
-$nin $exists $regex``. Fields: ``id name status group job_type tags notes entity exit_code
-created_at duration``, ``config.<key>`` (nested keys with dots) and ``summary.<key>``.
-A run without the field matches only ``$ne``, ``$nin`` and ``$exists: false``; NaN matches
-no comparison. ``$and``, ``$or`` and ``$nor`` combine lists of filters.
+$nin $exists $regex`` (with ``$options: "i"`` etc. for the regex's flags) and ``$not``, which negates a
+dict of those (``{"config.lr": {"$not": {"$lt": 0.01}}}``) or a regex given as text. Fields: ``id name
+status group job_type tags notes entity exit_code created_at duration``, ``config.<key>`` (nested
+keys with dots) and ``summary.<key>``. A run without the field matches only ``$ne``, ``$nin``, ``$not``
+and ``$exists: false``; NaN matches no comparison. ``$and``, ``$or`` and ``$nor`` combine lists of filters.
 
 W&B's field names work too (``Api().runs(path, filters=..., order=...)`` as written for W&B):
 ``state`` (status), ``displayName`` (name), ``createdAt`` (compared with ISO-8601 text, UTC
@@ -186,12 +187,35 @@ def compile_filters(filters: Mapping[str, Any] | Sequence[str] | None) -> Callab
         conditions = condition if isinstance(condition, Mapping) else {"$eq": condition}
         if field == "created_at":
             conditions = {op: _timestamps(target) for op, target in conditions.items()}
-        for op in conditions:
-            if op not in ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$exists", "$regex"):
-                raise SettingsError(f"filter operator {op!r}", "not supported",
-                                    "use $eq $ne $lt $lte $gt $gte $in $nin $exists $regex")
-        checks.append(_field_check(field, conditions))
+        checks.append(_field_check(field, _checked_operators(conditions)))
     return _combine(checks, every=True)
+
+
+_OPERATORS = ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$exists", "$regex")
+
+
+def _checked_operators(conditions: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``conditions`` with ``$not`` and ``$options`` checked (``$not``'s own conditions in turn).
+
+    Raises:
+        SettingsError: an unknown operator, or ``$not``/``$options`` of the wrong form.
+    """
+    for op, target in conditions.items():
+        if op == "$not":
+            if isinstance(target, str):
+                continue  # a negated regex, as MongoDB's {"$not": /text/}
+            if not isinstance(target, Mapping) or not target:
+                raise SettingsError("filter operator '$not'", f"{target!r} is not a dict of conditions",
+                                    'write e.g. {"config.lr": {"$not": {"$lt": 0.01}}}')
+            _checked_operators(target)
+        elif op == "$options":
+            if "$regex" not in conditions or not isinstance(target, str) or set(target) - set("imsx"):
+                raise SettingsError("filter operator '$options'", f"{target!r} does not go with a $regex here",
+                                    'write e.g. {"name": {"$regex": "^bert", "$options": "i"}}')
+        elif op not in _OPERATORS:
+            raise SettingsError(f"filter operator {op!r}", "not supported",
+                                "use $eq $ne $lt $lte $gt $gte $in $nin $exists $regex $not")
+    return conditions
 
 
 def _negate(check: Callable[[Queryable], bool]) -> Callable[[Queryable], bool]:
@@ -202,6 +226,8 @@ def _timestamps(target: Any) -> Any:
     """ISO-8601 text (W&B's ``createdAt``; UTC when no zone is given) as seconds since the epoch."""
     if isinstance(target, (list, tuple)):
         return [_timestamps(item) for item in target]
+    if isinstance(target, Mapping):  # $not's conditions
+        return {op: _timestamps(inner) for op, inner in target.items()}
     if not isinstance(target, str):
         return target
     import datetime
@@ -221,10 +247,28 @@ def _combine(checks: list[Callable[[Queryable], bool]], every: bool) -> Callable
     return check
 
 
+def _holds(value: Any, conditions: Mapping[str, Any]) -> bool:
+    flags = 0
+    for letter in conditions.get("$options", ""):
+        flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}[letter]
+    for op, target in conditions.items():
+        if op == "$options":
+            continue
+        if op == "$not":
+            inner = {"$regex": target} if isinstance(target, str) else target
+            if _holds(value, inner):
+                return False  # a run without the field matches $not, as in MongoDB
+        elif op == "$regex" and flags:
+            if not (isinstance(value, str) and re.search(str(target), value, flags) is not None):
+                return False
+        elif not _compare(op, value, target):
+            return False
+    return True
+
+
 def _field_check(field: str, conditions: Mapping[str, Any]) -> Callable[[Queryable], bool]:
     def check(run: Queryable) -> bool:
-        value = lookup(run, field)
-        return all(_compare(op, value, target) for op, target in conditions.items())
+        return _holds(lookup(run, field), conditions)
 
     return check
 

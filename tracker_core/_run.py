@@ -131,9 +131,21 @@ class Run:
 
     @property
     def url(self) -> str | None:
-        """The run's page on a team server; None for a run written only to the local store (as W&B's
-        offline runs). ``tracker ui`` shows local runs."""
-        return None
+        """The run's page in the team server's web UI (``<server>/<entity>/<project>/runs/<id>``); None for
+        a run written only to the local store (as W&B's offline runs). ``tracker ui`` shows local runs."""
+        from tracker_core._run_url import run_url
+
+        return run_url(self)
+
+    def get_url(self) -> str | None:
+        """W&B's ``get_url()``: the same as ``url``."""
+        return self.url
+
+    def get_project_url(self) -> str | None:
+        """W&B's ``get_project_url()``: the project's runs in the team server's web UI, or None offline."""
+        from tracker_core._run_url import project_url
+
+        return project_url(self)
 
     @property
     def resumed(self) -> bool:

@@ -106,10 +106,11 @@ class Settings(BaseModel):
         None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
         json_schema_extra=_env("TRACKER_RUN_ID", "Run id to create or resume (letters, digits, `_.-`; max 64).",
                                "WANDB_RUN_ID"))
-    resume: Literal["allow", "must", "never"] | None = Field(
+    resume: Literal["allow", "must", "never", "auto"] | None = Field(
         None, json_schema_extra=_env(
-            "TRACKER_RESUME", "`allow`: continue the run if it exists; `must`: it has to exist; `never`: it must not.",
-            "WANDB_RESUME", {"auto": "allow", "true": "allow", "false": None}))
+            "TRACKER_RESUME", "`allow`: continue the run if it exists; `must`: it has to exist; `never`: it must not; "
+            "`auto`: without an id, continue the store's last run that did not finish cleanly.",
+            "WANDB_RESUME", {"true": "auto", "false": None}))
     resume_from_step: int | None = Field(
         None, ge=0, json_schema_extra=_env(
             "TRACKER_RESUME_FROM_STEP", "Rewind a resumed run: history after this step is superseded."))

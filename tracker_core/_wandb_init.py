@@ -1,6 +1,6 @@
 """W&B's ``init()`` options, translated into ours before the settings are resolved.
 
-Options with a meaning here get it (``resume=True`` is ``allow``, ``mode="dryrun"`` is ``offline``,
+Options with a meaning here get it (``resume=True`` is ``auto``, ``mode="dryrun"`` is ``offline``,
 ``resume_from="<id>?_step=N"`` is a rewind, ``fork_from`` a new run starting from another's history,
 ``save_code`` saves the main script, ``config_include_keys`` filters the config, ...); the rest are
 accepted and warned about once per process (a ``TrackerWarning``) as having no effect here. A wrong
@@ -9,6 +9,7 @@ accepted and warned about once per process (a ``TrackerWarning``) as having no e
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections.abc import Mapping
@@ -117,20 +118,30 @@ class InitExtras:
         self.allow_val_change = False
         self.asked_online = False
         self.fork_source: RunDir | None = None
+        self.resume_auto = False
 
-    def prepare(self, settings: Settings) -> None:
-        """Before the run opens: find the run to fork, so a wrong id leaves nothing behind.
+    def prepare(self, settings: Settings) -> Settings:
+        """Before the run opens: find the run to fork, so a wrong id leaves nothing behind; for
+        ``resume="auto"`` without an id, the run the store's resume file names (see ``_auto_resume``).
+        Returns the settings to open the run with.
 
         Raises:
             RunNotFoundError: the ``fork_from`` run is not in the store.
         """
-        if self.fork_from is not None and settings.mode != "disabled":
-            import os
+        root = os.path.abspath(os.path.expanduser(settings.dir))
+        if settings.resume == "auto":
+            self.resume_auto = settings.mode != "disabled"
+            run_id = settings.id
+            if run_id is None and self.resume_auto:
+                from tracker_core._auto_resume import pending_run
 
+                run_id = pending_run(root, settings.project)
+            settings = settings.model_copy(update={"id": run_id, "resume": "allow"})
+        if self.fork_from is not None and settings.mode != "disabled":
             from tracker_core._fork import find_source
 
-            root = os.path.abspath(os.path.expanduser(settings.dir))
             self.fork_source = find_source(root, settings.project, self.fork_from.run_id)
+        return settings
 
     def apply(self, run: Run) -> None:
         """Fork, save code, relax the config; warn if ``mode="online"`` found no server.
@@ -146,6 +157,10 @@ class InitExtras:
                       "and TRACKER_API_KEY (or `tracker login <url>`), or pass mode='offline' to silence this.")
         if run.disabled or run.dir is None:
             return
+        if self.resume_auto:
+            from tracker_core._auto_resume import remember
+
+            remember(run)
         if self.fork_from is not None and self.fork_source is not None:
             from tracker_core._fork import fork_history
 
@@ -209,6 +224,32 @@ def _from_settings(arguments: dict[str, Any], extras: InitExtras) -> None:
                   f"(see the README, 'Switching from W&B').", stacklevel=5)
 
 
+def _with_files(config: Any) -> Any:
+    """W&B's config files: ``config="config.yaml"`` is read, and ``config-defaults.yaml`` in the current
+    folder, if there, gives defaults under the config passed (as W&B reads them at ``init``).
+
+    Raises:
+        SettingsError: a config file that cannot be read (see ``config_file_values``).
+    """
+    from tracker_core._config import DEFAULTS_FILE, config_file_values, is_config_file
+
+    if is_config_file(config):
+        config = config_file_values(config)
+    defaults = config_file_values(DEFAULTS_FILE, must_exist=False) if os.path.isfile(DEFAULTS_FILE) else None
+    if not defaults:
+        return config
+    if config is None:
+        return defaults
+    from tracker_core._config import to_config_dict
+    from tracker_core._encoding import Problem
+
+    problems: list[Problem] = []
+    values = to_config_dict(config, problems)
+    for problem in problems:
+        warn_once(f"config:{problem.key}", f"tracker: left out config {problem.key!r}: {problem.reason}")
+    return {**defaults, **values}
+
+
 def _filter_config(config: Any, include: list[str] | None, exclude: list[str] | None) -> Any:
     if include is None and exclude is None:
         return config
@@ -242,7 +283,7 @@ def translate(arguments: dict[str, Any], config: Any) -> tuple[dict[str, Any], A
         value = wandb.get(name)
         if value is not None and value is not False and value != "never":
             warn_once(name, f"tracker: init({name}={value!r}) has no effect here: {reason}.")
-    config = _filter_config(config, _keys("config_include_keys", wandb.get("config_include_keys")),
+    config = _filter_config(_with_files(config), _keys("config_include_keys", wandb.get("config_include_keys")),
                             _keys("config_exclude_keys", wandb.get("config_exclude_keys")))
     _translate_words(arguments, extras)
     _branch_points(arguments, wandb, extras)
@@ -254,12 +295,8 @@ def _translate_words(arguments: dict[str, Any], extras: InitExtras) -> None:
     resume = arguments.get("resume")
     if resume is False:
         arguments["resume"] = None
-    elif resume is True or resume == "auto":
-        arguments["resume"] = "allow"
-        if arguments.get("id") is None:
-            warn_once("resume-auto", f"tracker: init(resume={resume!r}) without an id starts a new run: the last "
-                      f"crashed run is not picked up automatically here. Pass id=<run id> (with resume='allow') "
-                      f"to continue a run.", stacklevel=5)
+    elif resume is True:
+        arguments["resume"] = "auto"  # W&B: True is "auto" (the store's last unfinished run, else a new one)
     reinit = arguments.get("reinit")
     if reinit is True:
         arguments["reinit"] = "finish_previous"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker_core._encoding import MediaRef, decode_tree
 from tracker_core._errors import RunLockedError, RunNotFoundError, SettingsError, TrackerError
+from tracker_core._paginated import Runs
 from tracker_core._process import current_identity, writer_state
 from tracker_core._query import compile_filters, sort_runs
 from tracker_core._readback import RunFile, check_count, check_keys, list_files, sample_evenly, scan_rows
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from tracker_core.artifacts import ArtifactStore, ArtifactVersion
     from tracker_core.artifacts._entries import ArtifactEntry
 
-__all__ = ["Api", "StoredArtifact", "StoredRun"]
+__all__ = ["Api", "Runs", "StoredArtifact", "StoredRun"]
 
 _EDITABLE = ("name", "notes", "tags", "group", "job_type")
 
@@ -402,20 +403,35 @@ class Api:
 
     def runs(self, path: str | None = None, filters: Mapping[str, Any] | Sequence[str] | None = None,
              order: str | None = None, per_page: int = 50, include_sweeps: bool = True, lazy: bool = True
-             ) -> list[StoredRun]:
-        """The runs of project ``path`` (all projects when None) that match ``filters``, sorted by ``order``.
+             ) -> Runs:
+        """The runs of project ``path`` (all projects when None) that match ``filters``, sorted by ``order``,
+        as W&B's paginated ``Runs`` (a lazy sequence, ``per_page`` runs a page; see ``tracker_core._paginated``).
 
         ``path`` is a project, or W&B's ``"entity/project"``: then runs recorded with another entity
         are left out (runs recorded without one are kept; the local store holds one team's runs).
         Without ``order``, oldest first. See ``tracker_core._query`` for the filter language
         (MongoDB-style dicts with this project's or W&B's field names, or expressions like
-        ``"config.lr<1e-3"``). ``per_page``, ``include_sweeps`` and ``lazy`` are accepted for W&B.
+        ``"config.lr<1e-3"``). ``include_sweeps`` and ``lazy`` are accepted for W&B. The local store
+        is read in one pass when the first page is asked for.
 
         Raises:
-            SettingsError: an unknown field or operator in filters or order.
+            SettingsError: an unknown field or operator in filters or order; ``per_page`` below 1.
         """
         entity, project = _entity_and_project(path)
         match = compile_filters(filters)
+        found: list[StoredRun] = []
+        read = False
+
+        def fetch(offset: int, limit: int) -> tuple[list[StoredRun], int]:
+            nonlocal read
+            if not read:
+                found.extend(self._matching(entity, project, match, order))
+                read = True
+            return found[offset:offset + limit], len(found)
+
+        return Runs([fetch], per_page, path)
+
+    def _matching(self, entity: str | None, project: str | None, match: Any, order: str | None) -> list[StoredRun]:
         runs = []
         for name in [project] if project else self.projects():
             for run_id, summary in project_digests(self.root, name).items():
@@ -436,7 +452,7 @@ class Api:
 
         if goal not in ("min", "max"):
             raise SettingsError("goal", f"{goal!r} is not 'min' or 'max'", "pass goal='min' or goal='max'")
-        return find_best(self.runs(project, filters), metric, goal)
+        return find_best(list(self.runs(project, filters, per_page=1000)), metric, goal)
 
     def artifact(self, ref: str) -> StoredArtifact:
         """An artifact version: ``name``, ``name:latest``, ``name:v3`` or ``name:<alias>``.

@@ -76,7 +76,7 @@ def _selected(api: Api, args: argparse.Namespace, order: str | None = None) -> l
         raise RunNotFoundError(f"no project {args.project!r} in {api.root}",
                                f"did you mean {', '.join(close)}?" if close else
                                "known projects: " + (", ".join(api.projects()) or "none yet"))
-    return api.runs(args.project, filters, order)
+    return list(api.runs(args.project, filters, order, per_page=500))
 
 
 def _metric_names(runs: list[StoredRun]) -> list[str]:

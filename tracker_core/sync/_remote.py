@@ -15,13 +15,16 @@ from typing import Any
 from tracker_core._best import Best
 from tracker_core._encoding import decode_tree
 from tracker_core._errors import RunNotFoundError, SettingsError, TrackerError
+from tracker_core._paginated import PageFetch, Runs
 from tracker_core._readback import check_count, check_keys, sample_evenly
 from tracker_core.api import _EDITABLE, Api, StoredRun
 from tracker_core.sync._client import ServerClient, ServerError, segment
 
 __all__ = ["RemoteApi", "RemoteRun", "filter_expressions"]
 
-_PAGE = 500
+_MOST_A_PAGE = 10_000
+"""The most runs asked for in one request (the server takes up to 100,000)."""
+
 
 
 def _time(value: Any) -> datetime.datetime | None:
@@ -236,27 +239,26 @@ class RemoteApi(Api):
 
     def runs(self, path: str | None = None, filters: Mapping[str, Any] | Sequence[str] | None = None,
              order: str | None = None, per_page: int = 50, include_sweeps: bool = True, lazy: bool = True
-             ) -> list[StoredRun]:
-        """The runs of ``entity/project`` (every project when None) matching ``filters``, sorted by ``order``.
-        ``per_page``, ``include_sweeps`` and ``lazy`` are accepted for W&B.
+             ) -> Runs:
+        """The runs of ``entity/project`` (every project when None) matching ``filters``, sorted by ``order``,
+        as W&B's paginated ``Runs``: one request per ``per_page`` runs, the first one now.
+        ``include_sweeps`` and ``lazy`` are accepted for W&B.
 
         Raises:
             SettingsError: a filter the server cannot take.
             ServerError: the server refused or could not be reached.
         """
         expressions = filter_expressions(filters)
-        found: list[StoredRun] = []
-        for name in [path] if path else self.projects():
-            entity, project_name = self._entity_project(name)
-            found += self._runs_of(entity, project_name, expressions, order)
-        return found
+        sources = [self._runs_of(*self._entity_project(name), expressions, order)
+                   for name in ([path] if path else self.projects())]
+        return Runs(sources, per_page, path)
 
-    def _runs_of(self, entity: str, project: str, expressions: list[str], order: str | None) -> list[StoredRun]:
-        found: list[StoredRun] = []
+    def _runs_of(self, entity: str, project: str, expressions: list[str], order: str | None) -> PageFetch:
         path = f"/api/v1/runs/{segment(entity)}/{segment(project)}"
-        while True:
+
+        def fetch(offset: int, limit: int) -> tuple[list[StoredRun], int]:
             params: list[tuple[str, Any]] = [("filters", text) for text in expressions]
-            params += [("limit", _PAGE), ("offset", len(found))]
+            params += [("limit", min(limit, _MOST_A_PAGE)), ("offset", offset)]  # a shorter page: Runs asks again
             if order:
                 params.append(("order", order))
             try:
@@ -266,10 +268,9 @@ class RemoteApi(Api):
                     raise RunNotFoundError(f"no project {entity}/{project} on {self.client.url}",
                                            "list them with Api(server=...).projects()") from None
                 raise
-            page = [RemoteRun(self, data) for data in answer.get("runs", [])]
-            found += page
-            if not page or len(found) >= int(answer.get("total", 0)):
-                return found
+            return [RemoteRun(self, data) for data in answer.get("runs", [])], int(answer.get("total", 0))
+
+        return fetch
 
     def run(self, path: str) -> StoredRun:
         """A run by ``entity/project/id`` (or ``project/id`` with a default team).
