@@ -259,6 +259,27 @@ def test_media_travel_once_per_team_by_digest(ingest: Ingest) -> None:
         assert ingest.records(run) == local_records(run)
 
 
+def test_every_file_a_medium_names_travels_lists_layers_and_table_cells(ingest: Ingest) -> None:
+    np = pytest.importorskip("numpy")
+    pixels = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    mask = {"pred": {"mask_data": np.eye(4, dtype=np.uint8), "class_labels": {1: "cat"}}}
+    boxes = {"gt": {"box_data": [{"position": {"minX": 0.1, "maxX": 0.6, "minY": 0.2, "maxY": 0.7}, "class_id": 1}],
+                    "class_labels": {1: "cat"}}}
+    run = tracker_core.init(project="p")
+    run.log({"grid": [tracker_core.Image(pixels), tracker_core.Image(pixels + 1, caption="b")],
+             "seg": tracker_core.Image(pixels + 2, masks=mask, boxes=boxes),
+             "table": tracker_core.Table(columns=["img"], data=[[tracker_core.Image(pixels + 3)]])})
+    run.finish()
+    up = uploader(ingest.url, run)
+    up.start()
+    up.stop(time.monotonic() + 20)
+    on_disk = {str(path.relative_to(run.dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+               for path in Path(run.dir, "media").iterdir()}
+    assert len(on_disk) == 7  # two list items; an image, its mask and its boxes; a table and its cell
+    sent = ingest.files(run)
+    assert {path: sent[path]["sha256"] for path in on_disk if path in sent} == on_disk
+
+
 def test_with_the_server_down_stop_returns_by_its_deadline_and_says_what_is_left(
         capsys: pytest.CaptureFixture[str]) -> None:
     run = finished_run(rows=30)

@@ -238,7 +238,26 @@ def test_a_fork_copies_only_media_files_inside_the_run_folder() -> None:
     row = {"ok": {"$m": {"kind": "table", "file": "media/abc.json"}},
            "items": {"$m": {"kind": "list", "items": [{"file": "media/d.png"}, {"file": "media/../../../etc/x"}]}},
            "odd": {"$m": {"file": "media\\..\\..\\x"}}, "plain": 3}
-    assert sorted(_media_files(row)) == ["media/abc.json", "media/d.png"]
+    assert sorted(_media_files(row, "/nonexistent")) == ["media/abc.json", "media/d.png"]
+
+
+def test_a_fork_copies_list_items_mask_and_box_layers_and_table_cells() -> None:
+    np = pytest.importorskip("numpy")
+    pixels = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    source = tracker_core.init(project="opts", id="media-source")
+    source.log({"grid": [tracker_core.Image(pixels), tracker_core.Image(pixels + 1)],
+                "seg": tracker_core.Image(pixels + 2, masks={"pred": {"mask_data": np.eye(4, dtype=np.uint8),
+                                                                       "class_labels": {1: "cat"}}}),
+                "table": tracker_core.Table(columns=["img"], data=[[tracker_core.Image(pixels + 3)]])})
+    source.log({"loss": 1.0})
+    source.finish()
+    fork = tracker_core.init(project="opts", fork_from="media-source?_step=0")
+    fork.finish()
+    copied = sorted(path.name for path in Path(fork.dir or "", "media").iterdir())
+    assert copied == sorted(path.name for path in Path(source.dir or "", "media").iterdir())
+    assert len(copied) == 6  # two list items, an image and its mask, a table and its cell
+    cell = _history(fork)[0]["table"].rows()[0][0]
+    assert cell.path.startswith(str(fork.dir)) and os.path.exists(cell.path)
 
 
 def test_fork_from_copies_saved_files_and_the_hand_set_summary_up_to_the_step(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from tracker_core._encoding import decode_tree
 from tracker_core._errors import RunNotFoundError
 from tracker_core._run_files import note_meta
 from tracker_core._step import MetricDefinition
+from tracker_core.media._stored import stored_files
 from tracker_core.store._log import parse_records, read_log
 from tracker_core.store._run_dir import RunDir
 
@@ -87,17 +88,19 @@ def _kept_records(source: RunDir, step: int) -> _Kept:
     return kept
 
 
-def _media_files(value: Any) -> Iterator[str]:
-    """The ``media/...`` files a logged (tagged) value names, tables and lists included."""
+def _media_files(value: Any, run_dir: str) -> Iterator[str]:
+    """The files a logged (tagged) value names, relative to the run's folder: media, their mask and box
+    layers, tables' cells, in lists and dicts."""
     if isinstance(value, dict):
-        name = value.get("file")
-        if isinstance(name, str) and name.startswith("media/") and ".." not in name.split("/") and "\\" not in name:
-            yield name  # a name that could leave the run's folder is never followed
+        media = value.get("$m") if len(value) == 1 else None
+        if isinstance(media, dict):
+            yield from (name for name, _digest in stored_files(media, run_dir))
+            return
         for item in value.values():
-            yield from _media_files(item)
+            yield from _media_files(item, run_dir)
     elif isinstance(value, list):
         for item in value:
-            yield from _media_files(item)
+            yield from _media_files(item, run_dir)
 
 
 def _copy_files(source: str, target: str) -> None:
@@ -133,9 +136,10 @@ def fork_history(run: Run, source: RunDir, step: int) -> None:
         if writer is None or records.inactive is not None:
             return
         for row in kept.rows:
-            for name in _media_files(row.get("data")):
+            for name in _media_files(row.get("data"), source.path):
                 destination = os.path.join(target, name)
                 if not os.path.exists(destination) and os.path.exists(os.path.join(source.path, name)):
+                    os.makedirs(os.path.dirname(destination), exist_ok=True)
                     shutil.copyfile(os.path.join(source.path, name), destination)
             writer.append_row({"seq": writer.seq + 1, "t": time.time(), "type": "log", "step": row["step"],
                                "data": row.get("data") or {}})

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+import orjson
 
 from tracker_core.media._base import EncodedMedia, Media, MediaFile, make_file
 from tracker_core.media._errors import MediaError
 
-__all__ = ["StoredMedia", "referenced_files"]
+__all__ = ["StoredMedia", "referenced_files", "stored_files"]
 
 
 def referenced_files(fields: Mapping[str, Any]) -> list[str]:
@@ -18,6 +20,45 @@ def referenced_files(fields: Mapping[str, Any]) -> list[str]:
     for layers in (fields.get("masks") or {}, fields.get("boxes") or {}):
         names.extend(layer["file"] for layer in layers.values() if isinstance(layer, Mapping) and layer.get("file"))
     return names
+
+
+def _safe(name: str) -> bool:
+    return not name.startswith("/") and "\\" not in name and ".." not in name.split("/")
+
+
+def stored_files(fields: Mapping[str, Any], run_dir: str) -> Iterator[tuple[str, str | None]]:
+    """(path relative to ``run_dir``, sha256 where the fields give it) of every file a logged medium's
+    record fields name: a list's items', its own file, its mask and box layers' (named beside it), and
+    for a table the files of its media cells, read from the table's own file. A name that could leave
+    the run's folder is skipped; a table file that cannot be read yields only itself."""
+    if fields.get("kind") == "list":
+        for item in fields.get("items") or ():
+            if isinstance(item, Mapping):
+                yield from stored_files(item, run_dir)
+        return
+    own = fields.get("file")
+    if not isinstance(own, str) or not _safe(own):
+        return
+    yield own, fields.get("sha256") if isinstance(fields.get("sha256"), str) else None
+    folder = os.path.dirname(own)
+    for layers in (fields.get("masks"), fields.get("boxes")):
+        for layer in (layers or {}).values() if isinstance(layers, Mapping) else ():
+            name = layer.get("file") if isinstance(layer, Mapping) else None
+            if isinstance(name, str) and _safe(name):
+                digest = layer.get("sha256")
+                yield os.path.join(folder, name), digest if isinstance(digest, str) else None
+    if fields.get("kind") == "table":
+        try:
+            with open(os.path.join(run_dir, own), "rb") as file:
+                table = orjson.loads(file.read())
+        except (OSError, orjson.JSONDecodeError):
+            return
+        for row in table.get("data") or [] if isinstance(table, dict) else []:
+            for cell in row if isinstance(row, list) else []:
+                media = cell.get("$m") if isinstance(cell, dict) else None
+                if isinstance(media, dict) and isinstance(media.get("file"), str):
+                    for name, digest in stored_files({**media, "kind": None}, run_dir):
+                        yield os.path.join(folder, name), digest
 
 
 class StoredMedia(Media):

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from tracker_core.media._stored import stored_files
 from tracker_core.sync._client import ServerClient, ServerError, segment
 from tracker_core.sync._state import SyncState, last_seq_in_log
 
@@ -213,7 +214,7 @@ class RunUpload:
         state = self._state()
         wanted: dict[str, tuple[str, str]] = {}
         for record in records:
-            for path, digest in _media_refs(record):
+            for path, digest in _media_refs(record, self.run_dir):
                 if state.files.get(path) != digest:
                     wanted[path] = (digest, os.path.join(self.run_dir, path))
         if wanted:
@@ -406,19 +407,21 @@ class _Batch:
             at = body.find(mark, line_end)
 
 
-def _media_refs(tree: Any) -> Iterator[tuple[str, str]]:
-    """(file, sha256) of every media tag (``{"$m": {...}}``) in a record."""
+def _media_refs(tree: Any, run_dir: str) -> Iterator[tuple[str, str]]:
+    """(file, sha256) of every file the media tags (``{"$m": {...}}``) in a record name: their own, their
+    mask and box layers', and a table's media cells'."""
     if isinstance(tree, dict):
         media = tree.get("$m") if len(tree) == 1 else None
         if isinstance(media, dict):
-            file, digest = media.get("file"), media.get("sha256")
-            if isinstance(file, str) and isinstance(digest, str) and _safe_relative(file):
-                yield file, digest
+            for file, digest in stored_files(media, run_dir):
+                if digest is not None and _SHA.fullmatch(digest):
+                    yield file, digest
+            return
         for value in tree.values():
-            yield from _media_refs(value)
+            yield from _media_refs(value, run_dir)
     elif isinstance(tree, list):
         for value in tree:
-            yield from _media_refs(value)
+            yield from _media_refs(value, run_dir)
 
 
 def _safe_relative(path: str) -> bool:
