@@ -252,6 +252,10 @@ class ServerSettings(BaseModel):
         None, json_schema_extra=_env(
             "TRACKER_S3_ENDPOINT_URL", "The S3-compatible endpoint of `--blobs s3://...` (MinIO, SeaweedFS, ...); "
             "AWS when unset. Credentials come from boto3's usual `AWS_*` variables and profiles."))
+    stale_slack: float = Field(
+        60.0, ge=0, json_schema_extra=_env(
+            "TRACKER_SERVER_STALE_SLACK", "Seconds of clock skew and delivery delay the server allows on top of "
+            "3 heartbeat intervals before a run with no final record reads as `crashed`."))
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
