@@ -81,8 +81,8 @@ class Settings(BaseModel):
                                      "one `tracker login` stored for that server."))
     sync_timeout: float = Field(
         30.0, ge=0, json_schema_extra=_env(
-            "TRACKER_SYNC_TIMEOUT", "Seconds `finish()` waits for the upload to the server; what is left then is "
-            "uploaded by `tracker sync`."))
+            "TRACKER_SYNC_TIMEOUT", "Seconds `finish()` waits for the upload to the server in all, counted from the "
+            "call; what is left then is uploaded by `tracker sync`, and one line says so."))
     project: str = Field(
         "uncategorized", min_length=1, max_length=128, pattern=r"^[^./\\\x00][^/\\\x00]*$",
         json_schema_extra=_env("TRACKER_PROJECT", "Project the run belongs to (a folder of the store).",
@@ -131,7 +131,8 @@ class Settings(BaseModel):
             "TRACKER_HEARTBEAT_INTERVAL", "Seconds between heartbeat records of a live run."))
     finish_timeout: float = Field(
         10.0, gt=0, json_schema_extra=_env(
-            "TRACKER_FINISH_TIMEOUT", "Upper bound in seconds on the time `finish()` may take."))
+            "TRACKER_FINISH_TIMEOUT", "Upper bound in seconds on the time `finish()` may take (an online run: "
+            "on its own steps; it returns within the larger of this and `sync_timeout`)."))
     console: Literal["auto", "off"] = Field(
         "auto", json_schema_extra=_env(
             "TRACKER_CONSOLE", "`auto` also saves stdout/stderr to `files/output.log`; `off` does not.",
