@@ -13,10 +13,15 @@ idle (``--settle``) so that background threads and processes of the peers can dr
   with the ``save()`` that Lightning's Trainer calls every 100 steps), ``mlflow.log_metrics``
   (sqlite store; fewer calls, it is slow).
 
-Budget (DESIGN.md, "Performance budgets"): median <= 2x the floor and <= 10 us.
-All files go to a temporary folder that is deleted at the end; nothing touches the network.
+With ``--sync``, one more contender: tracker_core streaming online to a real team server
+(``python -m tracker_server`` on a free loopback port, SQLite, started and stopped by this script),
+its uploader tailing the log while the rounds run (issue "The team server": with sync on, the
+median stays <= 2x the floor). Its paired ratio is printed on its own line.
 
-Run:  python benchmarks/bench_log.py [--quick] [--rounds N]
+Budget (DESIGN.md, "Performance budgets"): median <= 2x the floor and <= 10 us.
+All files go to a temporary folder that is deleted at the end; nothing leaves 127.0.0.1.
+
+Run:  python benchmarks/bench_log.py [--quick] [--rounds N] [--sync]
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ import logging
 import os
 import random
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import warnings
 from collections.abc import Callable
 
@@ -53,6 +61,64 @@ def tracker(tmp: str) -> tuple[Callable[[int], None], Callable[[], None]]:
 
     run = tracker_core.init(project="bench", dir=os.path.join(tmp, "tracker"), console="off", silent=True)
     return (lambda i: run.log(ROW, step=i)), run.finish
+
+
+_SERVER: dict[str, str] = {}  # url and key of the team server started for --sync
+
+
+def start_server(tmp: str) -> subprocess.Popen[bytes]:
+    """A team server on a free loopback port with a member key of team ``bench``, in ``_SERVER``."""
+    data = os.path.join(tmp, "server")
+    made = subprocess.run([sys.executable, "-m", "tracker_server", "keys", "create", "--team", "bench", "--name",
+                           "bench", "--data", data], capture_output=True, text=True, timeout=120, check=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "tracker_server", "--data", data, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("the team server did not start") from None
+            time.sleep(0.1)
+    _SERVER.update(url=url, key=made.stdout.strip().split()[-1])
+    return proc
+
+
+def tracker_online(tmp: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    import tracker_core
+
+    wandb_mode = os.environ.pop("WANDB_MODE", None)  # the peers' offline mode; it would win over mode="online"
+    try:
+        run = tracker_core.init(project="bench", dir=os.path.join(tmp, "tracker-online"), console="off", silent=True,
+                                mode="online", server=_SERVER["url"], api_key=_SERVER["key"], entity="bench",
+                                reinit="create_new")  # the offline contender stays active
+    finally:
+        if wandb_mode is not None:
+            os.environ["WANDB_MODE"] = wandb_mode
+    assert run.settings.mode == "online", run.settings.mode
+
+    def close() -> None:
+        """Finish (the uploader sends the rest), then check that the server holds every record."""
+        import json
+
+        run.finish()
+        request = urllib.request.Request(f"{_SERVER['url']}/api/v1/runs/bench/bench/{run.id}",
+                                         headers={"Authorization": f"Bearer {_SERVER['key']}"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            held = json.loads(answer.read())["last_seq"]
+        with open(os.path.join(str(run.dir), "events.jsonl"), "rb") as log:
+            local = json.loads(log.read().splitlines()[-1])["seq"]
+        print(f"sync on: the server holds seq {held} of the local log's {local}", flush=True)
+
+    return (lambda i: run.log(ROW, step=i)), close
 
 
 def wandb_offline(tmp: str) -> tuple[Callable[[int], None], Callable[[], None]]:
@@ -124,6 +190,8 @@ def mlflow_sqlite(tmp: str) -> tuple[Callable[[int], None], Callable[[], None]]:
 CONTENDERS: list[tuple[str, tuple[str, ...], Setup, int, int, str]] = [
     ("floor (orjson + write)", ("orjson",), floor, 2000, 500, ""),
     ("tracker_core", ("tracker_core",), tracker, 2000, 500, ""),
+    ("tracker_core, sync on", ("tracker_core", "tracker_server"), tracker_online, 2000, 500,
+     "uploader streaming to a team server"),
     ("wandb offline", ("wandb",), wandb_offline, 100, 40, ""),
     ("trackio", ("trackio",), trackio_local, 300, 100, "queued in memory, written by a thread"),
     ("TensorBoard SummaryWriter", ("torch", "tensorboard"), tensorboard, 300, 100, "add_scalar x4"),
@@ -139,14 +207,21 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="timed rounds (default 51, quick 11)")
     parser.add_argument("--settle", type=float, default=0.05,
                         help="seconds of idle after each batch, so background threads/processes drain")
+    parser.add_argument("--sync", action="store_true", help="also tracker_core streaming to a real team server")
     args = parser.parse_args()
     rounds = args.rounds or (11 if args.quick else 51)
     tmp = tempfile.mkdtemp(prefix="bench_log_")
     use_offline_env(tmp)
     warnings.simplefilter("ignore")
     active, skipped = [], []
+    server = None
     try:
+        if args.sync:
+            server = start_server(tmp)
         for name, modules, setup, batch, quick_batch, note in CONTENDERS:
+            if setup is tracker_online and not args.sync:
+                skipped.append(name)
+                continue
             if not installed(*modules):
                 skipped.append(name)
                 continue
@@ -172,15 +247,18 @@ def main() -> int:
         for c in active:
             c["close"]()
     finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
         shutil.rmtree(tmp, ignore_errors=True)
 
     by_name = {c["name"]: c for c in active}
     floor_us = median(by_name["floor (orjson + write)"]["us"])
     ours_us = median(by_name["tracker_core"]["us"])
     rows = []
-    for name, *_ in CONTENDERS:
+    for name, _, setup, *_ in CONTENDERS:
         if name in skipped:
-            rows.append([name, "not installed", "", "", "", "", ""])
+            rows.append([name, "not run (--sync)" if setup is tracker_online else "not installed", "", "", "", "", ""])
             continue
         c = by_name[name]
         mid, (q1, q3) = median(c["us"]), quartiles(c["us"])
@@ -193,6 +271,11 @@ def main() -> int:
                                            strict=True)])
     ok = ours_us <= 2 * floor_us and ours_us <= 10
     print(f"\ntracker_core / floor within the same round (median of {rounds} paired ratios): {paired:.2f}x")
+    if "tracker_core, sync on" in by_name:
+        online = by_name["tracker_core, sync on"]["us"]
+        online_paired = median([o / f for o, f in zip(online, by_name["floor (orjson + write)"]["us"], strict=True)])
+        print(f"tracker_core with sync on / floor within the same round: {online_paired:.2f}x "
+              f"(median {median(online):.2f} us)")
     print(f"budget: tracker_core median {ours_us:.2f} us <= 2x floor ({2 * floor_us:.2f} us) "
           f"and <= 10 us: {verdict(ok)}")
     return 0 if ok else 1

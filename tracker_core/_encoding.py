@@ -32,7 +32,7 @@ from tracker_core._values import decode_tree as _decode_plain_tree
 from tracker_core._values import encode_tree as _encode_plain_tree
 
 __all__ = ["ACCEPTED_SCALARS", "RESERVED_KEYS", "MediaRef", "Problem", "decode_row", "decode_tree", "encode_tree",
-           "is_media", "normalize_row", "tag_row", "tag_scalar", "to_scalar", "to_tree", "untag"]
+           "is_media", "normalize_row", "plain_row", "tag_row", "tag_scalar", "to_scalar", "to_tree", "untag"]
 
 ACCEPTED_SCALARS = (
     "int, float, bool, str, None, NumPy scalars, 0-d NumPy arrays or torch tensors, "
@@ -65,6 +65,25 @@ def _remember_good_key(key: object) -> bool:
 
 
 _PLAIN = frozenset({float, int, str, bool, type(None)})
+
+
+def plain_row(data: dict[Any, Any]) -> dict[str, Any] | None:
+    """``data`` itself when it is already a row as logged: known-good keys, plain scalars (ASCII text),
+    every float finite; None when ``normalize_row`` has to look (a new key, NaN, a nested dict, ...).
+
+    The hot path of ``log()``: it allocates nothing.
+    """
+    good_keys = _GOOD_KEYS
+    for key, value in data.items():
+        kind = type(value)
+        if kind is float:
+            if value - value:  # NaN or ±Inf: x - x is NaN (truthy), not 0.0
+                return None
+        elif kind not in _PLAIN or (kind is str and not value.isascii()):
+            return None
+        if key not in good_keys:
+            return None
+    return data
 
 
 def normalize_row(data: Mapping[Any, Any]) -> tuple[dict[str, Any], list[Problem], bool]:

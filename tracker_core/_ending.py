@@ -1,7 +1,9 @@
 """How a run ends: ``finish()``, the hand-off from exit hooks and signals (``_lifecycle``), ``detach()``,
 and a forked child.
 
-At the end of a writing run, in this order (bounded by ``finish_timeout``):
+At the end of a writing run, in this order (steps 1 to 4 bounded by ``finish_timeout``, the wait for the
+upload in step 5 by ``sync_timeout``, both counted from the moment the run began to end, so ``finish()``
+returns within the larger of the two):
 
 1. a run that did not finish well raises its "run ended" alert;
 2. watch hooks are removed, pending alert deliveries get a bounded wait;
@@ -152,7 +154,8 @@ class RunEnding:
                 records.inactive = "finished" if records.inactive == "disabled" else records.inactive
                 self._run_callbacks()
             return
-        deadline = time.monotonic() + self._settings.finish_timeout
+        started = time.monotonic()
+        deadline = started + self._settings.finish_timeout
         if status != "finished":
             self._alerts.run_ended(status, exit_code, traceback_text, signal_name, self.preempting)
         self._stop_before_final(deadline)
@@ -166,7 +169,7 @@ class RunEnding:
                 records.write_final(self._final(status, exit_code, traceback_text, signal_name))
         finally:
             records.lock.release()
-        self._ended()
+        self._ended(started)
         if not (self._settings.silent if quiet is None else quiet):
             run_dir = records.run_dir.path if records.run_dir else None
             print(f"tracker: run {records.name} ({records.run_id}) {status} -> {run_dir}", file=sys.stderr)
@@ -199,11 +202,12 @@ class RunEnding:
         records = self._records
         if records.inactive is not None or not self._closing.acquire(blocking=False):
             return
-        self._stop_before_final(time.monotonic() + self._settings.finish_timeout)
+        started = time.monotonic()
+        self._stop_before_final(started + self._settings.finish_timeout)
         with records.lock:
             records.inactive = "detached"
             records.write_detach()
-        self._ended()
+        self._ended(started)
 
     def _stop_before_final(self, deadline: float) -> None:
         """Remove watch hooks, wait (bounded) for pending alerts, stop the services that end before the final record."""
@@ -211,9 +215,10 @@ class RunEnding:
         self._alerts.flush(max(0.0, deadline - time.monotonic() - 1.0))
         self._services.stop_before_final(deadline)
 
-    def _ended(self) -> None:
-        """After the final (or detach) record: the after_final services, the hooks, the callbacks."""
-        self._services.stop_after_final(time.monotonic() + self._settings.finish_timeout)
+    def _ended(self, started: float) -> None:
+        """After the final (or detach) record: the after_final services (the uploader, given what is left
+        of ``sync_timeout`` since the end began at ``started``), the hooks, the callbacks."""
+        self._services.stop_after_final(started + self._settings.sync_timeout)
         _lifecycle.unregister(self)
         if self in _live:
             _live.remove(self)

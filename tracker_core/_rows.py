@@ -1,8 +1,9 @@
 """The row path: one ``log()`` row from the user's dict to the log, one way.
 
-normalise (``_encoding``) -> tag NaN/±Inf and store media (``_media_store``) -> step rules
-(``_step``: the step counter, step metrics, plateaus) -> ``LogWriter.append_row``. A row behind
-the current step is kept aside; ``define_metric`` and rewinds change the rules and the step.
+normalise (``_encoding``; a row that is already plain is taken as it is) -> tag NaN/±Inf and store
+media (``_media_store``) -> step rules (``_step``: the step counter, step metrics, plateaus) ->
+``LogWriter.append_row``. A row behind the current step is kept aside; ``define_metric`` and
+rewinds change the rules and the step.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tracker_core._encoding import Problem, is_media, normalize_row, tag_row, tag_scalar
+from tracker_core._encoding import Problem, is_media, normalize_row, plain_row, tag_row, tag_scalar
 from tracker_core._errors import StepOrderError, TrackerError
 from tracker_core._media_store import store_media
 from tracker_core._notices import warn
@@ -69,11 +70,13 @@ class RowPath:
             data = self._with_pending(data)
         stalls = None
         try:
-            row, problems, special = normalize_row(data) if type(data) is dict else _as_row(data)
-            if problems:
-                self._notices.report_problems(problems)
-            if special:  # NaN/±Inf to tag, media to encode and store: on the caller's thread, outside the lock
-                row = self._encode_special(row)
+            row = plain_row(data) if type(data) is dict else None  # the common row, as it comes
+            if row is None:
+                row, problems, special = normalize_row(data) if type(data) is dict else _as_row(data)
+                if problems:
+                    self._notices.report_problems(problems)
+                if special:  # NaN/±Inf to tag, media to encode and store: on the caller's thread, outside the lock
+                    row = self._encode_special(row)
             if step is not None and (type(step) is not int or step < 0):
                 step = self._checked_step(step)
             lock = records.lock

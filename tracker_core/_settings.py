@@ -81,8 +81,8 @@ class Settings(BaseModel):
                                      "one `tracker login` stored for that server."))
     sync_timeout: float = Field(
         30.0, ge=0, json_schema_extra=_env(
-            "TRACKER_SYNC_TIMEOUT", "Seconds `finish()` waits for the upload to the server; what is left then is "
-            "uploaded by `tracker sync`."))
+            "TRACKER_SYNC_TIMEOUT", "Seconds `finish()` waits for the upload to the server in all, counted from the "
+            "call; what is left then is uploaded by `tracker sync`, and one line says so."))
     project: str = Field(
         "uncategorized", min_length=1, max_length=128, pattern=r"^[^./\\\x00][^/\\\x00]*$",
         json_schema_extra=_env("TRACKER_PROJECT", "Project the run belongs to (a folder of the store).",
@@ -132,7 +132,8 @@ class Settings(BaseModel):
             "TRACKER_HEARTBEAT_INTERVAL", "Seconds between heartbeat records of a live run."))
     finish_timeout: float = Field(
         10.0, gt=0, json_schema_extra=_env(
-            "TRACKER_FINISH_TIMEOUT", "Upper bound in seconds on the time `finish()` may take."))
+            "TRACKER_FINISH_TIMEOUT", "Upper bound in seconds on the time `finish()` may take (an online run: "
+            "on its own steps; it returns within the larger of this and `sync_timeout`)."))
     console: Literal["auto", "off"] = Field(
         "auto", json_schema_extra=_env(
             "TRACKER_CONSOLE", "`auto` also saves stdout/stderr to `files/output.log`; `off` does not.",
@@ -253,6 +254,10 @@ class ServerSettings(BaseModel):
         None, json_schema_extra=_env(
             "TRACKER_S3_ENDPOINT_URL", "The S3-compatible endpoint of `--blobs s3://...` (MinIO, SeaweedFS, ...); "
             "AWS when unset. Credentials come from boto3's usual `AWS_*` variables and profiles."))
+    stale_slack: float = Field(
+        60.0, ge=0, json_schema_extra=_env(
+            "TRACKER_SERVER_STALE_SLACK", "Seconds of clock skew and delivery delay the server allows on top of "
+            "3 heartbeat intervals before a run with no final record reads as `crashed`."))
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

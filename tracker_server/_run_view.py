@@ -11,7 +11,16 @@ from tracker_server._models import Run
 
 __all__ = ["STALE_SLACK", "effective_state", "run_json", "stale_after"]
 
-STALE_SLACK = 60.0  # seconds of clock skew and delivery delay allowed on top of 3 heartbeat intervals
+
+def _stale_slack() -> float:
+    from tracker_core._settings import ServerSettings, resolve
+
+    return resolve(ServerSettings, {}).stale_slack
+
+
+STALE_SLACK = _stale_slack()
+"""Seconds of clock skew and delivery delay allowed on top of 3 heartbeat intervals (``TRACKER_SERVER_STALE_SLACK``,
+read when the server process starts)."""
 
 
 def stale_after(heartbeat_interval: float) -> float:

@@ -2,7 +2,9 @@
 
 ``log()`` never waits for it: it only reads the run's files, on its own daemon thread. It is
 stopped after the run's final record (``after_final``), then drains what it can until the
-run's ``sync_timeout``; what is left stays on disk for ``tracker sync`` and is named in one line.
+deadline the run's end gives it (``sync_timeout`` after ``finish()`` was called, so that
+``finish()`` waits for the upload that long in all); what is left stays on disk for
+``tracker sync`` and is named in one line.
 """
 
 from __future__ import annotations
@@ -73,13 +75,13 @@ class Uploader:
         self._thread.start()
 
     def stop(self, deadline: float) -> None:
-        """Drain the complete log, then give up; never raises. The time allowed is ``sync_timeout``
-        seconds from now when one was given, else until ``deadline`` (``time.monotonic()``).
+        """Drain the complete log until ``deadline`` (``time.monotonic()``; and at most ``sync_timeout``
+        seconds from now when one was given), then give up; never raises.
 
         Prints one line when records are left for ``tracker sync``.
         """
         if self._sync_timeout is not None:
-            deadline = time.monotonic() + self._sync_timeout
+            deadline = min(deadline, time.monotonic() + self._sync_timeout)
         try:
             self._stopping.set()
             self._wake.set()
