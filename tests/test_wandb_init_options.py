@@ -86,6 +86,19 @@ def test_dryrun_is_offline_and_online_without_a_server_warns_and_runs_offline() 
     assert Api().run(online.path).status == "finished"
 
 
+def test_online_asked_in_init_beats_wandb_mode_offline_where_a_server_is_configured(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("TRACKER_SERVER", "http://127.0.0.1:9")  # nothing listens: the upload is left for sync
+    monkeypatch.setenv("TRACKER_API_KEY", "trk_test_not_a_real_key")
+    monkeypatch.setenv("TRACKER_SYNC_TIMEOUT", "0.5")
+    online = tracker_core.init(project="opts", mode="online")
+    assert not online.offline and online.settings.mode == "online"
+    online.finish()
+    monkeypatch.delenv("TRACKER_SERVER")
+    assert tracker_core.init(project="opts").offline  # and the environment's offline holds otherwise
+
+
 def test_reinit_words_of_wandb() -> None:
     first = tracker_core.init(project="opts")
     assert tracker_core.init(project="opts", reinit=False) is first  # W&B: False is return_previous

@@ -309,8 +309,16 @@ def _translate_words(arguments: dict[str, Any], extras: InitExtras) -> None:
     mode = arguments.get("mode")
     if mode == "dryrun":
         arguments["mode"] = "offline"
-    elif mode in ("online", "shared", "run"):
-        arguments["mode"], extras.asked_online = None, True  # online where a server is configured
+    elif mode in ("online", "shared", "run"):  # online where a server is configured, even over WANDB_MODE=offline
+        arguments["mode"], extras.asked_online = "online" if _server_configured(arguments) else None, True
+
+
+def _server_configured(arguments: Mapping[str, Any]) -> bool:
+    """Whether init's arguments, TRACKER_SERVER or a stored ``tracker login`` name a team server."""
+    from tracker_core._settings import Settings, _environment
+    from tracker_core.sync._credentials import load_credentials
+
+    return bool(arguments.get("server") or _environment(Settings, "server", os.environ) or load_credentials())
 
 
 def _branch_points(arguments: dict[str, Any], wandb: dict[str, Any], extras: InitExtras) -> None:
