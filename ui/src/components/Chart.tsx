@@ -57,7 +57,16 @@ export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom, integ
         ...(integerX ? { values: (_u: uPlot, ticks: number[]) => ticks.map((v) => (Number.isInteger(v) ? String(v) : "")) } : {}) }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: {
-        draw: [(u) => { const panel = box.current?.parentElement; if (panel) panel.dataset.ymax = String(u.scales.y!.max); }],
+        draw: [(u) => {  // what was drawn, for tests and benchmarks: the scales, the plot box, each run's newest value
+          const panel = box.current?.parentElement;
+          if (!panel) return;
+          const d = panel.dataset;
+          d.xmin = String(u.scales.x!.min); d.xmax = String(u.scales.x!.max);
+          d.ymin = String(u.scales.y!.min); d.ymax = String(u.scales.y!.max);
+          d.bbox = [u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height].join(",");
+          d.last = runs.map((r) => { const y = r.data.y; return y.length ? String(y[y.length - 1] ?? "") : ""; }).join(",");
+          d.drawn = String(runs.length);
+        }],
         setCursor: [(u) => { const i = u.cursor.idx; setHover(i === null || i === undefined ? null : (u.data[0][i] ?? null)); }],
         setSelect: [(u) => {
           if (u.select.width < 3) return;

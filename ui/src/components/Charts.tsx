@@ -3,7 +3,7 @@
 // for a zoomed range (down to raw points); live records extend the lines without re-fetching.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { get, runPath, type Run } from "../api";
+import { get, type Params, runPath, type Run } from "../api";
 import { subscribe } from "../lib/live";
 import { navigate } from "../lib/router";
 import { appendPoints, type BucketSeries, type Drawable, fromBuckets } from "../lib/series";
@@ -18,7 +18,20 @@ const BUCKETS = 800;
 interface History { x: string; bucketed?: boolean; series: Record<string, BucketSeries> }
 type Loaded = Record<string, Record<string, Drawable>>;
 
-const start = (run: Run) => run.created_at;
+const start = (run: Pick<Run, "created_at">) => run.created_at;
+
+type RunRef = Pick<Run, "entity" | "project" | "id" | "created_at">;
+
+/** A run's history request for the view (buckets for the panel width); null where it needs the run's start
+ * time and ``run`` has none yet. */
+export function historyRequest(run: RunRef, view: ViewState): [string, Params] | null {
+  const relative = view.x === "_relative";
+  if (relative && !run.created_at) return null;
+  const offset = relative ? start(run) : 0;
+  return [`${runPath(run.entity, run.project, run.id)}/history`, {
+    x: relative ? "_timestamp" : view.x, buckets: BUCKETS, min_x: view.range ? view.range[0] + offset : undefined,
+    max_x: view.range ? view.range[1] + offset : undefined }];
+}
 
 export function Charts({ runs, view, only, exclude }: { runs: Run[]; view: ViewState; only?: (key: string) => boolean; exclude?: (key: string) => boolean }) {
   const [loaded, setLoaded] = useState<Loaded>({});
@@ -34,9 +47,7 @@ export function Charts({ runs, view, only, exclude }: { runs: Run[]; view: ViewS
     setLoading(true);
     Promise.all(runs.map(async (run) => {
       const offset = relative ? start(run) : 0;
-      const h = await get<History>(`${runPath(run.entity, run.project, run.id)}/history`, {
-        x: serverX, buckets: BUCKETS, min_x: view.range ? view.range[0] + offset : undefined,
-        max_x: view.range ? view.range[1] + offset : undefined }, abort.signal);
+      const h = await get<History>(...historyRequest(run, view)!, abort.signal);
       const byKey: Record<string, Drawable> = {};
       for (const [key, b] of Object.entries(h.series)) {
         if (!b.count.length) continue;  // media and text keys have no numeric points
