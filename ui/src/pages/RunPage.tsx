@@ -61,7 +61,9 @@ function Overview({ run, onSaved }: { run: Run; onSaved: (run: Run) => void }) {
     get<{ records: Record<string, unknown>[] }>(`${runPath(run.entity, run.project, run.id)}/records`,
       { types: ["provenance", "alert"], limit: 10_000 })
       .then((r) => {
-        setProvenance((r.records.find((x) => x.type === "provenance")?.data as Record<string, unknown>) ?? null);
+        // A resumed run has one per attempt: the latest describes the process that runs it now.
+        const found = r.records.filter((x) => x.type === "provenance");
+        setProvenance((found[found.length - 1]?.data as Record<string, unknown>) ?? null);
         setAlerts(r.records.filter((x) => x.type === "alert"));
       }).catch(() => setProvenance(null));
   }, [run.id]);
