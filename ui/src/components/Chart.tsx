@@ -42,19 +42,19 @@ export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom, integ
       index[`${c.run}:${c.role}`] = i + 1;
       series.push(c.role === "line"
         ? { label: run.label, stroke: run.color, width: 1.5, spanGaps: true, points: { show: run.data.x.length < 60 } }
-        : { label: `${run.label} ${c.role}`, stroke: run.color + "55", width: 0.5, spanGaps: true, points: { show: false } });
+        : { label: `${run.label} ${c.role}`, stroke: run.color + "99", width: 1, spanGaps: true, points: { show: false } });
     });
     runs.forEach((_, r) => {
       const hi = index[`${r}:hi`];
       const lo = index[`${r}:lo`];
-      if (hi && lo) bands.push({ series: [hi, lo], fill: runs[r]!.color + "33" });
+      if (hi && lo) bands.push({ series: [hi, lo], fill: runs[r]!.color + "44" });
     });
     const width = box.current.clientWidth || 480;
     const options: uPlot.Options = {
       width, height: 220, series, bands, legend: { show: false },
       scales: { x: { time }, y: { distr: log ? 3 : 1 } },
       axes: [{ stroke: "#666", grid: { stroke: "#eee" },
-        ...(integerX ? { values: (_u: uPlot, ticks: number[]) => ticks.map((v) => (Number.isInteger(v) ? String(v) : "")) } : {}) }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
+        ...(integerX ? { values: (_u: uPlot, ticks: number[]) => ticks.map((v) => (Number.isInteger(v) ? stepLabel(v) : "")) } : {}) }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: {
         draw: [(u) => {  // what was drawn, for tests and benchmarks: the scales, the plot box, each run's newest value
@@ -109,4 +109,12 @@ export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom, integ
       </div>
     </div>
   );
+}
+
+/** A step tick: 20000 as 20k, 1500000 as 1.5M. */
+export function stepLabel(step: number): string {
+  const size = Math.abs(step);
+  if (size >= 1e6 && step % 1e5 === 0) return `${step / 1e6}M`;
+  if (size >= 1e4 && step % 100 === 0) return `${step / 1e3}k`;
+  return String(step);
 }

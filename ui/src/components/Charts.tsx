@@ -11,9 +11,13 @@ import type { ViewState } from "../lib/urlstate";
 import { toNumber } from "../lib/values";
 import { Chart, type ChartRun } from "./Chart";
 
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+// Twenty distinct colours (the category-10 ones, then darker and lighter variants), so an overlay of 20 runs
+// gives each its own.
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+  "#0b3d91", "#b35806", "#00441b", "#67000d", "#3f007d", "#4d2a12", "#a6216e", "#252525", "#6b6b00", "#006d77"];
 export const colorOf = (i: number) => PALETTE[i % PALETTE.length]!;
-const BUCKETS = 800;
+/** Buckets for the pixel width: a panel is at most the window's width, in device pixels. */
+const buckets = () => Math.min(4000, Math.max(400, Math.ceil(window.innerWidth * (window.devicePixelRatio || 1))));
 
 interface History { x: string; bucketed?: boolean; series: Record<string, BucketSeries> }
 type Loaded = Record<string, Record<string, Drawable>>;
@@ -29,7 +33,7 @@ export function historyRequest(run: RunRef, view: ViewState): [string, Params] |
   if (relative && !run.created_at) return null;
   const offset = relative ? start(run) : 0;
   return [`${runPath(run.entity, run.project, run.id)}/history`, {
-    x: relative ? "_timestamp" : view.x, buckets: BUCKETS, min_x: view.range ? view.range[0] + offset : undefined,
+    x: relative ? "_timestamp" : view.x, buckets: buckets(), min_x: view.range ? view.range[0] + offset : undefined,
     max_x: view.range ? view.range[1] + offset : undefined }];
 }
 
