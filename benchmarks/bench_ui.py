@@ -130,8 +130,8 @@ def populate(db: Database, team_id: int, runs: int, points: int, overlay: int) -
     for size in sorted({points, PEER_POINTS}):
         spikes[size], a, b = long_values(size)
         _store_long(db, team_id, f"long{size}", "long", {"a": a, "b": b}, t0)
-    print(f"  stored a {points}-step run x 2 metrics (and one of {PEER_POINTS} for the peers' ratio) in "
-          f"{time.monotonic() - started:.1f} s", flush=True)
+    extra = f" (and one of {PEER_POINTS} for the peers' ratio)" if points != PEER_POINTS else ""
+    print(f"  stored a {points}-step run x 2 metrics{extra} in {time.monotonic() - started:.1f} s", flush=True)
     started = time.monotonic()
     for index in range(20):
         rng = random.Random(1000 + index)
@@ -395,7 +395,10 @@ def measure_mlflow(args: argparse.Namespace, spikes: dict[int, float], folder: P
             return "mlflow server did not answer in 90 s"
         found: dict[str, Any] = {"workspace": [], "sort": [], "long_chart": [], "spikes": [], "rows": ""}
         top = max(range(args.peer_runs), key=lambda index: sweep_run(index)[2]["s0"])
-        first_row = "[...document.querySelectorAll('[role=\"row\"]')].find((r) => /r\\d{5}/.test(r.textContent))"
+        # the topmost run name drawn on screen (MLflow also keeps rows that are not shown in the DOM)
+        first_row = ("[...document.querySelectorAll('a')].filter((a) => /^r\\d{5}$/.test(a.textContent.trim()) && "
+                     "a.getBoundingClientRect().height > 0).sort((a, b) => a.getBoundingClientRect().top - "
+                     "b.getBoundingClientRect().top)[0]")
         with sync_playwright() as driver:
             browser = launch(driver)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -417,11 +420,13 @@ def measure_mlflow(args: argparse.Namespace, spikes: dict[int, float], folder: P
             for _ in range(args.rounds):
                 found["workspace"].append(goto_until(page, table, rows, 90_000))
                 found["rows"] = page.evaluate("() => document.body.innerText.match(/\\d+ matching runs/)?.[0] ?? ''")
-                # MLflow sorts on its server: the sorted view's route, as its sort menu sets it, until the top run
-                # is the first row
-                started = page.evaluate(f"() => {{ location.hash = '#/experiments/{ids['sweep']}/runs?orderByKey="
-                                        f"metrics.%60s0%60&orderByAsc=false'; return performance.now(); }}")
-                done = until(page, f"{first_row}?.textContent.includes('r{top:05d}')")
+                # its "Sort:" menu opened (not timed), then a click on the s0 metric until the top run is first
+                page.get_by_text("Sort:").first.click()
+                option = page.get_by_text("s0", exact=True).first
+                option.wait_for(timeout=20_000)
+                started = page.evaluate("() => performance.now()")
+                option.click()
+                done = until(page, f"{first_row}?.textContent.includes('r{top:05d}')", 30_000)
                 found["sort"].append((done - started) / 1000)
                 received.clear()
                 chart = f"{url}/#/experiments/{ids['long_experiment']}/runs/{ids['long']}/model-metrics"

@@ -79,7 +79,7 @@ export function Workspace({ view }: { view: ViewState }) {
         {view.selected.length >= 2 && <a class="button" href={link({ page: "compare" })}>compare {view.selected.length} runs</a>}
         {view.selected.length > 0 && <button onClick={() => navigate({ selected: [] })}>clear selection</button>}
       </div>
-      <h2>Charts <span class="muted">{view.selected.length ? `${charted.length} selected runs` : `first ${charted.length} runs (select runs to choose)`}</span></h2>
+      <h2>Charts <span class="muted">{view.selected.length ? `${charted.length} selected ${charted.length === 1 ? "run" : "runs"}` : `first ${charted.length} runs (select runs to choose)`}</span></h2>
       <ChartSettings view={view} stepMetrics={metrics.map((m) => m.step_metric).filter((m): m is string => !!m)} />
       <Charts runs={charted} view={view} />
     </>}
