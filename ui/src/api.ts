@@ -51,7 +51,8 @@ export function prefetch(path: string, params: Params = {}): void {
   const address = url(path, params);
   if (early.has(address)) return;
   const answer = fetch(address, { credentials: "same-origin" }).then((r) => handle<unknown>(r));
-  answer.catch(() => { /* the page's own get reports it */ });
+  // A failure (signed out, say) is forgotten: the page's own get, after sign-in, asks again and reports it.
+  answer.catch(() => { if (early.get(address) === answer) early.delete(address); });
   early.set(address, answer);
   window.setTimeout(() => early.delete(address), 30_000);  // not taken: forgotten (a later get asks again)
 }
