@@ -40,11 +40,12 @@ def effective_state(run: Run | Any, now: float | None = None) -> str:
 def run_json(run: Run | Any, team: str, project: str, now: float | None = None, *, full: bool = True
              ) -> dict[str, Any]:
     """The ``<run>`` object of the API (config, summary and meta as encoded in the log), from a ``Run`` or a row
-    of its columns."""
+    of its columns. The JSON columns (tags, config, summary, meta) pass through as they are stored, unparsed:
+    a listing of 10,000 runs spends its time here."""
     return {
         "id": run.run_id, "entity": team, "project": project, "name": run.name or run.run_id,
         "state": effective_state(run, now), "exit_code": run.exit_code, "signal": run.signal,
-        "traceback": run.traceback, "preempted": run.preempted, "tags": orjson.loads(run.tags),
+        "traceback": run.traceback, "preempted": run.preempted, "tags": orjson.Fragment(run.tags),
         "group": run.group_name, "job_type": run.job_type, "notes": run.notes, "host": run.host,
         "created_at": run.created_at, "updated_at": run.updated_at, "heartbeat_at": run.heartbeat_at,
         "ended_at": run.ended_at, "last_seq": run.last_seq,

@@ -238,11 +238,18 @@ def history(entity: str, project: str, run_id: str, scope: Annotated[Scope, Depe
 @router.get("/runs/{entity}/{project}/{run_id}/records", response_model=Records, summary="Raw records, in seq order")
 def records(entity: str, project: str, run_id: str, scope: Annotated[Scope, Depends(reader)],
             state: Annotated[ServerState, Depends(server)], after_seq: Annotated[int, Query(ge=0)] = 0,
-            limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> Response:
+            limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+            types: Annotated[list[str], Query(description="only records of these types (e.g. provenance, alert), "
+                                                          "wherever they are in the run; default: all")] = [],  # noqa: B006
+            ) -> Response:
+    """``types`` finds a run's few records of a kind (its provenance, its alerts) however many log records
+    come before them; paging by ``after_seq`` works the same with it."""
     with state.db.read() as session:
         run = find_run(session, scope, project, run_id)
-        bodies = session.scalars(select(Record.body).where(Record.run_pk == run.id, Record.seq > after_seq)
-                                 .order_by(Record.seq).limit(limit)).all()
+        query = select(Record.body).where(Record.run_pk == run.id, Record.seq > after_seq)
+        if types:
+            query = query.where(Record.type.in_(types))
+        bodies = session.scalars(query.order_by(Record.seq).limit(limit)).all()
         acked = run.last_seq
     payload = b'{"records":[' + b",".join(bodies) + b'],"acked_seq":' + str(acked).encode() + b"}"
     return Response(payload, media_type="application/json")

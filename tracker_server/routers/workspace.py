@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from tracker_server._deps import Scope, ServerState, find_project, json_response, reader, server
 from tracker_server._models import Record, Run
@@ -17,6 +20,50 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["read"])
 _RECENT = 50  # runs whose definitions are read
+
+
+class _Definitions:
+    """Each run's ``define_metric`` records, read once: a later call reads only the records stored since, so a
+    workspace re-read while runs log (and a run of 10^6 log records) does not scan a run's records again.
+    Records are immutable by seq, so what was read stays true."""
+
+    _MAX_RUNS = 20_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[tuple[int, str], tuple[int, list[bytes]]] = {}
+
+    def bodies(self, session: Session, runs: list[tuple[int, str, int]]) -> list[bytes]:
+        """The records' bodies for (run pk, run id, last seq) in that order, each run's in seq order."""
+        with self._lock:
+            known = {(pk, run_id): self._runs.get((pk, run_id), (0, [])) for pk, run_id, _ in runs}
+        behind = [(pk, run_id, last) for pk, run_id, last in runs if known[(pk, run_id)][0] < last]
+        if behind:
+            conditions = [and_(Record.run_pk == pk, Record.seq > known[(pk, run_id)][0], Record.seq <= last)
+                          for pk, run_id, last in behind]
+            found: dict[int, list[bytes]] = {}
+            for pk, body in session.execute(select(Record.run_pk, Record.body)
+                                            .where(Record.type == "define_metric", or_(*conditions))
+                                            .order_by(Record.run_pk, Record.seq)):
+                found.setdefault(pk, []).append(body)
+            with self._lock:
+                if len(self._runs) > self._MAX_RUNS:
+                    self._runs.clear()
+                for pk, run_id, last in behind:
+                    known[(pk, run_id)] = (last, known[(pk, run_id)][1] + found.get(pk, []))
+                    self._runs[(pk, run_id)] = known[(pk, run_id)]
+        return [body for pk, run_id, _ in runs for body in known[(pk, run_id)][1]]
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, _Definitions] = weakref.WeakKeyDictionary()
+
+
+def _definitions(db: Any) -> _Definitions:
+    """The cache of one database (a process may serve several, as tests do)."""
+    found = _CACHES.get(db)
+    if found is None:
+        found = _CACHES[db] = _Definitions()
+    return found
 
 
 class MetricDefinition(BaseModel):
@@ -35,10 +82,9 @@ def metrics(entity: str, project: str, scope: Annotated[Scope, Depends(reader)],
             state: Annotated[ServerState, Depends(server)]) -> Response:
     with state.db.read() as session:
         found = find_project(session, scope, project)
-        runs = list(session.scalars(select(Run.id).where(Run.project_id == found.id)
-                                    .order_by(Run.created_at.desc()).limit(_RECENT)))
-        bodies = session.scalars(select(Record.body).where(Record.run_pk.in_(runs), Record.type == "define_metric")
-                                 .order_by(Record.run_pk, Record.seq)).all() if runs else []
+        runs = session.execute(select(Run.id, Run.run_id, Run.last_seq).where(Run.project_id == found.id)
+                               .order_by(Run.created_at.desc()).limit(_RECENT)).all()
+        bodies = _definitions(state.db).bodies(session, [(pk, run_id, last) for pk, run_id, last in sorted(runs)])
     seen: dict[str, dict[str, Any]] = {}
     for body in bodies:
         metric = orjson.loads(body).get("metric") or {}

@@ -41,8 +41,27 @@ async function handle<T>(response: Response): Promise<T> {
   return (await response.json()) as T;
 }
 
+const early = new Map<string, Promise<unknown>>();
+
+/**
+ * Start a GET before the page that needs it is rendered (at start-up, from the URL alone, while the
+ * session is checked); the page's own ``get`` of the same address takes the answer once.
+ */
+export function prefetch(path: string, params: Params = {}): void {
+  const address = url(path, params);
+  if (early.has(address)) return;
+  const answer = fetch(address, { credentials: "same-origin" }).then((r) => handle<unknown>(r));
+  // A failure (signed out, say) is forgotten: the page's own get, after sign-in, asks again and reports it.
+  answer.catch(() => { if (early.get(address) === answer) early.delete(address); });
+  early.set(address, answer);
+  window.setTimeout(() => early.delete(address), 30_000);  // not taken: forgotten (a later get asks again)
+}
+
 export async function get<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
-  return handle<T>(await fetch(url(path, params), { credentials: "same-origin", signal }));
+  const address = url(path, params);
+  const started = early.get(address);
+  if (started) { early.delete(address); return started as Promise<T>; }
+  return handle<T>(await fetch(address, { credentials: "same-origin", signal }));
 }
 
 /** A state-changing request: carries the session's CSRF token. */

@@ -1,13 +1,13 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { AuthError, get, send } from "./api";
-import { link, navigate, useView } from "./lib/router";
+import { currentView, link, navigate, useView } from "./lib/router";
 import { Artifacts } from "./pages/Artifacts";
 import { Compare } from "./pages/Compare";
 import { Projects } from "./pages/Projects";
 import { RunPage } from "./pages/RunPage";
 import { SignIn } from "./pages/SignIn";
-import { Workspace } from "./pages/Workspace";
+import { prefetchWorkspace, Workspace } from "./pages/Workspace";
 import "./style.css";
 
 interface Session { user: string; credential: string; teams: { name: string; role: string }[] }
@@ -55,5 +55,9 @@ document.addEventListener("click", (event) => {
   history.pushState(null, "", anchor.pathname + anchor.search);
   dispatchEvent(new PopStateEvent("popstate"));
 });
+
+// A workspace link's listing and charts are asked for now, while the session is checked.
+const opened = currentView();
+if (opened.page === "workspace") prefetchWorkspace(opened);
 
 render(<App />, document.getElementById("app")!);

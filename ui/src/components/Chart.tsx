@@ -42,22 +42,31 @@ export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom, integ
       index[`${c.run}:${c.role}`] = i + 1;
       series.push(c.role === "line"
         ? { label: run.label, stroke: run.color, width: 1.5, spanGaps: true, points: { show: run.data.x.length < 60 } }
-        : { label: `${run.label} ${c.role}`, stroke: run.color + "55", width: 0.5, spanGaps: true, points: { show: false } });
+        : { label: `${run.label} ${c.role}`, stroke: run.color + "99", width: 1, spanGaps: true, points: { show: false } });
     });
     runs.forEach((_, r) => {
       const hi = index[`${r}:hi`];
       const lo = index[`${r}:lo`];
-      if (hi && lo) bands.push({ series: [hi, lo], fill: runs[r]!.color + "33" });
+      if (hi && lo) bands.push({ series: [hi, lo], fill: runs[r]!.color + "44" });
     });
     const width = box.current.clientWidth || 480;
     const options: uPlot.Options = {
       width, height: 220, series, bands, legend: { show: false },
       scales: { x: { time }, y: { distr: log ? 3 : 1 } },
       axes: [{ stroke: "#666", grid: { stroke: "#eee" },
-        ...(integerX ? { values: (_u: uPlot, ticks: number[]) => ticks.map((v) => (Number.isInteger(v) ? String(v) : "")) } : {}) }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
+        ...(integerX ? { values: (_u: uPlot, ticks: number[]) => ticks.map((v) => (Number.isInteger(v) ? stepLabel(v) : "")) } : {}) }, { stroke: "#666", grid: { stroke: "#eee" }, size: 60 }],
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: {
-        draw: [(u) => { const panel = box.current?.parentElement; if (panel) panel.dataset.ymax = String(u.scales.y!.max); }],
+        draw: [(u) => {  // what was drawn, for tests and benchmarks: the scales, the plot box, each run's newest value
+          const panel = box.current?.parentElement;
+          if (!panel) return;
+          const d = panel.dataset;
+          d.xmin = String(u.scales.x!.min); d.xmax = String(u.scales.x!.max);
+          d.ymin = String(u.scales.y!.min); d.ymax = String(u.scales.y!.max);
+          d.bbox = [u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height].join(",");
+          d.last = runs.map((r) => { const y = r.data.y; return y.length ? String(y[y.length - 1] ?? "") : ""; }).join(",");
+          d.drawn = String(runs.length);
+        }],
         setCursor: [(u) => { const i = u.cursor.idx; setHover(i === null || i === undefined ? null : (u.data[0][i] ?? null)); }],
         setSelect: [(u) => {
           if (u.select.width < 3) return;
@@ -100,4 +109,12 @@ export function Chart({ title, runs, xLabel, time, log, smoothing, onZoom, integ
       </div>
     </div>
   );
+}
+
+/** A step tick: 20000 as 20k, 1500000 as 1.5M. */
+export function stepLabel(step: number): string {
+  const size = Math.abs(step);
+  if (size >= 1e6 && step % 1e5 === 0) return `${step / 1e6}M`;
+  if (size >= 1e4 && step % 100 === 0) return `${step / 1e3}k`;
+  return String(step);
 }

@@ -3,7 +3,7 @@
 // for a zoomed range (down to raw points); live records extend the lines without re-fetching.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { get, runPath, type Run } from "../api";
+import { get, type Params, runPath, type Run } from "../api";
 import { subscribe } from "../lib/live";
 import { navigate } from "../lib/router";
 import { appendPoints, type BucketSeries, type Drawable, fromBuckets } from "../lib/series";
@@ -11,14 +11,31 @@ import type { ViewState } from "../lib/urlstate";
 import { toNumber } from "../lib/values";
 import { Chart, type ChartRun } from "./Chart";
 
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+// Twenty distinct colours (the category-10 ones, then darker and lighter variants), so an overlay of 20 runs
+// gives each its own.
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+  "#0b3d91", "#b35806", "#00441b", "#67000d", "#3f007d", "#4d2a12", "#a6216e", "#252525", "#6b6b00", "#006d77"];
 export const colorOf = (i: number) => PALETTE[i % PALETTE.length]!;
-const BUCKETS = 800;
+/** Buckets for the pixel width: a panel is at most the window's width, in device pixels. */
+const buckets = () => Math.min(4000, Math.max(400, Math.ceil(window.innerWidth * (window.devicePixelRatio || 1))));
 
 interface History { x: string; bucketed?: boolean; series: Record<string, BucketSeries> }
 type Loaded = Record<string, Record<string, Drawable>>;
 
-const start = (run: Run) => run.created_at;
+const start = (run: Pick<Run, "created_at">) => run.created_at;
+
+type RunRef = Pick<Run, "entity" | "project" | "id" | "created_at">;
+
+/** A run's history request for the view (buckets for the panel width); null where it needs the run's start
+ * time and ``run`` has none yet. */
+export function historyRequest(run: RunRef, view: ViewState): [string, Params] | null {
+  const relative = view.x === "_relative";
+  if (relative && !run.created_at) return null;
+  const offset = relative ? start(run) : 0;
+  return [`${runPath(run.entity, run.project, run.id)}/history`, {
+    x: relative ? "_timestamp" : view.x, buckets: buckets(), min_x: view.range ? view.range[0] + offset : undefined,
+    max_x: view.range ? view.range[1] + offset : undefined }];
+}
 
 export function Charts({ runs, view, only, exclude }: { runs: Run[]; view: ViewState; only?: (key: string) => boolean; exclude?: (key: string) => boolean }) {
   const [loaded, setLoaded] = useState<Loaded>({});
@@ -34,9 +51,7 @@ export function Charts({ runs, view, only, exclude }: { runs: Run[]; view: ViewS
     setLoading(true);
     Promise.all(runs.map(async (run) => {
       const offset = relative ? start(run) : 0;
-      const h = await get<History>(`${runPath(run.entity, run.project, run.id)}/history`, {
-        x: serverX, buckets: BUCKETS, min_x: view.range ? view.range[0] + offset : undefined,
-        max_x: view.range ? view.range[1] + offset : undefined }, abort.signal);
+      const h = await get<History>(...historyRequest(run, view)!, abort.signal);
       const byKey: Record<string, Drawable> = {};
       for (const [key, b] of Object.entries(h.series)) {
         if (!b.count.length) continue;  // media and text keys have no numeric points

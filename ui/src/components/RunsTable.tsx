@@ -81,7 +81,7 @@ export function RunsTable({ runs, view, fields, shown }: { runs: Run[]; view: Vi
       </div>
     </div>
     <div class="table-foot">
-      <span class="muted" data-testid="run-count">{runs.length} runs</span>
+      <span class="muted" data-testid="run-count">{runs.length} {runs.length === 1 ? "run" : "runs"}</span>
       <AddColumn fields={fields.filter((f) => !shown.includes(f))} onAdd={(f) => navigate({ columns: [...shown, f] })} />
       <label>group by <select value={view.group} onChange={(e) => navigate({ group: (e.target as HTMLSelectElement).value })}>
         <option value="">nothing</option><option value="group">group</option><option value="job_type">job type</option>

@@ -56,9 +56,14 @@ function Overview({ run, onSaved }: { run: Run; onSaved: (run: Run) => void }) {
   const [provenance, setProvenance] = useState<Record<string, unknown> | null>(null);
   const [alerts, setAlerts] = useState<Record<string, unknown>[]>([]);
   useEffect(() => {
-    get<{ records: Record<string, unknown>[] }>(`${runPath(run.entity, run.project, run.id)}/records`, { after_seq: 0, limit: 5000 })
+    // Only these two kinds, wherever they are in the run: provenance is written when its background
+    // collection ends, after however many log records came first.
+    get<{ records: Record<string, unknown>[] }>(`${runPath(run.entity, run.project, run.id)}/records`,
+      { types: ["provenance", "alert"], limit: 10_000 })
       .then((r) => {
-        setProvenance((r.records.find((x) => x.type === "provenance")?.data as Record<string, unknown>) ?? null);
+        // A resumed run has one per attempt: the latest describes the process that runs it now.
+        const found = r.records.filter((x) => x.type === "provenance");
+        setProvenance((found[found.length - 1]?.data as Record<string, unknown>) ?? null);
         setAlerts(r.records.filter((x) => x.type === "alert"));
       }).catch(() => setProvenance(null));
   }, [run.id]);
@@ -74,7 +79,7 @@ function Overview({ run, onSaved }: { run: Run; onSaved: (run: Run) => void }) {
       <dt>duration</dt><dd>{duration(run)}</dd>
       {run.group && <><dt>group</dt><dd>{run.group}</dd></>}
       {run.job_type && <><dt>job type</dt><dd>{run.job_type}</dd></>}
-      {Array.isArray(command) && <><dt>command</dt><dd><code>{command.join(" ")}</code></dd></>}
+      {Array.isArray(command) && <><dt>command</dt><dd><code data-testid="provenance-command">{command.join(" ")}</code></dd></>}
       {git && <><dt>git</dt><dd><code>{display(git.commit)}</code>{git.dirty ? " (dirty)" : ""} {display(git.remote)}</dd></>}
       {host && <><dt>hardware</dt><dd>{display(host.os)} · {display(host.cpu_count)} CPUs {host.gpus ? "· " + display(host.gpus) : ""}</dd></>}
       {packages && <><dt>packages</dt><dd><details><summary>{Object.keys(packages).length} installed</summary>
@@ -82,7 +87,7 @@ function Overview({ run, onSaved }: { run: Run; onSaved: (run: Run) => void }) {
     </dl>
     {run.traceback && <pre class="traceback" data-testid="traceback">{run.traceback}</pre>}
     {git && typeof git.diff === "string" && git.diff && <details><summary>uncommitted diff</summary><pre>{git.diff}</pre></details>}
-    {alerts.length > 0 && <><h3>Alerts</h3><ul>{alerts.map((a, i) => <li key={i}>{display(a.level)} <b>{display(a.title)}</b> {display(a.text)}</li>)}</ul></>}
+    {alerts.length > 0 && <><h3>Alerts</h3><ul data-testid="alerts">{alerts.map((a, i) => <li key={i}>{display(a.level)} <b>{display(a.title)}</b> {display(a.text)}</li>)}</ul></>}
     <Edit run={run} onSaved={onSaved} />
     <div class="two">
       <KeyValues title="Config" tree={run.config} />

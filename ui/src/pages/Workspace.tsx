@@ -1,8 +1,8 @@
 // A project's workspace: the best run on the main metric, the runs table, and charts of the selected runs.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ApiFailure, get, runPath, type Run } from "../api";
-import { ChartSettings, Charts } from "../components/Charts";
+import { ApiFailure, get, type Params, prefetch, runPath, type Run } from "../api";
+import { ChartSettings, Charts, historyRequest } from "../components/Charts";
 import { fieldValue, RunsTable, StateBadge } from "../components/RunsTable";
 import { sortRuns } from "../lib/sort";
 import { subscribe } from "../lib/live";
@@ -26,7 +26,7 @@ export function Workspace({ view }: { view: ViewState }) {
 
   useEffect(() => {
     setError("");
-    get<{ runs: Run[]; total: number }>(base, { filters: view.filters, order: view.sort, limit: LIMIT })
+    get<{ runs: Run[]; total: number }>(...listingRequest(view))
       .then((r) => { setRuns(r.runs); setTotal(r.total); })
       .catch((e: Error) => setError(e instanceof ApiFailure ? `${e.code}: ${e.message}` : e.message));
   }, [base, view.filters.join("\n"), total > LIMIT ? view.sort : "", reload]);  // all runs here: sorted in the browser
@@ -40,13 +40,16 @@ export function Workspace({ view }: { view: ViewState }) {
   }, [view.entity, view.project, reload]);
 
   // Live: a new run or a state change re-reads the (filtered, sorted) listing, at most once a second.
+  // Opened once the listing is here, so the stream's first poll of every run does not delay it.
+  const listed = runs !== null;
   useEffect(() => {
+    if (!listed) return;
     let timer: number | undefined;
     const stop = subscribe(view.entity, view.project, {
       run: () => { if (timer === undefined) timer = window.setTimeout(() => { timer = undefined; setReload((n) => n + 1); }, 1000); },
     });
     return () => { stop(); window.clearTimeout(timer); };
-  }, [view.entity, view.project]);
+  }, [view.entity, view.project, listed]);
 
   const fields = useMemo(() => {
     const found = new Set<string>();
@@ -76,11 +79,25 @@ export function Workspace({ view }: { view: ViewState }) {
         {view.selected.length >= 2 && <a class="button" href={link({ page: "compare" })}>compare {view.selected.length} runs</a>}
         {view.selected.length > 0 && <button onClick={() => navigate({ selected: [] })}>clear selection</button>}
       </div>
-      <h2>Charts <span class="muted">{view.selected.length ? `${charted.length} selected runs` : `first ${charted.length} runs (select runs to choose)`}</span></h2>
+      <h2>Charts <span class="muted">{view.selected.length ? `${charted.length} selected ${charted.length === 1 ? "run" : "runs"}` : `first ${charted.length} runs (select runs to choose)`}</span></h2>
       <ChartSettings view={view} stepMetrics={metrics.map((m) => m.step_metric).filter((m): m is string => !!m)} />
       <Charts runs={charted} view={view} />
     </>}
   </div>;
+}
+
+/** The listing's request: every run of the project (filtered), sorted in the browser from there on. */
+export function listingRequest(view: ViewState): [string, Params] {
+  return [runPath(view.entity, view.project), { filters: view.filters, order: view.sort, limit: LIMIT }];
+}
+
+/** The requests a workspace link makes first, started at page load (see ``prefetch``). */
+export function prefetchWorkspace(view: ViewState): void {
+  prefetch(...listingRequest(view));
+  for (const id of view.selected) {
+    const request = historyRequest({ entity: view.entity, project: view.project, id, created_at: 0 }, view);
+    if (request) prefetch(...request);
+  }
 }
 
 function Filters({ view }: { view: ViewState }) {
