@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import or_, select
+from sqlalchemy.orm import load_only
 
 from tracker_server._deps import Scope, ServerState, find_project, find_run, reader, server
 from tracker_server._models import Record, Run
@@ -23,6 +24,10 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", tags=["live"])
 _PAGE = 2000
 _MARGIN = 30.0  # seconds: transactions commit in any order, so look back this far for changed runs
+# What a poll reads of every run: its visible fields and where its records end. A run that changed is
+# read whole afterwards, so a first poll of 10,000 runs does not load 10,000 configs and summaries.
+_POLLED = (Run.id, Run.run_id, Run.state, Run.created_at, Run.updated_at, Run.heartbeat_at, Run.heartbeat_interval,
+           Run.name, Run.tags, Run.notes, Run.group_name, Run.job_type, Run.exit_code, Run.last_seq)
 
 
 class _Watch:
@@ -35,6 +40,17 @@ class _Watch:
         self.after_seq = after_seq
         self.first = True
 
+    @staticmethod
+    def _visible(run: Run, now: float) -> tuple[Any, ...]:
+        return (effective_state(run, now), run.name, run.tags, run.notes, run.group_name, run.job_type, run.exit_code)
+
+    def _changed(self, run: Run, now: float) -> bool:
+        """Whether this poll sends the run's JSON (see ``poll``)."""
+        known = self.seen.get(run.run_id)
+        if known is None:
+            return not self.first or self.run_id is not None
+        return known[1] != self._visible(run, now)
+
     def poll(self) -> list[bytes]:
         """The events since the last poll, as SSE frames."""
         frames: list[bytes] = []
@@ -44,23 +60,26 @@ class _Watch:
                 runs = [find_run(session, self.scope, self.project, self.run_id)]
             else:
                 project = find_project(session, self.scope, self.project)
-                query = select(Run).where(Run.project_id == project.id)
+                query = select(Run).options(load_only(*_POLLED)).where(Run.project_id == project.id)
                 if not self.first:  # changed runs, and running ones (they turn crashed with no write at all)
                     query = query.where(or_(Run.updated_at >= self.since - _MARGIN, Run.state == "running"))
                 runs = list(session.scalars(query))
+            changed = {run.id for run in runs if self._changed(run, now)}
+            ids = sorted(changed)
+            for offset in range(0, len(ids), 500):  # the rest of each changed run's columns, in a few queries
+                session.scalars(select(Run).where(Run.id.in_(ids[offset:offset + 500]))).all()
             for run in runs:
-                visible = (effective_state(run, now), run.name, run.tags, run.notes, run.group_name, run.job_type,
-                           run.exit_code)
                 known = self.seen.get(run.run_id)
-                if known is None and self.first:
-                    start = self.after_seq if self.after_seq is not None and self.run_id is not None else run.last_seq
-                    if self.run_id is not None:
-                        frames.append(_frame("run", run_json(run, self.scope.team, self.project, now)))
-                elif known is None or known[1] != visible:
+                if run.id in changed:
                     frames.append(_frame("run", run_json(run, self.scope.team, self.project, now)))
-                    start = known[0] if known else 0
-                else:
+                if known is not None:
                     start = known[0]
+                elif not self.first:
+                    start = 0  # a run new since the last poll: all of its records
+                elif self.run_id is not None and self.after_seq is not None:
+                    start = self.after_seq
+                else:
+                    start = run.last_seq
                 last = start
                 while last < run.last_seq:
                     bodies = session.execute(select(Record.seq, Record.body).where(
@@ -71,7 +90,7 @@ class _Watch:
                     prefix = b'{"run":' + orjson.dumps(run.run_id) + b',"record":'
                     frames.extend(b"event: record\ndata: " + prefix + body + b"}\n\n" for _, body in bodies)
                     last = bodies[-1][0]
-                self.seen[run.run_id] = (last, visible)
+                self.seen[run.run_id] = (last, self._visible(run, now))
             if self.run_id is None:
                 self.since = max((run.updated_at for run in runs), default=self.since)
         self.first = False
