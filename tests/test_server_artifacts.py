@@ -13,10 +13,10 @@ from _server import Server, make_run, new_key, post_run
 
 import tracker_core
 from tracker_core.artifacts import ArtifactError
+from tracker_core.store._run_dir import RunDir
 from tracker_core.sync import ServerClient
 from tracker_core.sync._remote import RemoteArtifact
 from tracker_core.sync._sync import sync_run
-from tracker_core.store._run_dir import RunDir
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +150,8 @@ def test_artifact_routes_refuse_bad_input_and_other_teams(server: Server, tmp_pa
         missing = client.post(url, json=body)
         assert missing.status_code == 409 and missing.json()["error"] == "missing_blobs"
         assert missing.json()["missing"] == [other]
-        assert client.get("/api/v1/artifact-collections/research/p").json() == {"collections": []}  # nothing stored half
+        nothing = client.get("/api/v1/artifact-collections/research/p").json()
+        assert nothing == {"collections": []}  # nothing stored half
         assert client.post(url, json={**body, "files": files[:1]}).status_code == 422  # digest of two files
         one = [files[0]]
         good = {**body, "files": one, "digest": manifest_digest(one)}

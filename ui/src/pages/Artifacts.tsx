@@ -1,17 +1,47 @@
 // Artifact versions with their aliases, producers and consumers, and the lineage graph: runs and
 // artifact versions as nodes, laid out in layers from the first producers; click a version to trace
-// its upstream and downstream, a run to open it.
+// its upstream and downstream and list its files, a run to open it. On the team server the versions
+// come from its artifact collections (server version numbers, aliases, manifests with sizes); where it
+// holds none (a local store's `tracker ui`), from the runs' artifact records.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { get } from "../api";
+import { artifactCollections, artifactVersion, artifactVersions, get } from "../api";
+import type { ArtifactVersionInfo } from "../api";
 import { StateBadge } from "../components/RunsTable";
 import { link, navigate } from "../lib/router";
 import type { ViewState } from "../lib/urlstate";
 
-export interface Version { name: string; version: number | null; digest: string; aliases: string[]; logged_by: string[]; used_by: string[] }
+export interface Version { name: string; version: number | null; digest: string; aliases: string[]; logged_by: string[]; used_by: string[]; type?: string; size?: number; file_count?: number }
 export interface Lineage { artifacts: Version[]; runs: Record<string, { name: string; state: string }> }
 
 export const versionLabel = (v: Version) => `${v.name}:v${v.version ?? "?"}`;
+const versionKey = (v: Version) => `${v.name}@${v.digest}`;
+
+/** The server's collections as the page's versions and runs (empty when it holds none). */
+export function fromCollections(versions: ArtifactVersionInfo[]): Lineage {
+  const runs: Lineage["runs"] = {};
+  const artifacts = versions.map((v) => {
+    for (const r of [v.created_by, ...v.used_by]) if (r) runs[r.id] = { name: r.name, state: r.state };
+    return { name: v.name, version: v.version, digest: v.digest, aliases: v.aliases, type: v.type, size: v.size,
+      file_count: v.file_count, logged_by: v.created_by ? [v.created_by.id] : [], used_by: v.used_by.map((r) => r.id) };
+  });
+  return { artifacts, runs };
+}
+
+async function loadVersions(entity: string, project: string): Promise<Lineage> {
+  const collections = await artifactCollections(entity, project).catch(() => []);
+  if (collections.length === 0) return get<Lineage>(`/api/v1/artifacts/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`);
+  const lists = await Promise.all(collections.map((c) => artifactVersions(entity, project, c.name)));
+  return fromCollections(lists.flat());
+}
+
+export const formatBytes = (n: number | null | undefined) => {
+  if (n === null || n === undefined) return "?";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = n, unit = 0;
+  while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++; }
+  return unit === 0 ? `${n} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+};
 
 export function useLineage(entity: string, project: string): Lineage | null {
   const [lineage, setLineage] = useState<Lineage | null>(null);
@@ -22,23 +52,57 @@ export function useLineage(entity: string, project: string): Lineage | null {
   return lineage;
 }
 
+function useVersions(entity: string, project: string): Lineage | null {
+  const [lineage, setLineage] = useState<Lineage | null>(null);
+  useEffect(() => {
+    loadVersions(entity, project).then(setLineage).catch(() => setLineage({ artifacts: [], runs: {} }));
+  }, [entity, project]);
+  return lineage;
+}
+
 export function Artifacts({ view }: { view: ViewState }) {
-  const lineage = useLineage(view.entity, view.project);
+  const lineage = useVersions(view.entity, view.project);
   const [focus, setFocus] = useState<string | null>(null);
   if (!lineage) return <div class="muted">loading…</div>;
+  const focused = lineage.artifacts.find((v) => versionKey(v) === focus) ?? null;
   return <div class="artifacts">
     <h1><a href={link({ page: "workspace" })}>{view.entity}/{view.project}</a> / artifacts</h1>
     {lineage.artifacts.length === 0 ? <div class="muted">No artifacts logged in this project yet.</div> : <>
       <LineageGraph lineage={lineage} focus={focus} onFocus={setFocus} />
-      <table class="list" data-testid="artifact-list"><thead><tr><th>version</th><th>aliases</th><th>digest</th><th>logged by</th><th>used by</th></tr></thead>
-        <tbody>{lineage.artifacts.map((v) => <tr key={v.digest} class={focus === v.digest ? "differs" : ""} data-artifact={versionLabel(v)}>
-          <td><button class="link" onClick={() => setFocus(v.digest)}>{versionLabel(v)}</button></td>
+      <table class="list" data-testid="artifact-list"><thead><tr><th>version</th><th>type</th><th>aliases</th><th>size</th><th>digest</th><th>logged by</th><th>used by</th></tr></thead>
+        <tbody>{lineage.artifacts.map((v) => <tr key={versionKey(v)} class={focus === versionKey(v) ? "differs" : ""} data-artifact={versionLabel(v)}>
+          <td><button class="link" onClick={() => setFocus(versionKey(v))}>{versionLabel(v)}</button></td>
+          <td>{v.type ?? ""}</td>
           <td>{v.aliases.map((a) => <span key={a} class="tag">{a}</span>)}</td>
+          <td title={v.size !== undefined ? `${v.size} bytes, ${v.file_count} files` : ""}>{v.size !== undefined ? formatBytes(v.size) : ""}</td>
           <td><code title={v.digest}>{v.digest.slice(0, 12)}</code></td>
           <td>{v.logged_by.map((r) => <RunLink key={r} id={r} lineage={lineage} />)}</td>
           <td>{v.used_by.map((r) => <RunLink key={r} id={r} lineage={lineage} />)}</td>
         </tr>)}</tbody></table>
+      {focused && <VersionFiles entity={view.entity} project={view.project} version={focused} />}
     </>}
+  </div>;
+}
+
+/** The focused version's manifest from the server: each file's path, size and digest. */
+function VersionFiles({ entity, project, version }: { entity: string; project: string; version: Version }) {
+  const [info, setInfo] = useState<ArtifactVersionInfo | null | "none">(null);
+  useEffect(() => {
+    setInfo(null);
+    if (version.version === null) { setInfo("none"); return; }
+    artifactVersion(entity, project, version.name, `v${version.version}`).then(setInfo).catch(() => setInfo("none"));
+  }, [entity, project, version.name, version.version]);
+  if (info === null) return <div class="muted">loading files…</div>;
+  if (info === "none" || !info.files) return <div class="muted" data-testid="artifact-files-missing">The server holds no manifest of {versionLabel(version)}.</div>;
+  return <div class="version-files">
+    <h2>{info.ref} <span class="muted">{info.type} · {info.file_count} files · {formatBytes(info.size)}</span></h2>
+    {Object.keys(info.metadata).length > 0 && <pre class="muted">{JSON.stringify(info.metadata)}</pre>}
+    <table class="list" data-testid="artifact-files"><thead><tr><th>file</th><th>size</th><th>sha256</th></tr></thead>
+      <tbody>{info.files.map((f) => <tr key={f.path} data-path={f.path} data-size={f.size ?? ""}>
+        <td>{f.ref ? <a href={f.ref}>{f.path}</a> : f.path}</td>
+        <td title={`${f.size ?? "?"} bytes`}>{formatBytes(f.size)}</td>
+        <td><code title={f.sha256 ?? ""}>{(f.sha256 ?? "reference").slice(0, 12)}</code></td>
+      </tr>)}</tbody></table>
   </div>;
 }
 
@@ -54,9 +118,10 @@ export function layout(lineage: Lineage): { nodes: Node[]; edges: [string, strin
   const edges: [string, string][] = [];
   const labels = new Map<string, [Node["kind"], string]>();
   for (const v of lineage.artifacts) {
-    labels.set(v.digest, ["artifact", versionLabel(v)]);
-    for (const r of v.logged_by) { labels.set("run:" + r, ["run", lineage.runs[r]?.name ?? r]); edges.push(["run:" + r, v.digest]); }
-    for (const r of v.used_by) { labels.set("run:" + r, ["run", lineage.runs[r]?.name ?? r]); edges.push([v.digest, "run:" + r]); }
+    const key = versionKey(v);
+    labels.set(key, ["artifact", versionLabel(v)]);
+    for (const r of v.logged_by) { labels.set("run:" + r, ["run", lineage.runs[r]?.name ?? r]); edges.push(["run:" + r, key]); }
+    for (const r of v.used_by) { labels.set("run:" + r, ["run", lineage.runs[r]?.name ?? r]); edges.push([key, "run:" + r]); }
   }
   const incoming = new Map<string, string[]>();
   for (const [from, to] of edges) incoming.set(to, [...(incoming.get(to) ?? []), from]);
