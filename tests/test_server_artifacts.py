@@ -184,3 +184,45 @@ def test_artifact_routes_refuse_bad_input_and_other_teams(server: Server, tmp_pa
     api = tracker_core.Api(server=server.url, api_key=outsider)
     with pytest.raises(ArtifactError, match="not on"):
         api.artifact("research/p/ckpt:v0")
+
+
+def test_over_s3_a_checkpoint_is_stored_once_used_verified_and_a_damaged_object_refused(
+        seaweed: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bucket = seaweed.bucket()
+    server = Server(tmp_path / "server", blobs=f"s3://{bucket}/tracker", env=seaweed.env).start()
+    try:
+        key = new_key(server.data, "research", "sf-gpu-box")
+        use_store(monkeypatch, tmp_path / "sf", server, key)
+        _, logged = log_checkpoint(tmp_path / "src")
+        model_sha = hashlib.sha256(CHECKPOINT).hexdigest()
+        s3 = seaweed.client()
+        assert s3.get_object(Bucket=bucket, Key=f"tracker/{model_sha}")["Body"].read() == CHECKPOINT
+        use_store(monkeypatch, tmp_path / "london", server, key)
+        consumer = tracker_core.init(project="p", entity="research")
+        used = consumer.use_artifact("research/p/checkpoint:best")
+        assert Path(used.download(), "model.bin").read_bytes() == CHECKPOINT and used.digest == logged.digest
+        consumer.finish()
+        s3.put_object(Bucket=bucket, Key=f"tracker/{model_sha}", Body=CHECKPOINT[:-1] + b"X")
+        with pytest.raises(ArtifactError, match=r"'model\.bin' arrived corrupted"):
+            tracker_core.Api(server=server.url, dir=tmp_path / "elsewhere").artifact("research/p/checkpoint:v0")
+        assert tracker_core.artifacts.ArtifactStore(tmp_path / "elsewhere").names() == []
+    finally:
+        server.kill()
+
+
+def test_a_refused_registration_never_holds_up_the_runs_records(
+        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = new_key(server.data, "research", "sf-gpu-box", db=server.db)
+    use_store(monkeypatch, tmp_path / "a", server, key)
+    log_checkpoint(tmp_path / "src")
+    use_store(monkeypatch, tmp_path / "b", server, key)  # another store logs the name with another type
+    run = tracker_core.init(project="p", entity="research")
+    (tmp_path / "data.txt").write_text("rows")
+    run.log_artifact(str(tmp_path / "data.txt"), name="checkpoint", type="dataset")
+    run.log({"loss": 0.25})
+    run.finish()
+    with server.client(key) as client:
+        stored = client.get(f"/api/v1/runs/research/p/{run.id}").json()
+        assert stored["state"] == "finished" and stored["summary"]["loss"] == 0.25
+        listed = client.get("/api/v1/artifact-collections/research/p/checkpoint").json()
+    assert [(v["version"], v["type"]) for v in listed["versions"]] == [(0, "model")]

@@ -100,6 +100,12 @@ def register_version(session: Session, scope: Scope, project: Project, name: str
         wanted = [validate_alias(alias) for alias in aliases if alias != "latest"]
     except ArtifactError as error:
         raise _bad(error, "artifact") from None
+    if description is not None and "\x00" in description:
+        raise ApiError(400, "invalid_artifact", "the description holds a NUL character")
+    try:
+        meta = orjson.dumps(metadata).decode()
+    except TypeError as error:
+        raise ApiError(400, "invalid_artifact", f"the metadata cannot be stored: {error}") from None
     entries = _manifest(files)
     actual = manifest_digest(entries)
     if actual != digest:
@@ -132,7 +138,7 @@ def register_version(session: Session, scope: Scope, project: Project, name: str
         version = ArtifactVersionRow(
             collection_id=collection.id, version=0 if top is None else top + 1, digest=digest,
             manifest=orjson.dumps(entries).decode(), size=sum(int(e["size"] or 0) for e in entries),
-            file_count=len(entries), description=description, meta=orjson.dumps(metadata).decode(),
+            file_count=len(entries), description=description, meta=meta,
             created_by=run.id if run is not None else None, created_at=now)
         session.add(version)
         session.flush()
@@ -179,6 +185,8 @@ def resolve(session: Session, collection: ArtifactCollection, selector: str) -> 
     """
     query = select(ArtifactVersionRow).where(ArtifactVersionRow.collection_id == collection.id)
     number = version_number(selector)
+    if (number is not None and number >= 1 << 31) or (number is None and (len(selector) > 128 or "\x00" in selector)):
+        number = -1  # nothing the database could hold: no such version
     if selector == "latest":
         query = query.order_by(ArtifactVersionRow.version.desc())
     elif number is not None:

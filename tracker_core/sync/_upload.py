@@ -50,6 +50,7 @@ class RunUpload:
         self.sent_records = 0
         self.sent_blobs = 0
         self.sent_bytes = 0
+        self.refused_artifacts: list[str] = []
         self._gap_rescans = 0
         self._careful = False  # check every line of a batch (after the server called one malformed)
 
@@ -255,8 +256,9 @@ class RunUpload:
 
     def _register_version(self, body: dict[str, Any], store: str) -> None:
         """Register one version with the server (idempotent: the same digest is the same version); blobs the
-        server still lacks (409 ``missing_blobs``) are uploaded and the registration tried once more. A
-        server without artifact routes (404 or 405) keeps the run files only."""
+        server still lacks (409 ``missing_blobs``) are uploaded and the registration tried once more. A refusal
+        for good (a server without artifact routes, another type under that name) is kept in
+        ``refused_artifacts`` and never holds up the run's records; the files stay mapped as run files."""
         name = body.pop("name")
         path = f"/api/v1/artifact-collections/{segment(self._state().entity)}/{segment(self.project)}/{segment(name)}"
         for attempt in range(2):
@@ -264,11 +266,11 @@ class RunUpload:
                 self.client.call("POST", path, f"registering artifact {name}", json=body)
                 return
             except ServerError as exc:
-                if exc.status in (404, 405):
+                if exc.retryable:
+                    raise  # the batch is sent again later, and this registration with it
+                if exc.code != "missing_blobs" or attempt:  # another type under that name, an old server, ...:
+                    self.refused_artifacts.append(str(exc))  # the run's records still travel
                     return
-                if exc.code != "missing_blobs" or attempt:
-                    self._refuse_for_good(exc)
-                    raise
                 self._upload_blobs([str(sha) for sha in exc.body.get("missing", []) if _SHA.fullmatch(str(sha))],
                                    os.path.join(store, "blobs"))
 

@@ -42,7 +42,7 @@ class ManifestEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str = Field(min_length=1, max_length=1024)
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-    size: int | None = Field(None, ge=0)
+    size: int | None = Field(None, ge=0, le=1 << 53)
     ref: str | None = Field(None, max_length=4096, description="a reference's URI (its content is not stored)")
 
 
@@ -59,7 +59,7 @@ class VersionPost(BaseModel):
 
 class AliasPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=(1 << 31) - 1)
 
 
 class RunRef(BaseModel):
