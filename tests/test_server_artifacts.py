@@ -109,12 +109,17 @@ def test_the_same_file_logged_twice_travels_once_and_a_corrupted_blob_fails_clea
     log_checkpoint(tmp_path / "src")
     use_store(monkeypatch, tmp_path / "b", server, key, mode="offline")  # another store, synced afterwards
     second, logged = log_checkpoint(tmp_path / "src2", name="checkpoint-copy", aliases=())
+    use_store(monkeypatch, tmp_path / "b", server, key)  # an online run uses it before its producer is synced
+    early = tracker_core.init(project="p", entity="research")
+    early.use_artifact("checkpoint-copy:latest")
+    early.finish()
     client = ServerClient(server.url, key)
     done = sync_run(client, RunDir(str(tmp_path / "b"), "p", second.id), entity="research")
     assert done.error is None
     assert done.blobs == 0  # model.bin, config.json and the manifest were on the server already
     copy = server_version(server, key, "checkpoint-copy:latest")
     assert copy["digest"] == logged.digest and copy["created_by"]["id"] == second.id
+    assert [run["id"] for run in copy["used_by"]] == [early.id]  # the earlier use counts once it is registered
 
     model_sha = hashlib.sha256(CHECKPOINT).hexdigest()
     if server.blobs is None:  # the server's own blob folder: damage the stored checkpoint

@@ -29,6 +29,7 @@ from tracker_server._models import (
     ArtifactVersionRow,
     Blob,
     Project,
+    Record,
     Run,
 )
 
@@ -142,11 +143,24 @@ def register_version(session: Session, scope: Scope, project: Project, name: str
             created_by=run.id if run is not None else None, created_at=now)
         session.add(version)
         session.flush()
+        _backfill_usage(session, project, name, version)
     elif version.created_by is None and run is not None:
         version.created_by = run.id
     for alias in wanted:
         _point(session, collection, alias, version)
     return version
+
+
+def _backfill_usage(session: Session, project: Project, name: str, version: ArtifactVersionRow) -> None:
+    """Runs of the project whose records used this content before it was registered (a producer synced
+    later) become its consumers."""
+    rows = session.execute(select(Record.run_pk, Record.body).join(Run, Run.id == Record.run_pk)
+                           .where(Run.project_id == project.id, Record.type == "artifact")).all()
+    for run_pk, body in rows:
+        record = orjson.loads(body)
+        if (record.get("direction") == "used" and record.get("name") == name and record.get("digest") == version.digest
+                and not record.get("project") and session.get(ArtifactUsage, (version.id, run_pk)) is None):
+            session.add(ArtifactUsage(version_pk=version.id, run_pk=run_pk, used_at=time.time()))
 
 
 def _point(session: Session, collection: ArtifactCollection, alias: str, version: ArtifactVersionRow) -> None:
