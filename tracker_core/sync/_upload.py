@@ -441,24 +441,6 @@ class _Batch:
             at = body.find(mark, line_end)
 
 
-def _local_version(store: str, name: str, number: int, digest: str) -> tuple[str, dict[str, Any]] | None:
-    """(manifest file, registration body) of version ``number`` of ``name`` in the store at ``store``, if it is
-    still there with ``digest``."""
-    from tracker_core.artifacts import ArtifactError, ArtifactStore
-
-    try:
-        local = ArtifactStore(os.path.dirname(store))
-        version = local.resolve(f"{name}:v{number}")
-        if version.digest != digest:
-            return None
-        files = local.files(version)
-    except (ArtifactError, OSError):
-        return None
-    body = {"type": version.type, "digest": digest, "files": files, "metadata": version.metadata,
-            "description": version.description, "aliases": [a for a in version.aliases if a != "latest"]}
-    return os.path.join(store, "manifests", f"{digest}.json"), body
-
-
 def _media_refs(tree: Any) -> Iterator[tuple[str, str]]:
     """(file, sha256) of every media tag (``{"$m": {...}}``) in a record."""
     if isinstance(tree, dict):
@@ -497,3 +479,21 @@ def _sha256(path: str) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def _local_version(store: str, name: str, number: int, digest: str) -> tuple[str, dict[str, Any]] | None:
+    """(manifest file, registration body) of version ``number`` of ``name`` in the store at ``store``, if it is
+    still there with ``digest``."""
+    from tracker_core.artifacts import ArtifactError, ArtifactStore
+
+    try:
+        local = ArtifactStore(os.path.dirname(store))
+        version = local.resolve(f"{name}:v{number}")
+        if version.digest != digest:
+            return None
+        files = local.files(version)
+    except (ArtifactError, OSError):
+        return None
+    body = {"type": version.type, "digest": digest, "files": files, "metadata": version.metadata,
+            "description": version.description, "aliases": [a for a in version.aliases if a != "latest"]}
+    return os.path.join(store, "manifests", f"{digest}.json"), body
