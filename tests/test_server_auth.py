@@ -17,7 +17,8 @@ _WRITES = {"put", "post", "patch", "delete"}
 def _request_for(path: str, method: str, run_id: str) -> tuple[str, dict]:  # type: ignore[type-arg]
     blob = b"x"
     digest = hashlib.sha256(blob).hexdigest()
-    values = {"entity": "research", "project": "p", "run_id": run_id, "path": "files/x.txt", "sha256": digest}
+    values = {"entity": "research", "project": "p", "run_id": run_id, "path": "files/x.txt", "sha256": digest,
+              "name": "ckpt", "selector": "v0", "alias": "best"}
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     bodies = {
         ("put", "/api/v1/runs/{entity}/{project}/{run_id}"): {"json": {"meta": {}}},
@@ -26,9 +27,18 @@ def _request_for(path: str, method: str, run_id: str) -> tuple[str, dict]:  # ty
         ("put", "/api/v1/runs/{entity}/{project}/{run_id}/files"): {"json": {"files": {}}},
         ("post", "/api/v1/blobs/{entity}/missing"): {"json": {"digests": [digest]}},
         ("put", "/api/v1/blobs/{entity}/{sha256}"): {"content": blob},
+        ("post", "/api/v1/artifact-collections/{entity}/{project}/{name}"): {"json": _version(run_id)},
+        ("put", "/api/v1/artifact-collections/{entity}/{project}/{name}/aliases/{alias}"): {"json": {"version": 0}},
     }
     params = {"metric": "loss"} if "/best/" in path else {}
     return url, {**bodies.get((method, path), {}), "params": params}
+
+
+def _version(run_id: str) -> dict:  # type: ignore[type-arg]
+    from tracker_core.artifacts._manifest import manifest_digest
+
+    files = [{"path": "x.txt", "sha256": hashlib.sha256(b"x").hexdigest(), "size": 1}]
+    return {"type": "model", "digest": manifest_digest(files), "files": files, "run_id": run_id}
 
 
 def test_every_route_is_authenticated_team_scoped_and_read_only_for_viewers(server: Server) -> None:
@@ -41,8 +51,9 @@ def test_every_route_is_authenticated_team_scoped_and_read_only_for_viewers(serv
         assert client.put(f"/api/v1/blobs/research/{digest}", content=b"x").status_code == 201
         assert client.put(f"/api/v1/runs/research/p/{run_id}/files",
                           json={"files": {"files/x.txt": {"sha256": digest, "size": 1}}}).status_code == 200
+        assert client.post("/api/v1/artifact-collections/research/p/ckpt", json=_version(run_id)).status_code == 200
     with server.client() as anonymous:
-        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0002"}
+        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0003"}
         assert anonymous.get("/openapi.json").status_code == 401
     spec = server.client(viewer).get("/openapi.json").json()
     operations = [(path, method) for path, ops in spec["paths"].items() for method in ops if path != "/healthz"]

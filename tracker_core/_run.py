@@ -243,14 +243,18 @@ class Run:
 
     def use_artifact(self, artifact_or_name: str | StoredArtifact, type: str | None = None,  # noqa: A002
                      aliases: Sequence[str] | None = None, use_as: str | None = None) -> StoredArtifact:
-        """An artifact version (``name``, ``name:latest``, ``name:v3``, ``name:<alias>``; W&B's
-        ``entity/project/`` prefix is ignored) as this run's input.
+        """An artifact version (``name``, ``name:latest``, ``name:v3``, ``name:<alias>``, or W&B's
+        ``entity/project/name:...``) as this run's input. On an online run, a version the local store
+        lacks, or one named with ``entity/project/``, comes from the team server, every file verified;
+        elsewhere the prefix is ignored (one local store).
 
         The use is recorded (lineage) when this run writes; every rank may call it to download.
         ``aliases`` and ``use_as`` are accepted and ignored, as ``use_as`` is in W&B.
 
         Raises:
-            ArtifactError: no such artifact, version or alias (the message lists what exists), or not of ``type``.
+            ArtifactError: no such artifact, version or alias (the message lists what exists), not of ``type``,
+                or a file that arrived corrupted from the server (nothing of it is kept).
+            ServerError: the team server could not be asked, or a download failed.
         """
         return self._artifacts.use_artifact(artifact_or_name, type)
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tracker_core._notices import Notices
     from tracker_core._records import RunRecords
     from tracker_core._settings import Settings
-    from tracker_core.artifacts import Artifact, ArtifactStore
+    from tracker_core.artifacts import Artifact, ArtifactStore, ArtifactVersion
 
 __all__ = ["ArtifactGlue"]
 
@@ -79,27 +79,67 @@ class ArtifactGlue:
         return artifact
 
     def use_artifact(self, artifact_or_name: Any, type: str | None = None) -> StoredArtifact:  # noqa: A002
-        """``Run.use_artifact``: see there.
+        """``Run.use_artifact``: see there. On an online run, a version the local store lacks (or one named
+        ``entity/project/name:...``) comes from the team server: downloaded, verified, kept in the store.
 
         Raises:
-            ArtifactError: no such artifact, version or alias (the message lists what exists), or another type.
+            ArtifactError: no such artifact, version or alias (the message lists what exists), another type,
+                or a file that arrived corrupted from the server (nothing of it is kept).
+            ServerError: the server could not be asked or a download failed.
         """
         from tracker_core.artifacts import ArtifactError
 
         ref = artifact_or_name.ref if isinstance(artifact_or_name, StoredArtifact) else artifact_or_name
-        if isinstance(ref, str) and "/" in ref:
-            ref = ref.rsplit("/", 1)[1]  # W&B's entity/project/ prefix: one store here
         records = self._records
         store = self._store()
-        version = store.resolve(ref)
+        source: str | None = None
+        if isinstance(ref, str) and "/" in ref and self._settings.mode == "online" and self._settings.server:
+            version, source = self._pull(store, ref)
+        else:
+            if isinstance(ref, str) and "/" in ref:
+                ref = ref.rsplit("/", 1)[1]  # W&B's entity/project/ prefix: one store here
+            try:
+                version = store.resolve(ref)
+            except ArtifactError:
+                if self._settings.mode != "online" or not self._settings.server or not isinstance(ref, str):
+                    raise
+                version, source = self._pull(store, ref)
         if type is not None and version.type != type:
             raise ArtifactError(f"{version.ref} has type {version.type!r}, not {type!r}",
                                 f"pass type={version.type!r}, or the name of a {type!r} artifact")
         if records.inactive is None and records.run_dir is not None:
             version = store.record_use(version, records.path)
-            records.append({"type": "artifact", "direction": "used", "name": version.name,
-                            "version": version.version, "digest": version.digest})
+            record = {"type": "artifact", "direction": "used", "name": version.name, "version": version.version,
+                      "digest": version.digest}
+            if source is not None and source != records.project:
+                record["project"] = source  # the server finds the version in that project of the run's team
+            records.append(record)
         return StoredArtifact(store, version, self._root())
+
+    def _pull(self, store: ArtifactStore, ref: str) -> tuple[ArtifactVersion, str]:
+        """The server's version ``ref`` in the local store, and the project it is from."""
+        from tracker_core.sync import ServerClient
+        from tracker_core.sync._artifact_pull import pull_version, resolve_remote, split_ref
+
+        settings = self._settings
+        parts = split_ref(ref)
+        key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        client = ServerClient(str(settings.server), key)
+        try:
+            entity = parts.entity or self._records.meta.get("entity") or settings.entity
+            if not entity:
+                teams = [str(t["name"]) for t in client.whoami().get("teams", []) if isinstance(t, dict)]
+                if len(teams) != 1:
+                    from tracker_core.artifacts import ArtifactError
+
+                    raise ArtifactError(f"{ref!r} names no team and the API key has {len(teams)}",
+                                        "write entity/project/name:alias, or set TRACKER_ENTITY")
+                entity = teams[0]
+            project = parts.project or self._records.project
+            data = resolve_remote(client, str(entity), project, parts.name)
+            return pull_version(client, store, data), project
+        finally:
+            client.close()
 
     def use_model(self, name: str) -> str:
         """``Run.use_model``: see there.

@@ -19,7 +19,7 @@ from tracker_server._errors import ApiError, SchemaError
 from tracker_server._identity import Identity, ensure_secret
 from tracker_server._schema import current_revision, head_revision, upgrade
 from tracker_server._ui import add_ui_routes
-from tracker_server.routers import blobs, events, ingest, read, sessions, workspace
+from tracker_server.routers import artifacts, blobs, events, ingest, read, sessions, workspace
 
 __all__ = ["create_app", "open_state"]
 
@@ -58,7 +58,8 @@ def create_app(config: ServerConfig | None = None, state: ServerState | None = N
                               "`Authorization: Bearer <API key>`. Errors are `{error, detail, ...}` with a 4xx status; "
                               "another team's entity, project or run answers 404 like a missing one.")
     app.state.server = state
-    for router in (ingest.router, blobs.router, read.router, events.router, workspace.router, sessions.router):
+    for router in (ingest.router, blobs.router, read.router, events.router, workspace.router, sessions.router,
+                   artifacts.router):
         app.include_router(router)
 
     @app.exception_handler(ApiError)

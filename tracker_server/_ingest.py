@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from tracker_core._encoding import encode_tree
 from tracker_core.store._replay import RunState
+from tracker_server._artifacts import index_artifact_records
 from tracker_server._errors import ApiError
 from tracker_server._models import ConfigValue, MetricBest, Record, Run, SummaryValue
 from tracker_server._series import SeriesBuffer, delete_series
@@ -130,6 +131,8 @@ def apply_batch(session: Session, run: Run, batch: list[tuple[dict[str, Any], by
             _fold_record(fold, series, record)
         series.flush(session, run.id)
         _update_run(session, run, fold, before)
+    if any(record["type"] == "artifact" for record, _ in new):
+        index_artifact_records(session, run, [record for record, _ in new if record["type"] == "artifact"])
     run.last_seq = new[-1][0]["seq"]
     return run.last_seq
 

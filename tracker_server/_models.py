@@ -8,7 +8,10 @@
 - ``series_chunks``: each (run, key) history as packed arrays of steps, times and values;
 - ``summary_values``, ``config_values``: one indexed row per (run, key) for filters and sorting;
 - ``metric_best``: each run's best (min and max) of each metric, indexed for "best of 10,000 runs";
-- ``blobs`` (per team, by sha256), ``run_files`` (a run's paths mapped to blobs).
+- ``blobs`` (per team, by sha256), ``run_files`` (a run's paths mapped to blobs);
+- artifacts: ``artifact_collections`` (a name and type per project), ``artifact_versions`` (vN, manifest
+  digest and manifest, producer run), ``artifact_aliases`` (alias -> version, so unique by construction)
+  and ``artifact_usage`` (run used version), which together are the lineage graph.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiKey", "Base", "Blob", "ConfigValue", "Membership", "MetricBest", "Project", "Record", "Run",
+__all__ = ["ApiKey", "ArtifactAlias", "ArtifactCollection", "ArtifactUsage", "ArtifactVersionRow", "Base", "Blob",
+           "ConfigValue", "Membership", "MetricBest", "Project", "Record", "Run",
            "RunFile", "SeriesChunk", "ServerSecret", "SummaryValue", "Team", "User"]
 
 _NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -212,3 +216,53 @@ class RunFile(Base):
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     digest: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
+
+
+class ArtifactCollection(Base):
+    """An artifact name in a project, with its type."""
+
+    __tablename__ = "artifact_collections"
+    __table_args__ = (Index("uq_artifact_collections_project_name", "project_id", "name", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ArtifactVersionRow(Base):
+    """Version ``vN`` of a collection: its manifest (JSON ``[{"path", "sha256", "size"}]``, every blob held by the
+    team) and the digest of that manifest, as the client's store computes it."""
+
+    __tablename__ = "artifact_versions"
+    __table_args__ = (Index("uq_artifact_versions_collection_version", "collection_id", "version", unique=True),
+                      Index("ix_artifact_versions_collection_digest", "collection_id", "digest"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("artifact_collections.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    file_count: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    meta: Mapped[str] = mapped_column(Text, default="{}")  # the version's metadata, JSON
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), nullable=True,
+                                                   index=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ArtifactAlias(Base):
+    __tablename__ = "artifact_aliases"
+    collection_id: Mapped[int] = mapped_column(ForeignKey("artifact_collections.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    alias: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version_pk: Mapped[int] = mapped_column(ForeignKey("artifact_versions.id", ondelete="CASCADE"), index=True)
+
+
+class ArtifactUsage(Base):
+    """A run used a version (lineage: producer run -> version -> consumer runs)."""
+
+    __tablename__ = "artifact_usage"
+    version_pk: Mapped[int] = mapped_column(ForeignKey("artifact_versions.id", ondelete="CASCADE"), primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, index=True)
+    used_at: Mapped[float] = mapped_column(Float)

@@ -10,17 +10,20 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker_core._best import Best
 from tracker_core._encoding import decode_tree
 from tracker_core._errors import RunNotFoundError, SettingsError, TrackerError
 from tracker_core._paginated import PageFetch, Runs
 from tracker_core._readback import check_count, check_keys, sample_evenly
-from tracker_core.api import _EDITABLE, Api, StoredRun
+from tracker_core.api import _EDITABLE, Api, StoredArtifact, StoredRun
 from tracker_core.sync._client import ServerClient, ServerError, segment
 
-__all__ = ["RemoteApi", "RemoteRun", "filter_expressions"]
+if TYPE_CHECKING:
+    from tracker_core.artifacts import ArtifactStore, ArtifactVersion
+
+__all__ = ["LazyRemoteArtifact", "RemoteApi", "RemoteArtifact", "RemoteRun", "filter_expressions"]
 
 _MOST_A_PAGE = 10_000
 """The most runs asked for in one request (the server takes up to 100,000)."""
@@ -205,6 +208,7 @@ class RemoteApi(Api):
         self.root = self.client.url
         self._entity = settings.entity
         self._teams: list[str] | None = None
+        self._cache_root = os.path.abspath(os.path.expanduser(os.fspath(dir) if dir is not None else settings.dir))
 
     def __repr__(self) -> str:
         return f"<Api server={self.client.url}>"
@@ -312,8 +316,125 @@ class RemoteApi(Api):
         return Best(RemoteRun(self, answer["run"]), decode_tree(answer.get("value")),  # type: ignore[arg-type]
                     step if isinstance(step, int) else None, [])
 
-    def artifact(self, ref: str) -> Any:
-        raise TrackerError("artifacts from the team server are not available through Api(server=...) yet")
+    def artifact(self, ref: str) -> StoredArtifact:
+        """An artifact version on the server: ``entity/project/name:vN`` (or ``:alias``, ``:latest``; the entity
+        may be left out as for runs), fetched into the local store (``dir``, else TRACKER_DIR) with every file
+        verified; the same ``StoredArtifact`` as locally, whose ``logged_by()``/``used_by()`` ask the server.
 
-    def artifacts(self, name: str | None = None) -> list[Any]:
-        raise TrackerError("artifacts from the team server are not available through Api(server=...) yet")
+        Raises:
+            ArtifactError: no such artifact or version on the server, or a file that arrived corrupted.
+            ServerError: the server could not be reached or refused.
+        """
+        from tracker_core.sync._artifact_pull import pull_version, resolve_remote
+
+        path, _, name_ref = ref.rpartition("/")
+        entity, project = self._entity_project(path)
+        data = resolve_remote(self.client, entity, project, name_ref)
+        store = self._cache_store()
+        return RemoteArtifact(self, store, pull_version(self.client, store, data), data)
+
+    def artifacts(self, name: str | None = None) -> list[StoredArtifact]:
+        """Every version of every artifact of ``entity/project`` (``name``), or of one artifact
+        (``entity/project/name``), by name then version; each is fetched when its files are read.
+
+        Raises:
+            SettingsError: no project named.
+            ServerError: the server could not be reached or refused (404: no such project or artifact).
+        """
+        if not name:
+            raise SettingsError("name", "the server lists the artifacts of one project", "pass 'entity/project'")
+        parts = name.split("/")
+        if len(parts) >= 3:
+            entity, project = self._entity_project("/".join(parts[:-1]))
+            names = [parts[-1]]
+        else:
+            entity, project = self._entity_project(name)
+            base = f"/api/v1/artifact-collections/{segment(entity)}/{segment(project)}"
+            names = [c["name"] for c in self.client.call("GET", base, "listing artifacts").get("collections", [])]
+        found: list[StoredArtifact] = []
+        for collection in names:
+            path = f"/api/v1/artifact-collections/{segment(entity)}/{segment(project)}/{segment(collection)}"
+            listed = self.client.call("GET", path, f"listing versions of {collection}")
+            found += [LazyRemoteArtifact(self, data) for data in listed.get("versions", [])]
+        return found
+
+    def _cache_store(self) -> ArtifactStore:
+        from tracker_core.artifacts import ArtifactStore
+
+        return ArtifactStore(self._cache_root)
+
+
+class RemoteArtifact(StoredArtifact):
+    """A server's version held in the local store: files, download, get and get_entry read the local copy
+    (verified when it was fetched and again on download); lineage comes from the server."""
+
+    def __init__(self, api: RemoteApi, store: ArtifactStore, version: ArtifactVersion, data: dict[str, Any]) -> None:
+        super().__init__(store, version, os.path.dirname(store.root))
+        self._api = api
+        self._data = data
+        self.entity: str = str(data["entity"])
+        self.project: str = str(data["project"])
+        self.version = int(data["version"])  # the server's number (the local copy may carry another)
+        self.aliases = tuple(data.get("aliases") or ())
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:v{self.version}"
+
+    def _runs(self, refs: list[Any]) -> list[StoredRun]:
+        return [self._api.run(f"{r['entity']}/{r['project']}/{r['id']}") for r in refs if isinstance(r, dict)]
+
+    def logged_by(self) -> StoredRun | None:
+        found = self._runs([self._data.get("created_by")])
+        return found[0] if found else None
+
+    def used_by(self) -> list[StoredRun]:
+        fresh = resolve_fresh(self._api, self.entity, self.project, self.ref)
+        return self._runs(list(fresh.get("used_by") or []))
+
+    def lineage(self, depth: int = 4) -> dict[str, Any]:
+        """The server's lineage graph around this version: ``{"root", "nodes", "edges"}``."""
+        path = (f"/api/v1/artifact-collections/{segment(self.entity)}/{segment(self.project)}/{segment(self.name)}"
+                f"/v{self.version}/lineage")
+        return dict(self._api.client.call("GET", path, "reading the lineage", params={"depth": depth}))
+
+    def __repr__(self) -> str:
+        return f"<RemoteArtifact {self.entity}/{self.project}/{self.ref} {self.type} {self.digest[:12]}>"
+
+
+def resolve_fresh(api: RemoteApi, entity: str, project: str, name_ref: str) -> dict[str, Any]:
+    from tracker_core.sync._artifact_pull import resolve_remote
+
+    return resolve_remote(api.client, entity, project, name_ref)
+
+
+class LazyRemoteArtifact(RemoteArtifact):
+    """A listed version: its identity from the listing; the files are fetched on first use."""
+
+    def __init__(self, api: RemoteApi, data: dict[str, Any]) -> None:
+        self._api = api
+        self._data = data
+        self._pulled: StoredArtifact | None = None
+        self.entity, self.project = str(data["entity"]), str(data["project"])
+        self.name, self.type = str(data["name"]), str(data["type"])
+        self.version, self.digest = int(data["version"]), str(data["digest"])
+        self.aliases = tuple(data.get("aliases") or ())
+        self.description, self.metadata = data.get("description"), dict(data.get("metadata") or {})
+        self.size, self.created_at = int(data["size"]), float(data["created_at"])
+
+    def _local(self) -> StoredArtifact:
+        if self._pulled is None:
+            self._pulled = self._api.artifact(f"{self.entity}/{self.project}/{self.ref}")
+        return self._pulled
+
+    def files(self) -> list[dict[str, Any]]:
+        return self._local().files()
+
+    def download(self, root: str | os.PathLike[str] | None = None, allow_missing_references: bool = False) -> str:
+        return self._local().download(root, allow_missing_references)
+
+    def get_entry(self, name: str) -> Any:
+        return self._local().get_entry(name)
+
+    def get(self, name: str) -> Any:
+        return self._local().get(name)

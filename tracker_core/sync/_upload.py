@@ -51,6 +51,7 @@ class RunUpload:
         self.sent_records = 0
         self.sent_blobs = 0
         self.sent_bytes = 0
+        self.refused_artifacts: list[str] = []
         self._gap_rescans = 0
         self._careful = False  # check every line of a batch (after the server called one malformed)
 
@@ -221,35 +222,69 @@ class RunUpload:
             self._send_files(wanted)
 
     def _send_artifacts(self, records: Iterable[dict[str, Any]]) -> None:
-        """The files of the artifact versions the records say this run logged, by digest, mapped to the run as
-        ``artifacts/<name>/v<N>/<path>`` (and the version's manifest as ``.../manifest.json``)."""
+        """The artifact versions the records say this run logged: their files by digest (only the blobs the
+        server lacks travel), mapped to the run as ``artifacts/<name>/v<N>/<path>`` (and ``.../manifest.json``)
+        so the run's page lists them, then each version registered with the server's artifact routes."""
         state = self._state()
         store = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(self.run_dir))), "artifacts")
         wanted: dict[str, tuple[str, str]] = {}
+        versions: list[dict[str, Any]] = []
         for record in records:
-            if record.get("type") != "artifact" or record.get("direction") != "logged":
+            if record.get("type") != "artifact" or record.get("direction") not in ("logged", "linked"):
                 continue
             name, version, digest = record.get("name"), record.get("version"), record.get("digest")
             if not (isinstance(name, str) and isinstance(version, int) and isinstance(digest, str)
                     and _safe_relative(name) and "/" not in name and _SHA.fullmatch(digest)):
                 continue
-            manifest = os.path.join(store, "manifests", f"{digest}.json")
-            try:
-                with open(manifest, "rb") as handle:
-                    entries = orjson.loads(handle.read())["files"]
-            except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            found = _local_version(store, name, version, digest)
+            if found is None:
                 continue  # deleted since (gc): nothing to send
+            manifest, body = found
+            versions.append({**body, "name": name, "run_id": self.run_id})
             prefix = f"artifacts/{name}/v{version}/"
             manifest_sha = _sha256(manifest)
             if manifest_sha is not None:
                 wanted[prefix + "manifest.json"] = (manifest_sha, manifest)
-            for entry in entries:
-                path, sha = entry.get("path"), entry.get("sha256")
-                if isinstance(path, str) and isinstance(sha, str) and _SHA.fullmatch(sha) and _safe_relative(path):
+            for entry in body["files"]:
+                path, sha = entry["path"], entry["sha256"]
+                if "ref" not in entry and _safe_relative(path):
                     wanted[prefix + path] = (sha, os.path.join(store, "blobs", sha[:2], sha))
         wanted = {path: found for path, found in wanted.items() if state.files.get(path) != found[0]}
         if wanted:
             self._send_files(wanted)
+        for body in versions:
+            self._register_version(body, store)
+
+    def _register_version(self, body: dict[str, Any], store: str) -> None:
+        """Register one version with the server (idempotent: the same digest is the same version); blobs the
+        server still lacks (409 ``missing_blobs``) are uploaded and the registration tried once more. A refusal
+        for good (a server without artifact routes, another type under that name) is kept in
+        ``refused_artifacts`` and never holds up the run's records; the files stay mapped as run files."""
+        name = body.pop("name")
+        path = f"/api/v1/artifact-collections/{segment(self._state().entity)}/{segment(self.project)}/{segment(name)}"
+        for attempt in range(2):
+            try:
+                self.client.call("POST", path, f"registering artifact {name}", json=body)
+                return
+            except ServerError as exc:
+                if exc.retryable:
+                    raise  # the batch is sent again later, and this registration with it
+                if exc.code != "missing_blobs" or attempt:  # another type under that name, an old server, ...:
+                    self.refused_artifacts.append(str(exc))  # the run's records still travel
+                    return
+                self._upload_blobs([str(sha) for sha in exc.body.get("missing", []) if _SHA.fullmatch(str(sha))],
+                                   os.path.join(store, "blobs"))
+
+    def _upload_blobs(self, digests: list[str], folder: str) -> None:
+        blobs = f"/api/v1/blobs/{segment(self._state().entity)}"
+        for digest in digests:
+            try:
+                with open(os.path.join(folder, digest[:2], digest), "rb") as handle:
+                    self.client.call("PUT", f"{blobs}/{digest}", f"uploading blob {digest[:12]}", data=handle,
+                                     headers={"Content-Type": "application/octet-stream"})
+            except OSError:
+                continue
+            self.sent_blobs += 1
 
     def send_run_files(self) -> int:
         """Upload what changed in the run's ``files/`` folder (the console log, saved files); returns how many.
@@ -447,3 +482,21 @@ def _sha256(path: str) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def _local_version(store: str, name: str, number: int, digest: str) -> tuple[str, dict[str, Any]] | None:
+    """(manifest file, registration body) of version ``number`` of ``name`` in the store at ``store``, if it is
+    still there with ``digest``."""
+    from tracker_core.artifacts import ArtifactError, ArtifactStore
+
+    try:
+        local = ArtifactStore(os.path.dirname(store))
+        version = local.resolve(f"{name}:v{number}")
+        if version.digest != digest:
+            return None
+        files = local.files(version)
+    except (ArtifactError, OSError):
+        return None
+    body = {"type": version.type, "digest": digest, "files": files, "metadata": version.metadata,
+            "description": version.description, "aliases": [a for a in version.aliases if a != "latest"]}
+    return os.path.join(store, "manifests", f"{digest}.json"), body

@@ -78,3 +78,33 @@ export const runPath = (e: string, p: string, id = "") =>
 
 export const fileUrl = (run: Run, path: string) =>
   `${runPath(run.entity, run.project, run.id)}/files/${path.split("/").map(encodeURIComponent).join("/")}`;
+
+// ----- artifacts on the team server (collections, versions with their manifests, lineage) -----
+
+export interface ArtifactRunRef { id: string; entity: string; project: string; name: string; state: string }
+export interface ArtifactFile { path: string; sha256: string | null; size: number | null; ref?: string | null }
+export interface ArtifactCollection { name: string; type: string; versions: number; latest: number | null; created_at: number }
+export interface ArtifactVersionInfo {
+  entity: string; project: string; name: string; type: string; version: number; ref: string; digest: string;
+  aliases: string[]; size: number; file_count: number; description: string | null; metadata: Record<string, unknown>;
+  created_at: number; created_by: ArtifactRunRef | null; used_by: ArtifactRunRef[]; files?: ArtifactFile[];
+}
+export interface ArtifactGraph {
+  root: string | null;
+  nodes: { id: string; kind: "run" | "artifact"; ref?: string; run_id?: string; name: string; version?: number }[];
+  edges: { from: string; to: string }[];
+}
+
+const collectionsPath = (e: string, p: string, ...rest: string[]) =>
+  [`/api/v1/artifact-collections/${encodeURIComponent(e)}/${encodeURIComponent(p)}`, ...rest.map(encodeURIComponent)].join("/");
+
+export const artifactCollections = (e: string, p: string) =>
+  get<{ collections: ArtifactCollection[] }>(collectionsPath(e, p)).then((r) => r.collections);
+export const artifactVersions = (e: string, p: string, name: string) =>
+  get<{ versions: ArtifactVersionInfo[] }>(collectionsPath(e, p, name)).then((r) => r.versions);
+export const artifactVersion = (e: string, p: string, name: string, selector: string) =>
+  get<ArtifactVersionInfo>(collectionsPath(e, p, name, selector));
+export const artifactLineage = (e: string, p: string, name: string, selector: string, depth = 4) =>
+  get<ArtifactGraph>(collectionsPath(e, p, name, selector, "lineage"), { depth });
+export const moveAlias = (e: string, p: string, name: string, alias: string, version: number) =>
+  send<ArtifactVersionInfo>("PUT", collectionsPath(e, p, name, "aliases", alias), { version });

@@ -1,17 +1,20 @@
 // Artifact versions with their aliases, producers and consumers, and the lineage graph: runs and
 // artifact versions as nodes, laid out in layers from the first producers; click a version to trace
-// its upstream and downstream, a run to open it.
+// its upstream and downstream and list its files, a run to open it. On the team server the versions
+// come from its artifact collections (server version numbers, aliases, manifests with sizes); where it
+// holds none (a local store's `tracker ui`), from the runs' artifact records.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { get } from "../api";
+import { artifactCollections, artifactVersion, artifactVersions, get } from "../api";
+import type { ArtifactVersionInfo } from "../api";
+import { formatBytes, fromCollections, layout, versionKey, versionLabel } from "../lib/lineage";
+import type { Lineage, Version } from "../lib/lineage";
 import { StateBadge } from "../components/RunsTable";
 import { link, navigate } from "../lib/router";
 import type { ViewState } from "../lib/urlstate";
 
-export interface Version { name: string; version: number | null; digest: string; aliases: string[]; logged_by: string[]; used_by: string[] }
-export interface Lineage { artifacts: Version[]; runs: Record<string, { name: string; state: string }> }
-
-export const versionLabel = (v: Version) => `${v.name}:v${v.version ?? "?"}`;
+export type { Lineage, Version } from "../lib/lineage";
+export { versionLabel } from "../lib/lineage";
 
 export function useLineage(entity: string, project: string): Lineage | null {
   const [lineage, setLineage] = useState<Lineage | null>(null);
@@ -22,62 +25,70 @@ export function useLineage(entity: string, project: string): Lineage | null {
   return lineage;
 }
 
+async function loadVersions(entity: string, project: string): Promise<Lineage> {
+  const collections = await artifactCollections(entity, project).catch(() => []);
+  if (collections.length === 0) return get<Lineage>(`/api/v1/artifacts/${encodeURIComponent(entity)}/${encodeURIComponent(project)}`);
+  const lists = await Promise.all(collections.map((c) => artifactVersions(entity, project, c.name)));
+  return fromCollections(lists.flat());
+}
+
+function useVersions(entity: string, project: string): Lineage | null {
+  const [lineage, setLineage] = useState<Lineage | null>(null);
+  useEffect(() => {
+    loadVersions(entity, project).then(setLineage).catch(() => setLineage({ artifacts: [], runs: {} }));
+  }, [entity, project]);
+  return lineage;
+}
+
 export function Artifacts({ view }: { view: ViewState }) {
-  const lineage = useLineage(view.entity, view.project);
+  const lineage = useVersions(view.entity, view.project);
   const [focus, setFocus] = useState<string | null>(null);
   if (!lineage) return <div class="muted">loading…</div>;
+  const focused = lineage.artifacts.find((v) => versionKey(v) === focus) ?? null;
   return <div class="artifacts">
     <h1><a href={link({ page: "workspace" })}>{view.entity}/{view.project}</a> / artifacts</h1>
     {lineage.artifacts.length === 0 ? <div class="muted">No artifacts logged in this project yet.</div> : <>
       <LineageGraph lineage={lineage} focus={focus} onFocus={setFocus} />
-      <table class="list" data-testid="artifact-list"><thead><tr><th>version</th><th>aliases</th><th>digest</th><th>logged by</th><th>used by</th></tr></thead>
-        <tbody>{lineage.artifacts.map((v) => <tr key={v.digest} class={focus === v.digest ? "differs" : ""} data-artifact={versionLabel(v)}>
-          <td><button class="link" onClick={() => setFocus(v.digest)}>{versionLabel(v)}</button></td>
+      <table class="list" data-testid="artifact-list"><thead><tr><th>version</th><th>type</th><th>aliases</th><th>size</th><th>digest</th><th>logged by</th><th>used by</th></tr></thead>
+        <tbody>{lineage.artifacts.map((v) => <tr key={versionKey(v)} class={focus === versionKey(v) ? "differs" : ""} data-artifact={versionLabel(v)}>
+          <td><button class="link" onClick={() => setFocus(versionKey(v))}>{versionLabel(v)}</button></td>
+          <td>{v.type ?? ""}</td>
           <td>{v.aliases.map((a) => <span key={a} class="tag">{a}</span>)}</td>
+          <td title={v.size !== undefined ? `${v.size} bytes, ${v.file_count} files` : ""}>{v.size !== undefined ? formatBytes(v.size) : ""}</td>
           <td><code title={v.digest}>{v.digest.slice(0, 12)}</code></td>
           <td>{v.logged_by.map((r) => <RunLink key={r} id={r} lineage={lineage} />)}</td>
           <td>{v.used_by.map((r) => <RunLink key={r} id={r} lineage={lineage} />)}</td>
         </tr>)}</tbody></table>
+      {focused && <VersionFiles entity={view.entity} project={view.project} version={focused} />}
     </>}
+  </div>;
+}
+
+/** The focused version's manifest from the server: each file's path, size and digest. */
+function VersionFiles({ entity, project, version }: { entity: string; project: string; version: Version }) {
+  const [info, setInfo] = useState<ArtifactVersionInfo | null | "none">(null);
+  useEffect(() => {
+    setInfo(null);
+    if (version.version === null) { setInfo("none"); return; }
+    artifactVersion(entity, project, version.name, `v${version.version}`).then(setInfo).catch(() => setInfo("none"));
+  }, [entity, project, version.name, version.version]);
+  if (info === null) return <div class="muted">loading files…</div>;
+  if (info === "none" || !info.files) return <div class="muted" data-testid="artifact-files-missing">The server holds no manifest of {versionLabel(version)}.</div>;
+  return <div class="version-files">
+    <h2>{info.ref} <span class="muted">{info.type} · {info.file_count} files · {formatBytes(info.size)}</span></h2>
+    {Object.keys(info.metadata).length > 0 && <pre class="muted">{JSON.stringify(info.metadata)}</pre>}
+    <table class="list" data-testid="artifact-files"><thead><tr><th>file</th><th>size</th><th>sha256</th></tr></thead>
+      <tbody>{info.files.map((f) => <tr key={f.path} data-path={f.path} data-size={f.size ?? ""}>
+        <td>{f.ref ? <a href={f.ref}>{f.path}</a> : f.path}</td>
+        <td title={`${f.size ?? "?"} bytes`}>{formatBytes(f.size)}</td>
+        <td><code title={f.sha256 ?? ""}>{(f.sha256 ?? "reference").slice(0, 12)}</code></td>
+      </tr>)}</tbody></table>
   </div>;
 }
 
 function RunLink({ id, lineage }: { id: string; lineage: Lineage }) {
   const run = lineage.runs[id];
   return <span class="chip"><a href={link({ page: "run", run: id, tab: "overview" })}>{run?.name ?? id}</a>{run && <StateBadge state={run.state} />}</span>;
-}
-
-interface Node { id: string; kind: "run" | "artifact"; label: string; layer: number; row: number }
-
-/** Nodes in layers (longest path from a source) and edges producer → version → consumer. */
-export function layout(lineage: Lineage): { nodes: Node[]; edges: [string, string][] } {
-  const edges: [string, string][] = [];
-  const labels = new Map<string, [Node["kind"], string]>();
-  for (const v of lineage.artifacts) {
-    labels.set(v.digest, ["artifact", versionLabel(v)]);
-    for (const r of v.logged_by) { labels.set("run:" + r, ["run", lineage.runs[r]?.name ?? r]); edges.push(["run:" + r, v.digest]); }
-    for (const r of v.used_by) { labels.set("run:" + r, ["run", lineage.runs[r]?.name ?? r]); edges.push([v.digest, "run:" + r]); }
-  }
-  const incoming = new Map<string, string[]>();
-  for (const [from, to] of edges) incoming.set(to, [...(incoming.get(to) ?? []), from]);
-  const layers = new Map<string, number>();
-  const depth = (id: string, seen: Set<string>): number => {
-    const known = layers.get(id);
-    if (known !== undefined) return known;
-    if (seen.has(id)) return 0;  // a cycle (a run using what it logged): cut it
-    seen.add(id);
-    const value = Math.max(-1, ...(incoming.get(id) ?? []).map((p) => depth(p, seen))) + 1;
-    layers.set(id, value);
-    return value;
-  };
-  const rows = new Map<number, number>();
-  const nodes: Node[] = [...labels.entries()].map(([id, [kind, label]]) => {
-    const layer = depth(id, new Set());
-    const row = rows.get(layer) ?? 0;
-    rows.set(layer, row + 1);
-    return { id, kind, label, layer, row };
-  });
-  return { nodes, edges };
 }
 
 function LineageGraph({ lineage, focus, onFocus }: { lineage: Lineage; focus: string | null; onFocus: (id: string | null) => void }) {
