@@ -147,7 +147,8 @@ class Controller:
         searched = self.config.searched
         distributions = {p.name: p.optuna_distribution() for p in searched}
         constants = {p.path: p.spec["value"] for p in self.config.params if p.kind == "constant"}
-        study.sampler = optuna.samplers.TPESampler(seed=self.sweep.seed * 1_000_003 + number, constant_liar=True)
+        study.sampler = optuna.samplers.TPESampler(seed=(self.sweep.seed * 1_000_003 + number) % 2**32,
+                                                   constant_liar=True)
         for _ in range(_BAYES_TRIES):
             trial = study.ask(fixed_distributions=distributions)
             params = nest({**constants, **{p.path: p.from_optuna(trial.params[p.name]) for p in searched}})
