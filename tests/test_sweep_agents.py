@@ -195,7 +195,7 @@ def test_cancel_stops_a_command_trial_and_a_stubborn_one_gets_sigterm_after_the_
         time.sleep(1.0)
         started = time.monotonic()
         assert _tracker("sweep", "cancel", sweep_id).returncode == 0
-        out, err = agent.communicate(timeout=60)
+        _, err = agent.communicate(timeout=60)
         took = time.monotonic() - started
     finally:
         if agent.poll() is None:
@@ -236,7 +236,7 @@ def test_a_stopped_command_trial_raises_run_stopped_at_its_next_log_and_ends_sto
         time.sleep(0.5)
         started = time.monotonic()
         assert _tracker("sweep", "cancel", sweep_id).returncode == 0
-        out, err = agent.communicate(timeout=60)
+        out, _ = agent.communicate(timeout=60)
     finally:
         if agent.poll() is None:
             agent.kill()

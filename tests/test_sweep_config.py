@@ -301,3 +301,17 @@ ENV = [] if sys.platform == "win32" else ["/usr/bin/env"]
 ])
 def test_command_macros(command: list[str], argv: list[str]) -> None:
     assert expand_command(command, "train.py", PARAMS, "/tmp/p.json") == argv
+
+
+def test_import_tracker_core_loads_no_sweep_engine() -> None:
+    import subprocess
+
+    code = ("import sys, tracker_core; tracker_core.sweep; tracker_core.agent; "
+            "print([m for m in ('optuna', 'sqlalchemy', 'yaml', 'tracker_core.sweeps._controller') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_run_stopped_is_a_base_exception_that_except_exception_lets_through() -> None:
+    assert issubclass(tracker_core.RunStopped, BaseException)
+    assert not issubclass(tracker_core.RunStopped, Exception)

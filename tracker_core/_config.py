@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from tracker_core._errors import ConfigChangeError, SettingsError, TrackerWarning
@@ -81,10 +81,10 @@ class Config:
         object.__setattr__(self, "_allow_val_change", False)
         object.__setattr__(self, "_locked", frozenset())
 
-    def lock(self, keys: object) -> None:
+    def lock(self, keys: Iterable[str]) -> None:
         """Lock these top-level keys (a sweep's parameters): a later write of another value is ignored with a
         ``TrackerWarning``, as in W&B."""
-        object.__setattr__(self, "_locked", frozenset(keys))  # type: ignore[arg-type]
+        object.__setattr__(self, "_locked", frozenset(keys))
 
     def allow_all_changes(self) -> None:
         """Let every later update change existing values (``init(allow_val_change=True)``, as in W&B)."""

@@ -100,7 +100,7 @@ def sweeps(_: object, args: argparse.Namespace) -> int:
     from tracker_core.sweeps._store import SweepStore
 
     store = SweepStore(api._root(args.dir))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for record in store.sweeps(args.project):
         counts = store.counts(record.id)
         rows.append({"id": record.id, "name": record.name, "project": record.project, "state": record.state,

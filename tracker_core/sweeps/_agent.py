@@ -182,7 +182,7 @@ def _command(controller: Controller, claim: Claim, kill_delay: float) -> tuple[s
     assert trial is not None
     folder = os.path.join(controller.store.folder, "trials", trial.sweep_id, str(trial.number))
     os.makedirs(folder, exist_ok=True)
-    trial.stop_file = os.path.join(folder, "stop")
+    stop_file = trial.stop_file = os.path.join(folder, "stop")
     trial_file = os.path.join(folder, "trial.json")
     args_file = os.path.join(folder, f"config-{trial.run_id}.json")
     with open(args_file, "w", encoding="utf-8") as file:
@@ -194,9 +194,9 @@ def _command(controller: Controller, claim: Claim, kill_delay: float) -> tuple[s
     asked: list[float] = []
 
     def ask_to_stop(reason: str) -> None:
-        with open(trial.stop_file + ".tmp", "w", encoding="utf-8") as file:  # type: ignore[operator]
+        with open(stop_file + ".tmp", "w", encoding="utf-8") as file:
             file.write(reason)
-        os.replace(trial.stop_file + ".tmp", trial.stop_file)  # type: ignore[operator]
+        os.replace(stop_file + ".tmp", stop_file)
         asked.append(time.monotonic())
 
     watch = TrialWatch(controller, claim, ask_to_stop)

@@ -41,7 +41,7 @@ class Hyperband:
     An iteration is one logged value of the sweep metric (W&B's meaning, not ``_step``).
     """
 
-    eta: float
+    eta: int
     min_iter: int | None
     max_iter: int | None
     s: int | None
@@ -232,7 +232,7 @@ def load_config(sweep: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, 
             text = file.read()
     except OSError as exc:
         raise SweepConfigError(path, f"cannot read the file: {exc.strerror}", "check the path") from None
-    import yaml  # comes with optuna (the sweeps extra)
+    import yaml  # type: ignore[import-untyped,unused-ignore]  # comes with optuna (the sweeps extra)
 
     try:
         data = yaml.safe_load(text)

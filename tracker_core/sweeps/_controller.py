@@ -60,8 +60,9 @@ def create_study(store: SweepStore, sweep_id: str, config: SweepConfig) -> None:
     """The sweep's Optuna study, in the store's Optuna database."""
     import optuna
 
-    goal = config.metric.goal if config.metric else "minimize"
-    optuna.create_study(study_name=sweep_id, storage=_storage(store.optuna_url), direction=goal)
+    maximize = config.metric is not None and config.metric.goal == "maximize"
+    optuna.create_study(study_name=sweep_id, storage=_storage(store.optuna_url),
+                        direction="maximize" if maximize else "minimize")
 
 
 class Controller:
