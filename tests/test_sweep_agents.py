@@ -265,3 +265,27 @@ def test_pause_resume_and_stop(tmp_path: Path) -> None:
     assert json.loads(_tracker("sweep", "status", sweep_id, "--json").stdout)["state"] == "finished"
     unknown = _tracker("sweep", "status", "nosuchid")
     assert unknown.returncode == 2 and "no sweep 'nosuchid'" in unknown.stderr
+
+
+def test_a_command_trial_dies_with_its_killed_agent_and_ends_killed(tmp_path: Path) -> None:
+    write_script(tmp_path, STUBBORN, "train.py")
+    sweep_id = tracker_core.sweep(sweep={"method": "grid", "program": "train.py",
+                                         "parameters": {"a": {"values": [1, 2]}}}, project="orphan")
+    agent = subprocess.Popen([sys.executable, "-m", "tracker_core.cli", "agent", sweep_id], env=child_env(),
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert agent.stdout is not None
+        line = agent.stdout.readline()  # the child's STARTED line (the child shares the agent's stdout)
+        assert line.startswith("STARTED"), line
+        os.kill(agent.pid, signal.SIGKILL)
+        agent.wait(timeout=30)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    run_id = line.split()[1]
+    deadline = time.monotonic() + 30
+    while tracker_core.Api().run(f"orphan/{run_id}").state == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tracker_core.Api().run(f"orphan/{run_id}").state == "killed"  # SIGTERM from the parent-death signal
+    assert tracker_core.controller(sweep_id).next_trial().trial is not None  # the next agent goes on
+    assert [t.state for t in tracker_core.controller(sweep_id).trials()][0] == "crashed"
