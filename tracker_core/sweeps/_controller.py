@@ -113,18 +113,24 @@ class Controller:
                 return Claim(None, reason="every configuration was tried" if self.config.method != "grid"
                              else "every grid point was handed out")
             params, grid_index, key, optuna_trial = proposal
-            optuna_trial.set_user_attr("params", params)
             run_id = new_run_id()
-            optuna_trial.set_user_attr("run_id", run_id)
             db.execute("INSERT INTO trials (sweep_id, number, run_id, params, config_key, grid_index, state, "
                        "optuna_trial_id, agent, created) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
-                       (self.sweep.id, number, run_id, json.dumps(params), key, grid_index, optuna_trial._trial_id,
-                        json.dumps(self.agent), time.time()))
+                       (self.sweep.id, number, run_id, json.dumps(params), key, grid_index,
+                        None if optuna_trial is None else optuna_trial._trial_id, json.dumps(self.agent), time.time()))
+        if optuna_trial is None:  # grid and random: the claim above decided; Optuna's trial needs no lock
+            optuna_trial = study.ask()
+            with self.store.transaction() as db:
+                db.execute("UPDATE trials SET optuna_trial_id = ? WHERE sweep_id = ? AND number = ?",
+                           (optuna_trial._trial_id, self.sweep.id, number))
+        optuna_trial.set_user_attr("params", params)
+        optuna_trial.set_user_attr("run_id", run_id)
         trial = Trial(self.sweep.id, number, run_id, self.sweep.project, self.sweep.entity, self.store.root, params)
         return Claim(trial, optuna_trial._trial_id)
 
     def _propose(self, db: sqlite3.Connection, study: optuna.Study,
-                 number: int) -> tuple[dict[str, Any], int | None, str | None, optuna.Trial] | None:
+                 number: int) -> tuple[dict[str, Any], int | None, str | None, optuna.Trial | None] | None:
+        """Parameters, grid index, configuration key and (bayes only: sampled under the lock) Optuna trial."""
         method = self.config.method
         if method == "grid":
             taken = {row[0] for row in db.execute("SELECT grid_index FROM trials WHERE sweep_id = ?",
@@ -132,10 +138,10 @@ class Controller:
             index = next((i for i in range(self.config.grid_size()) if i not in taken), None)
             if index is None:
                 return None
-            return self.config.grid_point(index), index, None, study.ask()
+            return self.config.grid_point(index), index, None, None
         rng = random.Random(f"{self.sweep.seed}:{number}")  # noqa: S311 - a search, not a secret
         if method == "random":
-            return self._random(rng), None, None, study.ask()
+            return self._random(rng), None, None, None
         return self._bayes(db, study, rng, number)
 
     def _random(self, rng: random.Random) -> dict[str, Any]:
