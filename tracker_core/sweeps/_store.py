@@ -84,6 +84,7 @@ class SweepStore:
         self.path = os.path.join(self.folder, "sweeps.db")
         self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a crash of any process
         self._db.executescript(_SCHEMA)
 
     @property
