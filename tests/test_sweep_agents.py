@@ -288,4 +288,4 @@ def test_a_command_trial_dies_with_its_killed_agent_and_ends_killed(tmp_path: Pa
         time.sleep(0.1)
     assert tracker_core.Api().run(f"orphan/{run_id}").state == "killed"  # SIGTERM from the parent-death signal
     assert tracker_core.controller(sweep_id).next_trial().trial is not None  # the next agent goes on
-    assert [t.state for t in tracker_core.controller(sweep_id).trials()][0] == "crashed"
+    assert tracker_core.controller(sweep_id).trials()[0].state == "crashed"
