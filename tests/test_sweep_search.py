@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 
 import pytest
 
@@ -108,11 +109,7 @@ def test_hyperband_stops_the_bad_half_and_they_end_stopped() -> None:
                     stopped_at[run.id] = step
                     assert run.should_stop
                     raise
-                if run.should_stop:  # the watcher decided between two logs: the next log() raises
-                    pass
-                import time
-
-                time.sleep(0.15)  # the watcher reads as records arrive
+                time.sleep(0.15)  # the watcher reads the records as they arrive
 
     tracker_core.agent(sweep_id, function=train)
     trials = tracker_core.controller(sweep_id).trials()
@@ -175,3 +172,18 @@ def test_bayes_never_repeats_a_configuration_and_treats_categories_as_categories
     configs = [(t.params["opt"], t.params["layers"]) for t in trials]
     assert ran == 6 and len(set(configs)) == 6  # the 6 configurations once each, then the space is exhausted
     assert tracker_core.controller(sweep_id).state() == "finished"
+
+
+def test_ctrl_c_in_a_trial_ends_its_run_killed_and_stops_the_agent() -> None:
+    sweep_id = tracker_core.sweep(sweep={"method": "grid", "parameters": {"a": {"values": [1, 2]}}}, project="int")
+
+    def train() -> None:
+        run = tracker_core.init()
+        run.log({"x": 1})
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        tracker_core.agent(sweep_id, function=train)
+    assert _states(sweep_id) == ["killed"]
+    (run,) = tracker_core.Api().runs("int")
+    assert run.state == "killed"

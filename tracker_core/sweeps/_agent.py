@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -56,11 +57,17 @@ class TrialWatch(threading.Thread):
         metric = controller.config.metric
         self._metric = metric.name if metric else None
         self._prune = controller.config.hyperband is not None
+        self._state_db = sqlite3.connect(controller.store.path, timeout=60.0, check_same_thread=False)  # its own
 
     def stop(self) -> None:
         self._done.set()
         self.join(timeout=10)
         self._read()  # what the run wrote after the last look
+        self._state_db.close()
+
+    def _sweep_state(self) -> str:
+        row = self._state_db.execute("SELECT state FROM sweeps WHERE id = ?", (self._trial.sweep_id,)).fetchone()
+        return str(row[0]) if row else "running"
 
     def run(self) -> None:
         checked = 0.0
@@ -72,7 +79,7 @@ class TrialWatch(threading.Thread):
                 now = time.monotonic()
                 if now - checked > 1.0 and self.stop_reason is None:
                     checked = now
-                    if self._controller.state() == "cancelled":
+                    if self._sweep_state() == "cancelled":
                         self._ask_stop("the sweep was cancelled")
             except Exception as exc:  # noqa: BLE001 - a watcher failure must not end the trial
                 print(f"tracker agent: watching trial {self._trial.number} failed: {exc!r}", file=sys.stderr)
@@ -148,25 +155,33 @@ def _in_process(controller: Controller, claim: Claim, function: Callable[[], Any
     watch = TrialWatch(controller, claim, trial.request_stop)
     handed_over(trial)
     watch.start()
-    error: BaseException | None = None
     try:
         function()
     except RunStopped:
         pass
-    except Exception as exc:  # noqa: BLE001 - W&B's agent too reports a failed trial and goes on
-        error = exc
+    except Exception:  # noqa: BLE001 - W&B's agent too reports a failed trial and goes on
         traceback.print_exc()
+        _close(trial, sys.exc_info())
+    except BaseException:  # KeyboardInterrupt: the run ends killed, and the agent stops
+        _close(trial, sys.exc_info())
+        raise
     finally:
         handed_over(None)
-        run = trial.run
-        if run is not None and run._records.inactive is None:  # the function left its run open
-            if run.should_stop:
-                run._end_stopped()
-            else:
-                run.finish(exit_code=1 if error is not None else None)
+        _close(trial, (None, None, None))
         watch.stop()
     metric = controller.config.metric
     return _run_outcome(controller.store.root, trial, metric.name if metric else None, watch)
+
+
+def _close(trial: Trial, exc_info: Any) -> None:
+    """End the run the trial's function left open, as ``with run:`` would (stopped when it was asked to)."""
+    run = trial.run
+    if run is None or run._records.inactive is not None:
+        return
+    if run.should_stop:
+        run._end_stopped()
+    else:
+        run.__exit__(*exc_info)
 
 
 def _die_with_parent() -> None:  # in the child, before exec: SIGTERM when the agent dies (Linux)
