@@ -289,3 +289,15 @@ def test_a_command_trial_dies_with_its_killed_agent_and_ends_killed(tmp_path: Pa
     assert tracker_core.Api().run(f"orphan/{run_id}").state == "killed"  # SIGTERM from the parent-death signal
     assert tracker_core.controller(sweep_id).next_trial().trial is not None  # the next agent goes on
     assert tracker_core.controller(sweep_id).trials()[0].state == "crashed"
+
+
+def test_bayes_across_3_agent_processes_never_runs_a_configuration_twice(tmp_path: Path) -> None:
+    config = {"method": "bayes", "metric": {"name": "loss", "goal": "minimize"},
+              "parameters": {"a": {"values": [1, 2, 3]}, "b": {"values": ["x", "y"]}}}
+    sweep_id = tracker_core.sweep(sweep=config, project="bayes3")
+    _wait_all(_agents(tmp_path, sweep_id, 3))
+    trials = tracker_core.controller(sweep_id).trials()
+    configs = [(t.params["a"], t.params["b"]) for t in trials]
+    assert len(configs) == 6 and set(configs) == {(a, b) for a in (1, 2, 3) for b in "xy"}
+    assert {t.state for t in trials} == {"finished"}
+    assert tracker_core.controller(sweep_id).state() == "finished"
