@@ -95,6 +95,19 @@ def test_an_agent_killed_mid_trial_leaves_its_run_crashed_and_the_sweep_goes_on(
     assert [t.state for t in trials] == ["crashed", "finished", "finished"]
     assert trials[0].run_id == killed_run
     assert sorted(t.params["a"] for t in trials) == [1, 2, 3]
+    store = tracker_core.controller(sweep_id).store
+    store.set_state(sweep_id, "running")  # the grid was done; reopen it to ask again
+    assert tracker_core.agent(sweep_id, function=lambda: None) == 0  # crashed points are not retried by default
+    store.set_state(sweep_id, "running")
+
+    def train() -> None:
+        with tracker_core.init() as run:
+            run.log({"loss": 0.0})
+
+    assert tracker_core.agent(sweep_id, function=train, retry_crashed=True) == 1  # --retry-crashed
+    trials = tracker_core.controller(sweep_id).trials()
+    assert [t.state for t in trials] == ["crashed", "finished", "finished", "finished"]
+    assert trials[3].params == trials[0].params and trials[3].run_id != killed_run
 
 
 TRAIN = """

@@ -130,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
                 json=False)
     p.add_argument("sweep_id", metavar="[ENTITY/PROJECT/]SWEEP_ID")
     p.add_argument("--count", type=int, help="stop after this many trials (default: until the sweep has none)")
+    p.add_argument("--retry-crashed", action="store_true", help="run again the grid points whose trial crashed")
     p.set_defaults(local_only=True)
 
     p = command("sweeps", w.sweeps, "the sweeps of the local store")

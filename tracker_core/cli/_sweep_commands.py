@@ -89,7 +89,7 @@ def agent(_: object, args: argparse.Namespace) -> int:
     """``tracker agent [ENTITY/PROJECT/]SWEEP_ID --count N``: run the config's command, one trial at a time."""
     from tracker_core import sweeps
 
-    ran = sweeps.agent(args.sweep_id, count=args.count, dir=args.dir)
+    ran = sweeps.agent(args.sweep_id, count=args.count, dir=args.dir, retry_crashed=args.retry_crashed)
     print(f"tracker agent: ran {ran} trial{'s' if ran != 1 else ''}", file=sys.stderr)
     return 0
 

@@ -76,8 +76,10 @@ def _split(sweep_id: str) -> str:
     return sweep_id.rstrip("/").rsplit("/", 1)[-1]
 
 
-def controller(sweep_id: str, *, dir: str | os.PathLike[str] | None = None) -> Any:  # noqa: A002
-    """The local controller of a sweep (``Controller``: its state, trials, and the next trial).
+def controller(sweep_id: str, *, dir: str | os.PathLike[str] | None = None,  # noqa: A002
+               retry_crashed: bool = False) -> Any:
+    """The local controller of a sweep (``Controller``: its state, trials, and the next trial);
+    ``retry_crashed``: a grid point whose trial crashed is handed out again.
 
     Raises:
         SweepNotFoundError: no such sweep in the store.
@@ -86,18 +88,19 @@ def controller(sweep_id: str, *, dir: str | os.PathLike[str] | None = None) -> A
     from tracker_core.sweeps._controller import Controller
     from tracker_core.sweeps._store import SweepStore
 
-    return Controller(SweepStore(_root(dir)), _split(sweep_id))
+    return Controller(SweepStore(_root(dir)), _split(sweep_id), retry_crashed)
 
 
 def agent(sweep_id: str, function: Callable[[], Any] | None = None, entity: str | None = None,
           project: str | None = None, count: int | None = None, *,
-          dir: str | os.PathLike[str] | None = None) -> int:  # noqa: A002
+          dir: str | os.PathLike[str] | None = None, retry_crashed: bool = False) -> int:  # noqa: A002
     """Run trials of a sweep in this process: ``function`` is called once per trial, and the ``init()``
     inside it gets the trial's run (its parameters in ``config``, locked). Without ``function``, each trial
     runs the config's ``command``/``program`` as a child process (what ``tracker agent`` does).
 
     Stops after ``count`` trials, or when the sweep has none left (grid done, ``run_cap``, stopped); waits
-    while the sweep is paused. Returns the number of trials run.
+    while the sweep is paused. ``retry_crashed=True`` runs again the grid points whose trial crashed (an
+    agent killed mid-trial). Returns the number of trials run.
 
     Raises:
         SweepNotFoundError: no such sweep in the store.
@@ -110,7 +113,7 @@ def agent(sweep_id: str, function: Callable[[], Any] | None = None, entity: str 
     from tracker_core._settings import SweepSettings, resolve
     from tracker_core.sweeps._agent import run_agent
 
-    ctl = controller(sweep_id, dir=dir)
+    ctl = controller(sweep_id, dir=dir, retry_crashed=retry_crashed)
     try:
         return run_agent(ctl, function, count, resolve(SweepSettings, {}).agent_kill_delay)
     finally:

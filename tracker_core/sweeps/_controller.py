@@ -77,8 +77,9 @@ def create_study(store: SweepStore, sweep_id: str, config: SweepConfig) -> None:
 class Controller:
     """One agent's view of one sweep; every decision goes through the shared databases."""
 
-    def __init__(self, store: SweepStore, sweep_id: str) -> None:
+    def __init__(self, store: SweepStore, sweep_id: str, retry_crashed: bool = False) -> None:
         self.store = store
+        self.retry_crashed = retry_crashed  # grid: hand out again a point whose trial crashed
         self.sweep = store.get(sweep_id)
         with warnings.catch_warnings():  # the deprecations were shown at sweep() time
             warnings.simplefilter("ignore")
@@ -141,7 +142,8 @@ class Controller:
         """Parameters, grid index, configuration key and (bayes only: sampled under the lock) Optuna trial."""
         method = self.config.method
         if method == "grid":
-            taken = {row[0] for row in db.execute("SELECT grid_index FROM trials WHERE sweep_id = ?",
+            skip = "AND state != 'crashed'" if self.retry_crashed else ""
+            taken = {row[0] for row in db.execute(f"SELECT grid_index FROM trials WHERE sweep_id = ? {skip}",  # noqa: S608
                                                   (self.sweep.id,))}
             index = next((i for i in range(self.config.grid_size()) if i not in taken), None)
             if index is None:

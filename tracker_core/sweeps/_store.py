@@ -3,8 +3,9 @@
 
 Every agent on the machine opens the same two files. A trial is claimed inside one ``BEGIN IMMEDIATE``
 transaction of ``sweeps.db`` (SQLite's write lock, held across processes), so ``run_cap`` and grid points
-are counted and handed out once, whatever the number of agents. Optuna's own writes go to the other file,
-so they never wait on that lock.
+are counted and handed out once, whatever the number of agents (a unique index holds each grid point to one
+trial that did not crash; a crashed one's point is handed out again only to an agent asked to retry it).
+Optuna's own writes go to the other file, so they never wait on that lock. Both files are in WAL mode.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS trials (
     config_key TEXT, grid_index INTEGER, state TEXT NOT NULL, optuna_trial_id INTEGER, agent TEXT NOT NULL,
     value REAL, created REAL NOT NULL, ended REAL,
     PRIMARY KEY (sweep_id, number));
-CREATE UNIQUE INDEX IF NOT EXISTS trials_grid ON trials (sweep_id, grid_index) WHERE grid_index IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS trials_grid ON trials (sweep_id, grid_index)
+    WHERE grid_index IS NOT NULL AND state != 'crashed';
 CREATE UNIQUE INDEX IF NOT EXISTS trials_key ON trials (sweep_id, config_key) WHERE config_key IS NOT NULL;
 """
 
