@@ -187,3 +187,23 @@ def test_ctrl_c_in_a_trial_ends_its_run_killed_and_stops_the_agent() -> None:
     assert _states(sweep_id) == ["killed"]
     (run,) = tracker_core.Api().runs("int")
     assert run.state == "killed"
+
+
+def test_a_trial_reaching_the_metric_target_finishes_the_sweep() -> None:
+    config = {"method": "grid", "metric": {"name": "acc", "goal": "maximize", "target": 0.9},
+              "parameters": {"q": {"values": [0.5, 0.95, 0.7, 0.99]}}}
+    sweep_id = tracker_core.sweep(sweep=config, project="target")
+
+    def train() -> None:
+        with tracker_core.init() as run:
+            run.log({"acc": run.config.q})
+
+    assert tracker_core.agent(sweep_id, function=train) == 2  # 0.5, then 0.95 reaches the target
+    assert tracker_core.controller(sweep_id).state() == "finished"
+
+
+def test_a_command_agent_without_a_program_is_refused_with_a_hint() -> None:
+    sweep_id = tracker_core.sweep(sweep={"method": "grid", "parameters": {"a": {"value": 1}}}, project="np")
+    with pytest.raises(tracker_core.SettingsError, match="add program"):
+        tracker_core.agent(sweep_id)
+    assert tracker_core.controller(sweep_id).trials() == []

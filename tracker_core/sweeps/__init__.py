@@ -104,7 +104,8 @@ def agent(sweep_id: str, function: Callable[[], Any] | None = None, entity: str 
 
     Raises:
         SweepNotFoundError: no such sweep in the store.
-        SettingsError: ``count`` is not a positive int; Optuna is not installed.
+        SettingsError: ``count`` is not a positive int; a command agent for a config whose command needs a
+            ``program`` it lacks; Optuna is not installed.
     """
     from tracker_core._errors import SettingsError
 
@@ -114,6 +115,10 @@ def agent(sweep_id: str, function: Callable[[], Any] | None = None, entity: str 
     from tracker_core.sweeps._agent import run_agent
 
     ctl = controller(sweep_id, dir=dir, retry_crashed=retry_crashed)
+    if function is None and ctl.config.program is None and any("${program}" in c for c in ctl.config.command):
+        ctl.store.close()
+        raise SettingsError("sweep config", "its command runs ${program} but the config has no program",
+                            "add program: train.py to the sweep config, or pass agent(sweep_id, function=train)")
     try:
         return run_agent(ctl, function, count, resolve(SweepSettings, {}).agent_kill_delay)
     finally:
