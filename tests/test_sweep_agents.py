@@ -314,3 +314,33 @@ def test_bayes_across_3_agent_processes_never_runs_a_configuration_twice(tmp_pat
     assert len(configs) == 6 and set(configs) == {(a, b) for a in (1, 2, 3) for b in "xy"}
     assert {t.state for t in trials} == {"finished"}
     assert tracker_core.controller(sweep_id).state() == "finished"
+
+
+def test_an_uncaught_run_stopped_in_a_plain_script_ends_the_run_stopped(tmp_path: Path, store: Path) -> None:
+    """The child's side of the protocol alone: the trial file the agent writes, then its stop file."""
+    stop = tmp_path / "stop"
+    trial = {"sweep_id": "abcd1234", "number": 0, "run_id": "trialrun0001", "project": "plain", "entity": None,
+             "dir": str(store), "params": {"lr": 0.5}, "stop_file": str(stop)}
+    (tmp_path / "trial.json").write_text(json.dumps(trial))
+    script = write_script(tmp_path, """
+import time
+import tracker_core
+run = tracker_core.init()
+print("LR", run.config.lr, flush=True)
+for step in range(300):
+    run.log({"loss": 1.0})
+    time.sleep(0.05)
+""", "plain.py")
+    child = subprocess.Popen([sys.executable, str(script)], env=child_env(TRACKER_SWEEP_TRIAL=str(tmp_path /
+                             "trial.json")), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "LR 0.5"
+        stop.write_text("stopped by the test")
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 1 and "RunStopped: run trialrun0001 was asked to stop: stopped by the test" in err
+    run = tracker_core.Api().run("plain/trialrun0001")
+    assert run.state == "stopped" and run.group == "abcd1234" and run.config == {"lr": 0.5}
+    assert len(run.history()) < 300
