@@ -344,3 +344,11 @@ for step in range(300):
     run = tracker_core.Api().run("plain/trialrun0001")
     assert run.state == "stopped" and run.group == "abcd1234" and run.config == {"lr": 0.5}
     assert len(run.history()) < 300
+
+
+def test_a_command_that_cannot_start_fails_its_trials_and_the_agent_goes_on(tmp_path: Path) -> None:
+    sweep_id = tracker_core.sweep(sweep={"method": "grid", "command": ["/nonexistent/trainer", "${args}"],
+                                         "parameters": {"a": {"values": [1, 2]}}}, project="bad")
+    result = _tracker("agent", sweep_id)
+    assert result.returncode == 0 and "cannot start '/nonexistent/trainer'" in result.stderr
+    assert [t.state for t in tracker_core.controller(sweep_id).trials()] == ["failed", "failed"]

@@ -214,10 +214,14 @@ def _command(controller: Controller, claim: Claim, kill_delay: float) -> tuple[s
         os.replace(stop_file + ".tmp", stop_file)
         asked.append(time.monotonic())
 
-    watch = TrialWatch(controller, claim, ask_to_stop)
     env = {**os.environ, "TRACKER_SWEEP_TRIAL": trial_file}
     print(f"tracker agent: trial {trial.number} (run {trial.run_id}): {' '.join(argv)}", file=sys.stderr)
-    child = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent)
+    try:
+        child = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent)
+    except OSError as exc:  # the command's executable is missing: this trial fails, the agent goes on
+        print(f"tracker agent: cannot start {argv[0]!r}: {exc.strerror}", file=sys.stderr)
+        return "failed", None
+    watch = TrialWatch(controller, claim, ask_to_stop)
     watch.start()
     sent = 0
     try:
