@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from tracker_core._errors import ConfigChangeError, SettingsError, TrackerWarning
+from tracker_core._errors import ConfigChangeError, SettingsError
 from tracker_core._values import Problem, _Rejected, to_tree
 
 __all__ = ["Config", "ConfigNode"]
@@ -81,7 +80,7 @@ class Config:
         object.__setattr__(self, "_allow_val_change", False)
         object.__setattr__(self, "_locked", frozenset())
 
-    def lock(self, keys: Iterable[str]) -> None:
+    def lock(self, keys: Mapping[str, Any]) -> None:
         """Lock these top-level keys (a sweep's parameters): a later write of another value is ignored with a
         ``TrackerWarning``, as in W&B."""
         object.__setattr__(self, "_locked", frozenset(keys))
@@ -105,6 +104,10 @@ class Config:
         for key, value in incoming.items():
             if key in self._locked and key in self._data:
                 if not _same(self._data[key], value):
+                    import warnings
+
+                    from tracker_core._errors import TrackerWarning
+
                     warnings.warn(f"config[{key!r}] is a sweep parameter, set to {self._data[key]!r} for this trial; "
                                   f"ignoring the new value {value!r}", TrackerWarning, stacklevel=3)
                 continue

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tracker_core._encoding import Problem, is_media, normalize_row, tag_row, tag_scalar
-from tracker_core._errors import RunStopped, StepOrderError, TrackerError
+from tracker_core._errors import StepOrderError, TrackerError
 from tracker_core._media_store import store_media
 from tracker_core._notices import warn
 from tracker_core._records import _deferred_signals, after_write
@@ -67,6 +67,8 @@ class RowPath:
             self._notices.inactive_call("log", records.inactive)
             return
         if self.stop_reason is not None:  # a sweep asked the run to stop: the one check this path pays for it
+            from tracker_core._errors import RunStopped
+
             raise RunStopped(records.run_id, self.stop_reason)
         if self.pending is not None:  # gradient statistics wait for the user's next row
             data = self._with_pending(data)
