@@ -315,3 +315,14 @@ def test_import_tracker_core_loads_no_sweep_engine() -> None:
 def test_run_stopped_is_a_base_exception_that_except_exception_lets_through() -> None:
     assert issubclass(tracker_core.RunStopped, BaseException)
     assert not issubclass(tracker_core.RunStopped, Exception)
+
+
+def test_the_agent_kill_delay_comes_from_tracker_then_wandb_then_30_s() -> None:
+    from tracker_core._settings import SweepSettings, resolve
+
+    assert resolve(SweepSettings, {}, {}).agent_kill_delay == 30.0
+    assert resolve(SweepSettings, {}, {"WANDB_AGENT_KILL_DELAY": "5"}).agent_kill_delay == 5.0
+    both = {"WANDB_AGENT_KILL_DELAY": "5", "TRACKER_AGENT_KILL_DELAY": "2.5"}
+    assert resolve(SweepSettings, {}, both).agent_kill_delay == 2.5
+    with pytest.raises(tracker_core.SettingsError, match="TRACKER_AGENT_KILL_DELAY"):
+        resolve(SweepSettings, {}, {"TRACKER_AGENT_KILL_DELAY": "-1"})
