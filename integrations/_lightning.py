@@ -58,7 +58,7 @@ __all__ = ["TrackerLogger"]
 
 STEP_KEY = "trainer/global_step"
 DEFAULT_PROJECT = "lightning_logs"  # WandbLogger's, and Lightning's own loggers' default name
-_FINAL_STATES = ("finished", "failed", "killed")
+_FINAL_STATES = ("finished", "failed", "killed", "stopped")
 _live_loggers: weakref.WeakSet[TrackerLogger] = weakref.WeakSet()
 
 

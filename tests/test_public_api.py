@@ -18,6 +18,8 @@ EXPECTED = {
     "setup", "teardown", "use_artifact", "use_model",
     # W&B's overlay types for Image(masks=, boxes=, classes=)
     "BoundingBoxes2D", "Classes", "ImageMask",
+    # sweeps (RunStopped is a BaseException, not an error)
+    "RunStopped", "agent", "controller", "sweep",
 }
 
 

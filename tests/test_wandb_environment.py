@@ -14,7 +14,7 @@ from tracker_core._settings import FALLBACK_ENV_VARS, AdapterSettings, resolve, 
 README = Path(__file__).resolve().parents[1] / "README.md"
 WANDB_NAMES = ["WANDB_PROJECT", "WANDB_ENTITY", "WANDB_RUN_ID", "WANDB_RESUME", "WANDB_NAME", "WANDB_NOTES",
                "WANDB_TAGS", "WANDB_RUN_GROUP", "WANDB_JOB_TYPE", "WANDB_DIR", "WANDB_MODE", "WANDB_LOG_MODEL",
-               "WANDB_WATCH", "WANDB_SILENT", "WANDB_CONSOLE"]
+               "WANDB_WATCH", "WANDB_SILENT", "WANDB_CONSOLE", "WANDB_AGENT_KILL_DELAY"]
 # setting, TRACKER_* value, WANDB_* value, what the WANDB_* value becomes
 SAMPLES = {
     "project": ("ours", "theirs", "theirs"), "entity": ("team-a", "team-b", "team-b"),

@@ -22,6 +22,7 @@ from tracker_core._errors import (
     RunLockedError,
     RunNotFoundError,
     RunStateError,
+    RunStopped,
     SettingsError,
     StepOrderError,
     TrackerError,
@@ -55,6 +56,7 @@ __all__ = [
     "RunLockedError",
     "RunNotFoundError",
     "RunStateError",
+    "RunStopped",
     "Settings",
     "SettingsError",
     "StepOrderError",
@@ -64,8 +66,10 @@ __all__ = [
     "TrackerWarning",
     "Video",
     "__version__",
+    "agent",
     "alert",
     "config",
+    "controller",
     "define_metric",
     "finish",
     "init",
@@ -81,6 +85,7 @@ __all__ = [
     "save",
     "setup",
     "summary",
+    "sweep",
     "teardown",
     "unwatch",
     "use_artifact",
@@ -92,6 +97,7 @@ __all__ = [
 _MEDIA = ("Audio", "BoundingBoxes2D", "Classes", "Histogram", "Image", "ImageMask", "MediaError", "Plot", "Table",
           "Video")
 _ARTIFACTS = ("Artifact", "ArtifactError")
+_SWEEPS = ("agent", "controller", "sweep")
 _WANDB_FUNCTIONS = ("link_model", "log_artifact", "log_model", "login", "mark_preempting", "require", "restore",
                     "save", "setup", "teardown", "use_artifact", "use_model")
 
@@ -111,11 +117,12 @@ if TYPE_CHECKING:  # imported on first use (below), so that `import tracker_core
         use_model,
     )
     from tracker_core._wandb_settings import Settings
+    from tracker_core.sweeps import agent, controller, sweep
 
 
 def __getattr__(name: str) -> Any:
     """``run``, ``config`` and ``summary`` of the active run, looked up at each access; media
-    classes, W&B's other module functions and ``Settings``, imported on first use."""
+    classes, W&B's other module functions, ``Settings`` and the sweep functions, imported on first use."""
     if name in _WANDB_FUNCTIONS or name == "Settings":
         from tracker_core import _module_functions, _wandb_settings
 
@@ -126,6 +133,10 @@ def __getattr__(name: str) -> Any:
         from tracker_core import media
 
         return getattr(media, name)
+    if name in _SWEEPS:
+        from tracker_core import sweeps
+
+        return getattr(sweeps, name)
     if name in _ARTIFACTS:
         from tracker_core import artifacts
 

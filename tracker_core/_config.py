@@ -130,6 +130,12 @@ class Config:
         object.__setattr__(self, "_on_change", on_change)
         object.__setattr__(self, "_on_problems", on_problems)
         object.__setattr__(self, "_allow_val_change", False)
+        object.__setattr__(self, "_locked", frozenset())
+
+    def lock(self, keys: Mapping[str, Any]) -> None:
+        """Lock these top-level keys (a sweep's parameters): a later write of another value is ignored with a
+        ``TrackerWarning``, as in W&B."""
+        object.__setattr__(self, "_locked", frozenset(keys))
 
     def allow_all_changes(self) -> None:
         """Let every later update change existing values (``init(allow_val_change=True)``, as in W&B)."""
@@ -151,6 +157,15 @@ class Config:
             self._on_problems(problems)
         changed = {}
         for key, value in incoming.items():
+            if key in self._locked and key in self._data:
+                if not _same(self._data[key], value):
+                    import warnings
+
+                    from tracker_core._errors import TrackerWarning
+
+                    warnings.warn(f"config[{key!r}] is a sweep parameter, set to {self._data[key]!r} for this trial; "
+                                  f"ignoring the new value {value!r}", TrackerWarning, stacklevel=3)
+                continue
             if key in self._data and not _same(self._data[key], value):
                 if not (allow_val_change or self._allow_val_change):
                     raise ConfigChangeError(key, self._data[key], value)

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tracker_core import _lifecycle
-from tracker_core._errors import SettingsError
+from tracker_core._errors import RunStopped, SettingsError
 from tracker_core._records import _deferred_signals, after_write
 from tracker_core._services import RunServices, ServiceContext
 
@@ -124,6 +124,8 @@ class RunEnding:
     def finish_from_hook(self, status: str, exit_code: int, traceback_text: str | None = None,
                          signal_name: str | None = None) -> None:
         """Used by the process hooks; never raises (see the module docstring for a finish under way)."""
+        if status in ("failed", "killed") and self._rows.stop_reason is not None:
+            status = "stopped"  # RunStopped left the program, or the agent's SIGTERM after its grace period
         try:
             if self._closing.locked() and self._records.inactive is None:
                 self._write_final_now(status, exit_code, traceback_text, signal_name)
@@ -134,12 +136,15 @@ class RunEnding:
 
     def exit_block(self, kind: type[BaseException] | None, value: BaseException | None,
                    tb: TracebackType | None) -> None:
-        """The end of ``with run:``: finished, or failed/killed by the exception that left the block."""
+        """The end of ``with run:``: finished, or failed/killed by the exception that left the block
+        (``stopped`` for ``RunStopped``)."""
         if kind is None:
             self.finish(None, None)
             return
         text = _lifecycle.format_exception(kind, value, tb)  # type: ignore[arg-type]
-        if issubclass(kind, KeyboardInterrupt):
+        if issubclass(kind, RunStopped):
+            self.finish_from_hook("stopped", 0, signal_name=None)
+        elif issubclass(kind, KeyboardInterrupt):
             self.finish_from_hook("killed", 128 + signal.SIGINT, text, "SIGINT")
         else:
             self.finish_from_hook("failed", 1, text)

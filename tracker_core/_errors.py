@@ -14,6 +14,10 @@ Every error the tracker raises derives from ``TrackerError``::
     └── PersistError         (also OSError)      strict mode: a record could not be written
 
 Warnings are ``TrackerWarning`` (a ``UserWarning``).
+
+``RunStopped`` is not an error and not a ``TrackerError``: a ``BaseException`` raised by ``log()`` in a run
+that a sweep's pruner (or ``tracker sweep cancel``) asked to stop, so that ``except Exception`` in training
+code lets it through.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "RunLockedError",
     "RunNotFoundError",
     "RunStateError",
+    "RunStopped",
     "SettingsError",
     "StepOrderError",
     "TrackerError",
@@ -137,3 +142,12 @@ class LogValueError(TrackerError, TypeError):
 
 class PersistError(TrackerError, OSError):
     """Strict mode: a record could not be written to the run's log."""
+
+
+class RunStopped(BaseException):
+    """Raised by ``log()`` once the run was asked to stop (``run.should_stop``); the run then ends ``stopped``."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"run {run_id} was asked to stop: {reason}")

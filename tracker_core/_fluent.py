@@ -94,6 +94,11 @@ def init(
                  "config_exclude_keys": config_exclude_keys, "sync_tensorboard": sync_tensorboard,
                  "tensorboard": tensorboard, "monitor_gym": monitor_gym, "anonymous": anonymous, "force": force,
                  **options}
+    from tracker_core.sweeps._trial import attach, current_trial, prepare_init
+
+    trial = current_trial()  # a sweep agent's trial: its parameters, run id and project
+    if trial is not None:
+        config = prepare_init(trial, arguments, config)
     arguments, config, extras = translate(arguments, config)
     resolved = resolve_settings(arguments)
     resolved = extras.prepare(resolved)
@@ -111,6 +116,8 @@ def init(
         if not extras.create_new:
             run._finish_callbacks.append(_forget)
             _active = run
+    if trial is not None:
+        attach(trial, run)
     try:
         extras.apply(run)
     except BaseException:

@@ -52,6 +52,7 @@ class RowPath:
         self._raise_on_backward = raise_on_backward
         self.pending: dict[str, Any] | None = None
         self.on_stalls: Callable[[list[Stall]], None] = lambda stalls: None
+        self.stop_reason: str | None = None  # set when a sweep asks the run to stop (Run.should_stop)
 
     def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
         """Append one row of metrics to the run's history (``Run.log``, whose documentation this is:
@@ -66,6 +67,10 @@ class RowPath:
         if records.inactive is not None:
             self._notices.inactive_call("log", records.inactive)
             return
+        if self.stop_reason is not None:  # a sweep asked the run to stop: the one check this path pays for it
+            from tracker_core._errors import RunStopped
+
+            raise RunStopped(records.run_id, self.stop_reason)
         if self.pending is not None:  # gradient statistics wait for the user's next row
             data = self._with_pending(data)
         stalls = None

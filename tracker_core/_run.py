@@ -159,6 +159,21 @@ class Run:
         return float(started) if started is not None else 0.0
 
     @property
+    def should_stop(self) -> bool:
+        """True once a sweep (its pruner, or ``tracker sweep cancel``) asked this run to stop; the next
+        ``log()`` raises ``RunStopped`` and the run ends ``stopped``."""
+        return self._rows.stop_reason is not None
+
+    def _request_stop(self, reason: str) -> None:
+        """Ask the run to stop (the sweep agent calls this; any thread)."""
+        if self._rows.stop_reason is None:
+            self._rows.stop_reason = reason
+
+    def _end_stopped(self) -> None:
+        """End the run ``stopped`` (the agent, when ``RunStopped`` left the trial's function)."""
+        self._ending.finish_from_hook("stopped", 0)
+
+    @property
     def owner_pid(self) -> int:
         """The process that writes this run (a forked child is not it)."""
         return self._ending.owner_pid
@@ -176,6 +191,10 @@ class Run:
         (unless ``commit=False``). With ``step``, rows of the same step merge when
         read back; a step lower than the current one is kept aside and counted
         (or raises in strict mode). Bad keys or values are left out with one warning.
+
+        Raises:
+            RunStopped: a sweep asked the run to stop (``should_stop``); in every mode, and it is a
+                ``BaseException``, so ``except Exception`` lets it through.
 
         Raises (strict mode only):
             LogValueError: a value or key cannot be logged.

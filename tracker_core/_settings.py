@@ -24,8 +24,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, V
 from tracker_core._errors import SettingsError
 
 __all__ = ["ALERT_ENV_VARS", "ALL_ENV_VARS", "ENV_VARS", "FALLBACK_ENV_VARS", "GROUPS", "PROVENANCE_ITEMS",
-           "AdapterSettings", "AlertSettings", "ServerSettings", "Settings", "in_environment", "resolve",
-           "resolve_settings", "same_server"]
+           "AdapterSettings", "AlertSettings", "ServerSettings", "Settings", "SweepSettings", "in_environment",
+           "resolve", "resolve_settings", "same_server"]
 
 PROVENANCE_ITEMS = ("command", "cwd", "git", "git_diff", "python", "packages", "host", "gpu")
 
@@ -245,6 +245,21 @@ class AlertSettings(BaseModel):
             "`finish_timeout`)."))
 
 
+class SweepSettings(BaseModel):
+    """What sweep agents and their trials read from the environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    agent_kill_delay: float = Field(
+        30.0, ge=0, json_schema_extra=_env(
+            "TRACKER_AGENT_KILL_DELAY", "Seconds a stopped command trial gets to end by itself before the agent "
+            "sends SIGTERM, and again before SIGKILL.", "WANDB_AGENT_KILL_DELAY"))
+    sweep_trial: str | None = Field(
+        None, json_schema_extra=_env(
+            "TRACKER_SWEEP_TRIAL", "Set by `tracker agent` for its command trials: the file with the trial's "
+            "sweep, run id and parameters, which `init()` reads (in every rank of a torchrun child)."))
+
+
 class ServerSettings(BaseModel):
     """What the team server (``tracker server``) reads from the environment; the rest are its options."""
 
@@ -265,7 +280,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 _SECRETS = frozenset({"slack_webhook", "webhook", "smtp_password", "api_key"})
 """Settings whose values never appear in an error message."""
 
-GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings, AlertSettings, ServerSettings)
+GROUPS: tuple[type[BaseModel], ...] = (Settings, AdapterSettings, AlertSettings, SweepSettings, ServerSettings)
 """Every settings model; each field declares its one TRACKER_* variable."""
 
 

@@ -89,7 +89,7 @@ class StoredRun:
 
     @property
     def state(self) -> str:
-        """W&B's name for ``status``: running, finished, failed, killed or crashed."""
+        """W&B's name for ``status``: running, finished, failed, killed, stopped (a sweep stopped it) or crashed."""
         return self.status
 
     @property

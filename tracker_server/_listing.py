@@ -28,7 +28,7 @@ from tracker_server._run_view import STALE_SLACK, effective_state
 
 __all__ = ["Candidate", "parse_filters", "query_runs"]
 
-_FINAL_STATES = ("finished", "failed", "killed")
+_FINAL_STATES = ("finished", "failed", "killed", "stopped")
 _TEXT_COLUMNS = {"group": Run.group_name, "job_type": Run.job_type, "notes": Run.notes}
 _COMPARE = {"$lt": "__lt__", "$lte": "__le__", "$gt": "__gt__", "$gte": "__ge__"}
 

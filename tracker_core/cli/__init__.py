@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     from tracker_core.cli import _artifact_commands as a
     from tracker_core.cli import _commands as c
     from tracker_core.cli import _server_commands as s
+    from tracker_core.cli import _sweep_commands as w
 
     parser = argparse.ArgumentParser(prog="tracker", description="Query the runs in a local tracker store or on "
                                      "the team server.")
@@ -114,6 +115,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", metavar="DIR", help="store root (default: --dir, TRACKER_DIR, ./tracker_runs)")
     p.add_argument("--server", help="the server (default: TRACKER_SERVER, else the one `tracker login` stored)")
     p.add_argument("--entity", help="team for runs that name none (default: the key's only team)")
+    p.set_defaults(local_only=True)
+
+    p = command("sweep", w.sweep, "create a sweep from a W&B sweep config (YAML), or control one: "
+                "status|pause|resume|stop|cancel SWEEP_ID")
+    p.add_argument("target", metavar="FILE|ACTION", help="the sweep config file, or status, pause, resume, "
+                   "stop (no new trials; running ones finish), cancel (running trials are stopped too)")
+    p.add_argument("sweep_id", nargs="?", metavar="SWEEP_ID", help="[ENTITY/PROJECT/]SWEEP_ID, after an ACTION")
+    p.add_argument("--project", "-p", help="the sweep's project (default: the config's, else uncategorized)")
+    p.add_argument("--entity", "-e", help="the sweep's entity (default: the config's)")
+    p.set_defaults(local_only=True)
+
+    p = command("agent", w.agent, "run a sweep's trials on this machine: the config's command, one at a time",
+                json=False)
+    p.add_argument("sweep_id", metavar="[ENTITY/PROJECT/]SWEEP_ID")
+    p.add_argument("--count", type=int, help="stop after this many trials (default: until the sweep has none)")
+    p.add_argument("--retry-crashed", action="store_true", help="run again the grid points whose trial crashed")
+    p.set_defaults(local_only=True)
+
+    p = command("sweeps", w.sweeps, "the sweeps of the local store")
+    p.add_argument("--project", "-p", help="only this project's sweeps")
     p.set_defaults(local_only=True)
     return parser
 

@@ -68,7 +68,7 @@ class RunOut(BaseModel):
     entity: str
     project: str
     name: str
-    state: Literal["running", "finished", "failed", "killed", "crashed"] | str
+    state: Literal["running", "finished", "failed", "killed", "stopped", "crashed"] | str
     exit_code: int | None
     signal: str | None
     traceback: str | None
