@@ -179,7 +179,7 @@ class TrackerCallback(TrainerCallback):
 
     def _end_trial(self) -> None:
         """Finish the trial's run in the trial's state: train() completed (``finished``), was pruned
-        (``finished``, ``summary["hp_search/pruned"]``), or raised (``failed``)."""
+        (``stopped``, as a sweep's pruned trial, with ``summary["hp_search/pruned"]``), or raised (``failed``)."""
         run, self._trial = self._trial, None
         if run is None:
             return
@@ -188,6 +188,8 @@ class TrackerCallback(TrainerCallback):
             return
         if not self._train_completed:
             run.summary["hp_search/pruned"] = True
+            run._end_stopped()
+            return
         run.finish()
 
     # ----- events -------------------------------------------------------------------------------

@@ -312,7 +312,7 @@ def test_failed_and_pruned_trials_end_in_their_state(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     trials = sorted(tracker_core.Api().runs("hp"), key=lambda run: run.name)
     assert [run.name for run in trials] == ["trial-0", "trial-1", "trial-2"]
-    assert [run.status for run in trials] == ["failed", "finished", "finished"]
+    assert [run.status for run in trials] == ["failed", "finished", "stopped"]
     assert [run.summary.get("hp_search/pruned") for run in trials] == [None, None, True]
     assert [len(metric_rows(run, "eval/loss")) for run in trials] == [0, 2, 1]
 
