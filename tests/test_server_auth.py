@@ -53,7 +53,7 @@ def test_every_route_is_authenticated_team_scoped_and_read_only_for_viewers(serv
                           json={"files": {"files/x.txt": {"sha256": digest, "size": 1}}}).status_code == 200
         assert client.post("/api/v1/artifact-collections/research/p/ckpt", json=_version(run_id)).status_code == 200
     with server.client() as anonymous:
-        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0003"}
+        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0004"}
         assert anonymous.get("/openapi.json").status_code == 401
     spec = server.client(viewer).get("/openapi.json").json()
     operations = [(path, method) for path, ops in spec["paths"].items() for method in ops if path != "/healthz"]

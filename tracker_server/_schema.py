@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD", "KNOWN", "alembic_config", "current_revision", "head_revision", "upgrade"]
 
-HEAD = "0003"
-KNOWN = ("0001", "0002", "0003")
+HEAD = "0004"
+KNOWN = ("0001", "0002", "0003", "0004")
 _LOCK_ID = 0x7472616B  # PostgreSQL advisory lock held while migrating (several servers may start at once)
 
 
