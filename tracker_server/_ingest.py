@@ -209,8 +209,9 @@ def _replace_changed(session: Session, model: Any, run: Run, old: dict[str, Any]
     for start in range(0, len(stale), 500):
         session.execute(delete(model).where(model.run_pk == run.id, model.key.in_(stale[start:start + 500])))
     if changed:
-        session.connection().execute(insert(model.__table__), [{"run_pk": run.id, "key": key, "project_id": run.project_id,
-                                         **dict(zip(columns, new[key], strict=True))} for key in changed])
+        session.connection().execute(insert(model.__table__), [
+            {"run_pk": run.id, "key": key, "project_id": run.project_id, **dict(zip(columns, new[key], strict=True))}
+            for key in changed])
 
 
 def _drop_edits(run: Run, changes: Any) -> None:
