@@ -117,7 +117,7 @@ def apply_batch(session: Session, run: Run, batch: list[tuple[dict[str, Any], by
             raise ApiError(409, "seq_gap", f"expected seq {acked + 1 + offset}, got {record['seq']}; "
                            f"resend from {acked + 1}", acked_seq=acked)
     run_pk = run.id
-    session.connection().execute(insert(Record.__table__), [
+    session.connection().execute(insert(Record.metadata.tables[Record.__tablename__]), [
         {"run_pk": run_pk, "seq": record["seq"], "type": record["type"][:32], "body": line} for record, line in new])
     if any(record["type"] == "rewind" for record, _ in new):
         rebuild(session, run, [])
@@ -209,7 +209,7 @@ def _replace_changed(session: Session, model: Any, run: Run, old: dict[str, Any]
     for start in range(0, len(stale), 500):
         session.execute(delete(model).where(model.run_pk == run.id, model.key.in_(stale[start:start + 500])))
     if changed:
-        session.connection().execute(insert(model.__table__), [
+        session.connection().execute(insert(model.metadata.tables[model.__tablename__]), [
             {"run_pk": run.id, "key": key, "project_id": run.project_id, **dict(zip(columns, new[key], strict=True))}
             for key in changed])
 

@@ -160,7 +160,7 @@ class SeriesBuffer:
             connection.execute(insert(_TABLE), inserts)
 
 
-_TABLE = SeriesChunk.__table__
+_TABLE = SeriesChunk.metadata.tables[SeriesChunk.__tablename__]
 
 
 def _tails(session: Session, run_pk: int, keys: list[str]) -> dict[str, Any]:
