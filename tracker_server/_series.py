@@ -125,7 +125,14 @@ class SeriesBuffer:
             found = points.get(key)
             if found is None:
                 found = points[key] = Points()
-            found.add(step, t, value)
+            steps = found.steps
+            if type(value) is float and (not steps or steps[-1] != step):  # Points.add's usual case, inlined
+                steps.append(step)
+                found.times.append(t)
+                found.values.append(value)
+                found.all_int = False
+            else:
+                found.add(step, t, value)
 
     def rewind(self, last_kept: int) -> None:
         for points in self.points.values():
