@@ -224,13 +224,15 @@ class Series:
 def load_series(session: Session, run_pk: int, keys: Iterable[str], min_step: int | None = None,
                 max_step: int | None = None) -> dict[str, Series]:
     """The stored series of ``keys`` (only the chunks that overlap the step range, when given)."""
-    query = select(SeriesChunk).where(SeriesChunk.run_pk == run_pk, SeriesChunk.key.in_(list(keys)))
+    table = _TABLE  # Core rows: no ORM objects for megabytes of arrays
+    query = select(*(table.c[name] for name in ("key", "count", "steps", "times", "values", "all_int", "extra"))
+                   ).where(table.c.run_pk == run_pk, table.c.key.in_(list(keys)))
     if min_step is not None:
-        query = query.where(SeriesChunk.last_step >= min_step)
+        query = query.where(table.c.last_step >= min_step)
     if max_step is not None:
-        query = query.where(SeriesChunk.first_step <= max_step)
-    by_key: dict[str, list[SeriesChunk]] = {}
-    for chunk in session.scalars(query.order_by(SeriesChunk.key, SeriesChunk.chunk)):
+        query = query.where(table.c.first_step <= max_step)
+    by_key: dict[str, list[Any]] = {}
+    for chunk in session.connection().execute(query.order_by(table.c.key, table.c.chunk)):
         by_key.setdefault(chunk.key, []).append(chunk)
     found = {}
     for key, chunks in by_key.items():
