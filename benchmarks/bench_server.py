@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import os
 import random
 import shutil
@@ -268,15 +269,16 @@ def _load() -> str:
 
 # --- the MLflow tracking server on the same database -------------------------------------------------------------
 
-def _pg_database(base: str, name: str) -> str:
-    """A fresh database ``name`` next to the one of ``base`` (a postgresql:// URL); its URL without driver."""
+def _pg_database(base: str, name: str, create: bool = True) -> str:
+    """A fresh database ``name`` next to the one of ``base`` (a postgresql:// URL), or none (dropped) unless
+    ``create``; its URL without driver."""
     import psycopg
 
     server, _ = base.rsplit("/", 1)
-    with psycopg.connect(base.replace("+psycopg", "").replace("postgresql+psycopg2", "postgresql"),
-                         autocommit=True) as admin:
+    with psycopg.connect(base.replace("+psycopg", ""), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            admin.execute(f'CREATE DATABASE "{name}"')
     return f"{server}/{name}"
 
 
@@ -325,18 +327,25 @@ def _mlflow_store_rows(engine: Any, experiment_id: str, runs: int, points: int) 
 
 def _mlflow(db: str, tmp: str, runs: int, points: int, rounds: int, batches: int) -> dict[str, float] | None:
     """MLflow's tracking server (4 uvicorn workers) on a fresh database of the same engine: the same questions."""
-    try:
-        import mlflow  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
-        from mlflow import MlflowClient  # type: ignore[import-not-found,unused-ignore]
-        from mlflow.entities import Metric, Param  # type: ignore[import-not-found,unused-ignore]
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+    if importlib.util.find_spec("mlflow") is None:
         return None
     if db.startswith("sqlite"):
         uri = f"sqlite:///{tmp}/mlflow.db"
     else:
-        uri = _pg_database(db, f"bench_mlflow_{os.getpid()}").replace("postgresql://", "postgresql+psycopg2://", 1)
-        uri = uri.replace("postgresql+psycopg://", "postgresql+psycopg2://", 1)
+        uri = _pg_database(db, f"bench_mlflow_{os.getpid()}").replace("postgresql+psycopg://", "postgresql+psycopg2://")
+    try:
+        return _mlflow_on(uri, tmp, runs, points, rounds, batches)
+    finally:
+        if not db.startswith("sqlite"):
+            _pg_database(db, f"bench_mlflow_{os.getpid()}", create=False)
+
+
+def _mlflow_on(uri: str, tmp: str, runs: int, points: int, rounds: int, batches: int) -> dict[str, float]:
+    """The MLflow measurements on the database at ``uri``."""
+    from mlflow import MlflowClient  # type: ignore[import-not-found,unused-ignore]
+    from mlflow.entities import Metric, Param  # type: ignore[import-not-found,unused-ignore]
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # type: ignore[import-not-found,unused-ignore]
+
     artifacts = os.path.join(tmp, "mlflow-artifacts")
     store = SqlAlchemyStore(uri, artifacts)  # runs MLflow's migrations
     experiment_id = store.create_experiment("sweep")
