@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Database"]
 
+_BUSY_TIMEOUT = 30.0
+
 
 class Database:
     """The server's database; ``read()`` and ``write()`` give sessions committed on success."""
@@ -43,7 +45,7 @@ class Database:
 
     @staticmethod
     def _sqlite_engine(url: str, begin: str) -> Engine:
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30.0})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -52,7 +54,7 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -73,8 +75,13 @@ class Database:
             with self._write() as session, session.begin():
                 yield session
             return
-        with self._write_lock, self._write() as session, session.begin():
-            yield session
+        if not self._write_lock.acquire(timeout=_BUSY_TIMEOUT):  # as long as SQLite's own busy timeout
+            raise TimeoutError(f"the database stayed locked by another write for {_BUSY_TIMEOUT:.0f} s")
+        try:
+            with self._write() as session, session.begin():
+                yield session
+        finally:
+            self._write_lock.release()
 
     def dispose(self) -> None:
         self.reader.dispose()
