@@ -134,3 +134,73 @@ def test_blobs_are_verified_deduplicated_and_mapped_to_run_files(server: Server,
         assert client.get(f"{path}/files/checkpoints/none.pt").status_code == 404
     stored = list((tmp_path / "server" / "blobs").rglob(digest))
     assert len(stored) == 1 and stored[0].read_bytes() == content
+
+
+def _log(seq: int, step: int, data: dict) -> bytes:  # type: ignore[type-arg]
+    return orjson.dumps({"seq": seq, "t": 1000.0 + step / 100, "type": "log", "step": step, "data": data}) + b"\n"
+
+
+def _expected(lines: list[bytes], key: str) -> tuple[list[int], list[object]]:
+    """A key's history as the raw records say: the later value at a step wins, steps in order."""
+    by_step: dict[int, object] = {}
+    for line in lines:
+        record = orjson.loads(line)
+        if record["type"] == "log" and key in record["data"]:
+            by_step[record["step"]] = record["data"][key]
+    return sorted(by_step), [by_step[step] for step in sorted(by_step)]
+
+
+def test_large_batches_of_many_keys_cross_chunks_and_equal_the_raw_records(tmp_path: Path,
+                                                                           db_url: str | None) -> None:
+    """Batches of 5,000 steps: 700 keys in one batch (their last chunks read in several queries), a key crossing
+    the 8,192-point chunk boundary, a step repeated across two batches, integers, NaN and text; a batch with a bad
+    record at its end stores nothing and its resend without it is taken; the history equals the raw records,
+    and a rebuild from the raw records (a rewind that keeps every step) gives the same history."""
+    server = Server(tmp_path / "server", db=db_url)
+    server.start()
+    try:
+        key = _key(server)
+        lines = [orjson.dumps({"seq": 1, "t": 1000.0, "type": "status", "status": "running"}) + b"\n"]
+
+        def row(step: int) -> dict:  # type: ignore[type-arg]
+            data: dict = {"a": step * 0.5, "b": step, f"many/{step % 700}": step / 7}  # type: ignore[type-arg]
+            if step % 997 == 0:
+                data["c"] = "text" if step % 2 else {"$f": "nan"}
+            elif step % 3 == 0:
+                data["c"] = step * 0.25
+            return data
+
+        first = [_log(len(lines) + i + 1, step, row(step)) for i, step in enumerate(range(5000))]
+        lines += first
+        second = [_log(len(lines) + i + 1, step, {**row(step), "a": -1.0} if step == 4999 else row(step))
+                  for i, step in enumerate(range(4999, 10000))]
+        lines += second
+        third = [_log(len(lines) + i + 1, step, row(step)) for i, step in enumerate(range(10000, 10100))]
+        bad = orjson.dumps({"seq": len(lines) + len(third) + 1, "t": 2000.0, "type": "log", "step": 10100,
+                            "data": 5}) + b"\n"
+        path = "/api/v1/runs/research/p/big"
+        with server.client(key) as client:
+            assert client.put(path, json={"meta": {}}).json() == {"acked_seq": 0}
+            assert client.post(f"{path}/records", content=lines[0] + b"".join(first)).json() == {"acked_seq": 5001}
+            assert client.post(f"{path}/records", content=b"".join(second)).json() == {"acked_seq": 10002}
+            history = client.get(f"{path}/history", params={"keys": ["a", "many/3"]}).json()["series"]
+            failed = client.post(f"{path}/records", content=b"".join(third) + bad)
+            assert failed.status_code == 400 and failed.json()["error"] == "malformed"
+            assert client.get(f"{path}/acked").json() == {"acked_seq": 10002}
+            assert client.get(f"{path}/history", params={"keys": ["a", "many/3"]}).json()["series"] == history
+            assert client.post(f"{path}/records", content=b"".join(third)).json() == {"acked_seq": 10102}
+            lines += third
+            keys = ["a", "b", "c", "many/0", "many/699"]
+            stored = client.get(f"{path}/history", params={"keys": keys}).json()["series"]
+            for name in keys:
+                steps, values = _expected(lines, name)
+                assert stored[name] == {"x": steps, "y": values}, name
+            assert len(stored["a"]["x"]) == 10100 and stored["a"]["y"][4999] == -1.0
+            assert [orjson.dumps(r) for r in _records(client, path)] == [orjson.dumps(orjson.loads(x)) for x in lines]
+            rewind = orjson.dumps({"seq": 10103, "t": 3000.0, "type": "rewind", "step": 20000}) + b"\n"
+            assert client.post(f"{path}/records", content=rewind).json() == {"acked_seq": 10103}
+            assert client.get(f"{path}/history", params={"keys": keys}).json()["series"] == stored
+            run = client.get(path).json()
+            assert run["last_seq"] == 10103
+    finally:
+        server.kill()

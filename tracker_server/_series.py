@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker_server._models import SeriesChunk
@@ -52,14 +52,21 @@ class Points:
         self.all_int = True
 
     def add(self, step: int, t: float, value: Any) -> None:
+        steps = self.steps
+        if type(value) is float and (not steps or steps[-1] != step):  # the usual case, kept short
+            steps.append(step)
+            self.times.append(t)
+            self.values.append(value)
+            self.all_int = False
+            return
         number, is_int = _number(value)
-        if self.steps and self.steps[-1] == step:  # the same step again: the later value wins
-            index = len(self.steps) - 1
+        if steps and steps[-1] == step:  # the same step again: the later value wins
+            index = len(steps) - 1
             self.times[index] = t
             self.extra.pop(index, None)
         else:
-            index = len(self.steps)
-            self.steps.append(step)
+            index = len(steps)
+            steps.append(step)
             self.times.append(t)
             self.values.append(0.0)
         if number is None:
@@ -77,7 +84,7 @@ class Points:
         self.extra = {i: v for i, v in self.extra.items() if i < keep}
 
     @classmethod
-    def from_chunk(cls, chunk: SeriesChunk) -> Points:
+    def from_chunk(cls, chunk: Any) -> Points:
         points = cls()
         points.steps = np.frombuffer(chunk.steps, "<i8").tolist()
         points.times = np.frombuffer(chunk.times, "<f8").tolist()
@@ -86,19 +93,24 @@ class Points:
         points.all_int = chunk.all_int
         return points
 
-    def to_chunks(self, run_pk: int, key: str, first_chunk: int) -> list[SeriesChunk]:
-        chunks = []
-        for number, start in enumerate(range(0, len(self.steps), CHUNK_POINTS)):
-            end = min(start + CHUNK_POINTS, len(self.steps))
-            extra = {str(i - start): v for i, v in self.extra.items() if start <= i < end}
-            chunks.append(SeriesChunk(
-                run_pk=run_pk, key=key, chunk=first_chunk + number, count=end - start,
-                first_step=self.steps[start], last_step=self.steps[end - 1],
-                steps=np.asarray(self.steps[start:end], "<i8").tobytes(),
-                times=np.asarray(self.times[start:end], "<f8").tobytes(),
-                values=np.asarray(self.values[start:end], "<f8").tobytes(),
-                all_int=self.all_int, extra=orjson.dumps(extra).decode() if extra else None))
-        return chunks
+    def rows(self, run_pk: int, key: str, first_chunk: int) -> list[dict[str, Any]]:
+        return _chunk_rows(run_pk, key, first_chunk, np.asarray(self.steps, "<i8"), np.asarray(self.times, "<f8"),
+                           np.asarray(self.values, "<f8"), self.extra, self.all_int)
+
+
+def _chunk_rows(run_pk: int, key: str, first_chunk: int, steps: np.ndarray, times: np.ndarray, values: np.ndarray,
+                extra: dict[int, Any], all_int: bool) -> list[dict[str, Any]]:
+    """The ``series_chunks`` rows of one key's points, ``CHUNK_POINTS`` a row from chunk ``first_chunk`` on."""
+    rows = []
+    for number, start in enumerate(range(0, len(steps), CHUNK_POINTS)):
+        end = min(start + CHUNK_POINTS, len(steps))
+        part = {str(i - start): v for i, v in extra.items() if start <= i < end}
+        rows.append({"run_pk": run_pk, "key": key, "chunk": first_chunk + number, "count": end - start,
+                     "first_step": int(steps[start]), "last_step": int(steps[end - 1]),
+                     "steps": steps[start:end].tobytes(), "times": times[start:end].tobytes(),
+                     "values": values[start:end].tobytes(), "all_int": all_int,
+                     "extra": orjson.dumps(part).decode() if part else None})
+    return rows
 
 
 class SeriesBuffer:
@@ -113,40 +125,80 @@ class SeriesBuffer:
             found = points.get(key)
             if found is None:
                 found = points[key] = Points()
-            found.add(step, t, value)
+            steps = found.steps
+            if type(value) is float and (not steps or steps[-1] != step):  # Points.add's usual case, inlined
+                steps.append(step)
+                found.times.append(t)
+                found.values.append(value)
+                found.all_int = False
+            else:
+                found.add(step, t, value)
 
     def rewind(self, last_kept: int) -> None:
         for points in self.points.values():
             points.truncate(last_kept)
 
     def flush(self, session: Session, run_pk: int) -> None:
-        """Append every key's points to its stored series (the last chunk is filled up first)."""
-        for key, new in self.points.items():
-            if not new.steps:
-                continue
-            last = session.scalars(select(SeriesChunk).where(SeriesChunk.run_pk == run_pk, SeriesChunk.key == key)
-                                   .order_by(SeriesChunk.chunk.desc()).limit(1)).first()
-            if last is None:
-                session.add_all(new.to_chunks(run_pk, key, 0))
-                continue
-            if last.count >= CHUNK_POINTS and new.steps[0] != last.last_step:
-                session.add_all(new.to_chunks(run_pk, key, last.chunk + 1))
-                continue
-            merged = Points.from_chunk(last)
-            if new.steps[0] > merged.steps[-1]:  # the usual case: later steps, appended as they are
-                offset = len(merged.steps)
-                merged.steps += new.steps
-                merged.times += new.times
-                merged.values += new.values
-                merged.extra.update({offset + i: v for i, v in new.extra.items()})
-                merged.all_int = merged.all_int and new.all_int
+        """Append every key's points to its stored series (the last chunk is filled up first): one query reads
+        every key's last chunk, one statement rewrites those that grow, one inserts the new chunks."""
+        fresh = {key: points for key, points in self.points.items() if points.steps}
+        if not fresh:
+            return
+        tails = _tails(session, run_pk, list(fresh))
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for key, new in fresh.items():
+            tail = tails.get(key)
+            if tail is None:
+                inserts += new.rows(run_pk, key, 0)
+            elif tail.count >= CHUNK_POINTS and new.steps[0] != tail.last_step:
+                inserts += new.rows(run_pk, key, tail.chunk + 1)
             else:
-                for index, step in enumerate(new.steps):
-                    merged.add(step, new.times[index], new.extra.get(index, _stored(new, index)))
-                merged.all_int = merged.all_int and new.all_int
-            chunks = merged.to_chunks(run_pk, key, last.chunk)
-            _copy_into(last, chunks[0])
-            session.add_all(chunks[1:])
+                rows = _merged(run_pk, tail, new)
+                updates.append({f"b_{name}": rows[0][name] for name in ("run_pk", "key", "chunk")} | rows[0])
+                inserts += rows[1:]
+        connection = session.connection()
+        if updates:
+            table = _TABLE
+            connection.execute(update(table).where(table.c.run_pk == bindparam("b_run_pk"),
+                                                   table.c.key == bindparam("b_key"),
+                                                   table.c.chunk == bindparam("b_chunk")), updates)
+        if inserts:
+            connection.execute(insert(_TABLE), inserts)
+
+
+_TABLE = SeriesChunk.metadata.tables[SeriesChunk.__tablename__]
+
+
+def _tails(session: Session, run_pk: int, keys: list[str]) -> dict[str, Any]:
+    """The last stored chunk of each of ``keys`` that has one."""
+    table = _TABLE
+    found = {}
+    for start in range(0, len(keys), 500):
+        last = (select(table.c.key, func.max(table.c.chunk).label("last"))
+                .where(table.c.run_pk == run_pk, table.c.key.in_(keys[start:start + 500]))
+                .group_by(table.c.key).subquery())
+        query = select(table).join(last, and_(table.c.key == last.c.key, table.c.chunk == last.c.last)) \
+            .where(table.c.run_pk == run_pk)
+        found.update({row.key: row for row in session.connection().execute(query)})
+    return found
+
+
+def _merged(run_pk: int, tail: Any, new: Points) -> list[dict[str, Any]]:
+    """The rows of ``tail`` with ``new`` added (its first row keeps the tail's chunk number)."""
+    if new.steps[0] > tail.last_step:  # the usual case: later steps, appended as they are
+        extra = {int(i): v for i, v in orjson.loads(tail.extra).items()} if tail.extra else {}
+        extra.update({tail.count + i: v for i, v in new.extra.items()})
+        return _chunk_rows(run_pk, tail.key, tail.chunk,
+                           np.concatenate((np.frombuffer(tail.steps, "<i8"), np.asarray(new.steps, "<i8"))),
+                           np.concatenate((np.frombuffer(tail.times, "<f8"), np.asarray(new.times, "<f8"))),
+                           np.concatenate((np.frombuffer(tail.values, "<f8"), np.asarray(new.values, "<f8"))),
+                           extra, tail.all_int and new.all_int)
+    merged = Points.from_chunk(tail)
+    for index, step in enumerate(new.steps):
+        merged.add(step, new.times[index], new.extra.get(index, _stored(new, index)))
+    merged.all_int = tail.all_int and new.all_int
+    return merged.rows(run_pk, tail.key, tail.chunk)
 
 
 def _stored(points: Points, index: int) -> Any:
@@ -154,11 +206,6 @@ def _stored(points: Points, index: int) -> Any:
     if value != value or value in (math.inf, -math.inf):
         return {"$f": "nan" if value != value else ("inf" if value > 0 else "-inf")}
     return int(value) if points.all_int else value
-
-
-def _copy_into(target: SeriesChunk, source: SeriesChunk) -> None:
-    for name in ("count", "first_step", "last_step", "steps", "times", "values", "all_int", "extra"):
-        setattr(target, name, getattr(source, name))
 
 
 def delete_series(session: Session, run_pk: int) -> None:
@@ -177,13 +224,15 @@ class Series:
 def load_series(session: Session, run_pk: int, keys: Iterable[str], min_step: int | None = None,
                 max_step: int | None = None) -> dict[str, Series]:
     """The stored series of ``keys`` (only the chunks that overlap the step range, when given)."""
-    query = select(SeriesChunk).where(SeriesChunk.run_pk == run_pk, SeriesChunk.key.in_(list(keys)))
+    table = _TABLE  # Core rows: no ORM objects for megabytes of arrays
+    query = select(*(table.c[name] for name in ("key", "count", "steps", "times", "values", "all_int", "extra"))
+                   ).where(table.c.run_pk == run_pk, table.c.key.in_(list(keys)))
     if min_step is not None:
-        query = query.where(SeriesChunk.last_step >= min_step)
+        query = query.where(table.c.last_step >= min_step)
     if max_step is not None:
-        query = query.where(SeriesChunk.first_step <= max_step)
-    by_key: dict[str, list[SeriesChunk]] = {}
-    for chunk in session.scalars(query.order_by(SeriesChunk.key, SeriesChunk.chunk)):
+        query = query.where(table.c.first_step <= max_step)
+    by_key: dict[str, list[Any]] = {}
+    for chunk in session.connection().execute(query.order_by(table.c.key, table.c.chunk)):
         by_key.setdefault(chunk.key, []).append(chunk)
     found = {}
     for key, chunks in by_key.items():
