@@ -207,7 +207,8 @@ def history(entity: str, project: str, run_id: str, scope: Annotated[Scope, Depe
         wanted = set(keys) if x.startswith("_") else {*keys, x}
         loaded = load_series(session, run.id, wanted,
                              int(np.floor(min_x)) if by_step and min_x is not None else None,
-                             int(np.ceil(max_x)) if by_step and max_x is not None else None)
+                             int(np.ceil(max_x)) if by_step and max_x is not None else None,
+                             times=x == "_timestamp")
     axis = None if x.startswith("_") else loaded.get(x)
     out: dict[str, dict[str, list[Any]]] = {}
     for key in keys:
