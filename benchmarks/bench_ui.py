@@ -197,6 +197,22 @@ def goto_until(page: Any, address: str, condition: str, timeout: float = 60_000)
     return until(page, condition, timeout) / 1000
 
 
+def collect_json(page: Any, marker: str) -> list[Any]:
+    """The list the JSON bodies of the page's responses whose URL holds ``marker`` are appended to, as they come
+    (what a peer's chart received; clear it between rounds)."""
+    received: list[Any] = []
+
+    def keep(response: Any) -> None:
+        if marker in response.url:
+            try:
+                received.append(response.json())
+            except Exception:  # a body that is not JSON carries no points
+                pass
+
+    page.on("response", keep)
+    return received
+
+
 def median_ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.0f} ms" if values else "-"
 
@@ -407,16 +423,7 @@ def measure_mlflow(args: argparse.Namespace, spikes: dict[int, float], folder: P
             newest = f"r{args.peer_runs - 1:05d}"
             rows = f"{first_row}?.textContent.includes('{newest}')"
             goto_until(page, table, rows, 90_000)  # warm
-            received: list[Any] = []
-
-            def keep(response: Any) -> None:
-                if "metrics/get-history" in response.url:
-                    try:
-                        received.append(response.json())
-                    except Exception:  # a body that is not JSON carries no points
-                        pass
-
-            page.on("response", keep)
+            received = collect_json(page, "metrics/get-history")
             for _ in range(args.rounds):
                 found["workspace"].append(goto_until(page, table, rows, 90_000))
                 found["rows"] = page.evaluate("() => document.body.innerText.match(/\\d+ matching runs/)?.[0] ?? ''")
@@ -629,16 +636,7 @@ def measure_trackio(args: argparse.Namespace, spikes: dict[int, float], folder: 
         with sync_playwright() as driver:
             browser = launch(driver)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            received: list[Any] = []
-
-            def keep(response: Any) -> None:
-                if "get_logs" in response.url:
-                    try:
-                        received.append(response.json())
-                    except Exception:  # a body that is not JSON carries no points
-                        pass
-
-            page.on("response", keep)
+            received = collect_json(page, "get_logs")
             listed = "document.body.innerText.includes('r00000')"  # its run list shows every run, oldest last
             goto_until(page, f"{url}/?project=sweep", listed, 120_000)  # warm
             for _ in range(args.rounds):

@@ -263,7 +263,8 @@ def collection_json(session: Session, collection: ArtifactCollection) -> dict[st
 
 def lineage(session: Session, root: ArtifactVersionRow, team: str, depth: int) -> dict[str, Any]:
     """The graph around ``root`` up to ``depth`` hops each way: nodes (runs and versions) and edges
-    (run -> version it produced, version -> run that used it)."""
+    (run -> version it produced, version -> run that used it). A node reached again by another path is walked
+    again only with more hops left, so shared ancestors cost one visit each, not one per path to them."""
     nodes: dict[str, dict[str, Any]] = {}
     edges: set[tuple[str, str]] = set()
 
@@ -289,9 +290,12 @@ def lineage(session: Session, root: ArtifactVersionRow, team: str, depth: int) -
         nodes.setdefault(key, {**ref, "id": key, "kind": "run", "run_id": ref["id"]})
         return key
 
+    walked: dict[tuple[str, int, str], int] = {}  # the most hops a node was walked on with, each way
+
     def walk(kind: str, pk: int, hops: int, direction: str) -> None:
-        if hops <= 0:
-            return
+        if hops <= 0 or walked.get((kind, pk, direction), 0) >= hops:
+            return  # a node reached again by another path is walked again only when it has more hops left
+        walked[(kind, pk, direction)] = hops
         if kind == "artifact":
             if direction == "up":
                 producer = session.scalar(select(ArtifactVersionRow.created_by).where(ArtifactVersionRow.id == pk))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tracker_core._run import Run
 
-__all__ = ["STOP_POLL_INTERVAL", "Trial", "current_trial", "handed_over", "prepare_init"]
+__all__ = ["STOP_POLL_INTERVAL", "Trial", "attach", "current_trial", "handed_over", "prepare_init"]
 
 STOP_POLL_INTERVAL = 0.2
 """Seconds between a command trial's looks at its stop file."""

@@ -389,7 +389,10 @@ class RemoteArtifact(StoredArtifact):
         return found[0] if found else None
 
     def used_by(self) -> list[StoredRun]:
-        fresh = resolve_fresh(self._api, self.entity, self.project, self.ref)
+        """The runs that used this version, as the server knows them now (asked again on each call)."""
+        from tracker_core.sync._artifact_pull import resolve_remote
+
+        fresh = resolve_remote(self._api.client, self.entity, self.project, self.ref)
         return self._runs(list(fresh.get("used_by") or []))
 
     def lineage(self, depth: int = 4) -> dict[str, Any]:
@@ -400,12 +403,6 @@ class RemoteArtifact(StoredArtifact):
 
     def __repr__(self) -> str:
         return f"<RemoteArtifact {self.entity}/{self.project}/{self.ref} {self.type} {self.digest[:12]}>"
-
-
-def resolve_fresh(api: RemoteApi, entity: str, project: str, name_ref: str) -> dict[str, Any]:
-    from tracker_core.sync._artifact_pull import resolve_remote
-
-    return resolve_remote(api.client, entity, project, name_ref)
 
 
 class LazyRemoteArtifact(RemoteArtifact):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tracker_server._artifacts import (
     check_name,
@@ -154,14 +155,20 @@ def post_version(entity: str, project: str, name: str, body: VersionPost, scope:
     """Every stored file's blob must be held by the team (upload the ones ``POST /api/v1/blobs/{entity}/missing``
     names first); the same digest again is the same version. ``aliases`` move to it."""
     check_names(project, body.run_id)
-    with state.db.write() as session:
-        found = find_project(session, scope, project)
-        run = find_run(session, scope, project, body.run_id) if body.run_id else None
-        version = register_version(session, scope, found, name, body.type, body.digest,
-                                   [entry.model_dump() for entry in body.files], body.metadata, body.description,
-                                   body.aliases, run)
-        collection = session.get_one(ArtifactCollection, version.collection_id)
-        return json_response(version_json(session, collection, version, scope.team, project))
+    files = [entry.model_dump() for entry in body.files]
+    for attempt in range(2):
+        try:
+            with state.db.write() as session:
+                found = find_project(session, scope, project)
+                run = find_run(session, scope, project, body.run_id) if body.run_id else None
+                version = register_version(session, scope, found, name, body.type, body.digest, files,
+                                           body.metadata, body.description, body.aliases, run)
+                collection = session.get_one(ArtifactCollection, version.collection_id)
+                return json_response(version_json(session, collection, version, scope.team, project))
+        except IntegrityError:  # another writer created the name (or that version) at the same moment
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 @router.get("/{entity}/{project}/{name}/{selector}", response_model=VersionOut,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ArtifactVersionInfo } from "../src/api";
-import { formatBytes, fromCollections, layout } from "../src/lib/lineage";
+import { formatBytes, fromCollections, layout, webLink } from "../src/lib/lineage";
 
 const run = (id: string) => ({ id, entity: "research", project: "p", name: `run-${id}`, state: "finished" });
 const version = (name: string, n: number, digest: string, by: string | null, users: string[]): ArtifactVersionInfo => ({
@@ -25,5 +25,16 @@ describe("artifact versions from the server's collections", () => {
     expect(formatBytes(123_457)).toBe("123.5 KB");
     expect(formatBytes(5_000_000_000)).toBe("5.00 GB");
     expect(formatBytes(null)).toBe("?");
+  });
+});
+
+describe("a reference's link", () => {
+  it("links only http and https addresses, never a script or data URI a manifest holds as text", () => {
+    expect(webLink("https://example.com/data/train.csv")).toBe("https://example.com/data/train.csv");
+    expect(webLink("http://127.0.0.1:9000/b/k")).toBe("http://127.0.0.1:9000/b/k");
+    for (const uri of ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,<script>x</script>",
+      "s3://bucket/key", "file:///etc/passwd", "not a uri", "", null, undefined]) {
+      expect(webLink(uri)).toBeNull();
+    }
   });
 });

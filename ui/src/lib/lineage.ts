@@ -28,6 +28,18 @@ export const formatBytes = (n: number | null | undefined) => {
   return unit === 0 ? `${n} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 };
 
+/** A reference's URI as a link target when a browser can open it safely (http or https); null for any other
+ * scheme (s3://, gs://, file://, and javascript: or data: URIs, which a manifest may hold as any text). */
+export function webLink(uri: string | null | undefined): string | null {
+  if (!uri) return null;
+  try {
+    const parsed = new URL(uri);
+    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface Node { id: string; kind: "run" | "artifact"; label: string; layer: number; row: number }
 
 /** Nodes in layers (longest path from a source) and edges producer → version → consumer. */

@@ -7,7 +7,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { artifactCollections, artifactVersion, artifactVersions, get } from "../api";
 import type { ArtifactVersionInfo } from "../api";
-import { formatBytes, fromCollections, layout, versionKey, versionLabel } from "../lib/lineage";
+import { formatBytes, fromCollections, layout, versionKey, versionLabel, webLink } from "../lib/lineage";
 import type { Lineage, Version } from "../lib/lineage";
 import { StateBadge } from "../components/RunsTable";
 import { link, navigate } from "../lib/router";
@@ -79,11 +79,17 @@ function VersionFiles({ entity, project, version }: { entity: string; project: s
     {Object.keys(info.metadata).length > 0 && <pre class="muted">{JSON.stringify(info.metadata)}</pre>}
     <table class="list" data-testid="artifact-files"><thead><tr><th>file</th><th>size</th><th>sha256</th></tr></thead>
       <tbody>{info.files.map((f) => <tr key={f.path} data-path={f.path} data-size={f.size ?? ""}>
-        <td>{f.ref ? <a href={f.ref}>{f.path}</a> : f.path}</td>
+        <FileCell path={f.path} uri={f.ref} />
         <td title={`${f.size ?? "?"} bytes`}>{formatBytes(f.size)}</td>
         <td><code title={f.sha256 ?? ""}>{(f.sha256 ?? "reference").slice(0, 12)}</code></td>
       </tr>)}</tbody></table>
   </div>;
+}
+
+/** A file's path, linking to its reference when that is a web address (never to a javascript: or data: URI). */
+function FileCell({ path, uri }: { path: string; uri?: string | null }) {
+  const href = webLink(uri);
+  return <td>{href ? <a href={href} rel="noopener noreferrer">{path}</a> : path}</td>;
 }
 
 function RunLink({ id, lineage }: { id: string; lineage: Lineage }) {
