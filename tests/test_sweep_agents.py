@@ -352,3 +352,11 @@ def test_a_command_that_cannot_start_fails_its_trials_and_the_agent_goes_on(tmp_
     result = _tracker("agent", sweep_id)
     assert result.returncode == 0 and "cannot start '/nonexistent/trainer'" in result.stderr
     assert [t.state for t in tracker_core.controller(sweep_id).trials()] == ["failed", "failed"]
+
+
+def test_an_unreadable_trial_file_is_a_clear_settings_error(tmp_path: Path) -> None:
+    env = {**os.environ, "TRACKER_SWEEP_TRIAL": str(tmp_path / "missing.json"), "TRACKER_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", "import tracker_core; tracker_core.init(project='p')"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "SettingsError: invalid TRACKER_SWEEP_TRIAL" in done.stderr and "tracker agent" in done.stderr

@@ -61,7 +61,11 @@ def handed_over(trial: Trial | None) -> None:
 
 
 def current_trial() -> Trial | None:
-    """The trial the next ``init()`` belongs to, taken once: in-process first, else the environment's file."""
+    """The trial the next ``init()`` belongs to, taken once: in-process first, else the environment's file.
+
+    Raises:
+        SettingsError: TRACKER_SWEEP_TRIAL names a file that cannot be read as a trial.
+    """
     global _file_taken
     if _handed:
         return _handed.pop()
@@ -73,9 +77,15 @@ def current_trial() -> Trial | None:
     if not path:
         return None
     _file_taken = True
-    with open(path, encoding="utf-8") as file:
-        data = json.load(file)
-    return Trial(**data)
+    try:
+        with open(path, encoding="utf-8") as file:
+            return Trial(**json.load(file))
+    except (OSError, ValueError, TypeError) as error:
+        from tracker_core._errors import SettingsError
+
+        raise SettingsError("TRACKER_SWEEP_TRIAL", f"the sweep trial file {path!r} cannot be read ({error})",
+                            "it is written by `tracker agent` for the trial it starts; unset the variable to "
+                            "run this script outside a sweep") from error
 
 
 def prepare_init(trial: Trial, arguments: dict[str, Any], config: Any) -> Any:
