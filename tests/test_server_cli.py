@@ -90,6 +90,11 @@ def test_the_migrations_build_the_schema_the_models_describe(tmp_path: Path, db_
         assert upgrade(db) == HEAD
         with db.writer.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            if not db.is_sqlite:  # the packed arrays are stored as they are, never compressed on a rewrite
+                storage = dict(connection.exec_driver_sql(
+                    "SELECT attname, attstorage FROM pg_attribute WHERE attrelid = 'series_chunks'::regclass "
+                    "AND attname IN ('steps', 'times', 'values')").all())
+                assert storage == {"steps": "e", "times": "e", "values": "e"}
     finally:
         db.dispose()
     assert differences == []
