@@ -3,6 +3,8 @@ in two store folders (SF and London), downloads verified against their digests, 
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 import os
 from pathlib import Path
@@ -80,8 +82,16 @@ def test_london_uses_sf_checkpoint_verified_with_lineage_on_the_server(
     assert again.digest == logged.digest
     consumer.finish()
 
+    used_records = [json.loads(line) for line in Path(consumer.dir or "", "events.jsonl").read_text().splitlines()
+                    if '"direction":"used"' in line]
+    assert {(r["entity"], r.get("project")) for r in used_records} == {("research", None)}
+    elsewhere = tracker_core.init(project="p", entity="research")  # a use of a same-named version of another team
+    elsewhere._records.append({"type": "artifact", "direction": "used", "name": "checkpoint", "version": 0,
+                               "digest": logged.digest, "entity": "vision"})
+    elsewhere.finish()
+
     version = server_version(server, london_key, "checkpoint:v0")
-    assert [run["id"] for run in version["used_by"]] == [consumer.id]
+    assert [run["id"] for run in version["used_by"]] == [consumer.id]  # lineage stays within the team
     with server.client(london_key) as client:
         graph = client.get("/api/v1/artifact-collections/research/p/checkpoint/latest/lineage").json()
     nodes = {node["id"]: node for node in graph["nodes"]}

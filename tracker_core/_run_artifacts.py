@@ -92,7 +92,7 @@ class ArtifactGlue:
         ref = artifact_or_name.ref if isinstance(artifact_or_name, StoredArtifact) else artifact_or_name
         records = self._records
         store = self._store()
-        source: str | None = None
+        source: tuple[str, str] | None = None  # (team, project) of a version pulled from the server
         if isinstance(ref, str) and "/" in ref and self._settings.mode == "online" and self._settings.server:
             version, source = self._pull(store, ref)
         else:
@@ -111,13 +111,15 @@ class ArtifactGlue:
             version = store.record_use(version, records.path)
             record = {"type": "artifact", "direction": "used", "name": version.name, "version": version.version,
                       "digest": version.digest}
-            if source is not None and source != records.project:
-                record["project"] = source  # the server finds the version in that project of the run's team
+            if source is not None:  # the server finds the version in that team's project (lineage within a team)
+                record["entity"] = source[0]
+                if source[1] != records.project:
+                    record["project"] = source[1]
             records.append(record)
         return StoredArtifact(store, version, self._root())
 
-    def _pull(self, store: ArtifactStore, ref: str) -> tuple[ArtifactVersion, str]:
-        """The server's version ``ref`` in the local store, and the project it is from."""
+    def _pull(self, store: ArtifactStore, ref: str) -> tuple[ArtifactVersion, tuple[str, str]]:
+        """The server's version ``ref`` in the local store, and the (team, project) it is from."""
         from tracker_core.sync import ServerClient
         from tracker_core.sync._artifact_pull import pull_version, resolve_remote, split_ref
 
@@ -137,7 +139,7 @@ class ArtifactGlue:
                 entity = teams[0]
             project = parts.project or self._records.project
             data = resolve_remote(client, str(entity), project, parts.name)
-            return pull_version(client, store, data), project
+            return pull_version(client, store, data), (str(entity), project)
         finally:
             client.close()
 

@@ -31,6 +31,7 @@ from tracker_server._models import (
     Project,
     Record,
     Run,
+    Team,
 )
 
 __all__ = ["collection_json", "find_collection", "index_artifact_records", "lineage", "register_version",
@@ -326,14 +327,18 @@ def lineage(session: Session, root: ArtifactVersionRow, team: str, depth: int) -
 
 def index_artifact_records(session: Session, run: Run, records: Iterable[dict[str, Any]]) -> None:
     """Ingest's hook: a ``used`` record adds the run to the version's consumers (found by name and digest in the
-    record's ``project``, else the run's); a ``logged`` one makes the run the producer of a version registered
-    without one. Records naming no version the server holds are left to the raw records."""
+    record's ``project``, else the run's; a record naming another team's ``entity`` is skipped); a ``logged``
+    one makes the run the producer of a version registered without one. Records naming no version the server
+    holds are left to the raw records."""
     for record in records:
         direction, name, digest = record.get("direction"), record.get("name"), record.get("digest")
         if direction not in ("used", "logged") or not isinstance(name, str) or not isinstance(digest, str):
             continue
         project_id: int | None = run.project_id
-        other = record.get("project")
+        team, other = record.get("entity"), record.get("project")
+        if isinstance(team, str) and team and team != session.scalar(
+                select(Team.name).join(Project, Project.team_id == Team.id).where(Project.id == run.project_id)):
+            continue  # another team's version: lineage stays within a team
         if isinstance(other, str) and other:
             team_id = session.scalar(select(Project.team_id).where(Project.id == run.project_id))
             project_id = session.scalar(select(Project.id).where(Project.team_id == team_id, Project.name == other))
