@@ -272,8 +272,14 @@ class RunUpload:
                 if exc.code != "missing_blobs" or attempt:  # another type under that name, an old server, ...:
                     self.refused_artifacts.append(str(exc))  # the run's records still travel
                     return
-                self._upload_blobs([str(sha) for sha in exc.body.get("missing", []) if _SHA.fullmatch(str(sha))],
-                                   os.path.join(store, "blobs"))
+                try:
+                    self._upload_blobs([str(sha) for sha in exc.body.get("missing", []) if _SHA.fullmatch(str(sha))],
+                                       os.path.join(store, "blobs"))
+                except ServerError as refused:
+                    if refused.retryable:
+                        raise
+                    self.refused_artifacts.append(str(refused))  # a blob refused for good: the records still go
+                    return
 
     def _upload_blobs(self, digests: list[str], folder: str) -> None:
         blobs = f"/api/v1/blobs/{segment(self._state().entity)}"
