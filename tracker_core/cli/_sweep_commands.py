@@ -34,14 +34,16 @@ def sweep(_: object, args: argparse.Namespace) -> int:
         raise SettingsError("sweep", f"{args.target!r} is not one of {', '.join(CONTROL)}",
                             "tracker sweep FILE -p PROJECT, or tracker sweep status|pause|resume|stop|cancel ID")
     sweep_id = sweeps.sweep(args.target, entity=args.entity, project=args.project, dir=args.dir)
-    record = sweeps.controller(sweep_id, dir=args.dir).sweep
-    path = "/".join(p for p in (record.entity, record.project, sweep_id) if p)
+    ctl = sweeps.controller(sweep_id, dir=args.dir)
+    ctl.store.close()
+    record = ctl.sweep
+    path = "/".join(p for p in (record.entity, record.project, record.id) if p)
     if args.json:
-        _dump({"id": sweep_id, "path": path})
+        _dump({"id": record.id, "path": path})
         return 0
     print(f"tracker: created sweep {sweep_id} in project {record.project}", file=sys.stderr)
     print(f"tracker: run an agent with: tracker agent {path}", file=sys.stderr)
-    print(sweep_id)
+    print(record.id)
     return 0
 
 

@@ -21,6 +21,7 @@ import json
 import random
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -248,6 +249,18 @@ class Controller:
 
     def state(self) -> str:
         return self.store.state(self.sweep.id)
+
+    def state_probe(self) -> tuple[Callable[[], str], Callable[[], None]]:
+        """For a trial's watcher thread (its own connection): the sweep's state, and how to close it."""
+        import sqlite3
+
+        db = sqlite3.connect(self.store.path, timeout=60.0, check_same_thread=False)
+
+        def probe() -> str:
+            row = db.execute("SELECT state FROM sweeps WHERE id = ?", (self.sweep.id,)).fetchone()
+            return str(row[0]) if row else "running"
+
+        return probe, db.close
 
     def trials(self) -> list[TrialRow]:
         return self.store.trials(self.sweep.id)

@@ -1,0 +1,138 @@
+"""Real agents in real processes against a real team server (SQLite and PostgreSQL): a grid of 12 points
+across 3 agents on two "machines" (two store folders), each trial an online run on the server with its
+parameters as config; ``run_cap`` across agents; the server SIGKILLed and restarted mid-sweep while the
+agents wait; another team's key gets a 404."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _server import Server, new_key
+
+from tests._procs import child_env, run_command, write_script
+
+pytestmark = pytest.mark.slow
+
+AGENT = """
+import sys, time
+import tracker_core
+
+def train():
+    with tracker_core.init() as run:
+        for i in range(3):
+            run.log({"loss": float(run.config["a"]) + run.config["b"] + i})
+            time.sleep(float(sys.argv[2]))
+
+tracker_core.agent(sys.argv[1], function=train)
+"""
+_GRID = {"method": "grid", "metric": {"name": "loss"},
+         "parameters": {"a": {"values": [1, 2, 3]}, "b": {"distribution": "int_uniform", "min": 0, "max": 3}}}
+
+
+def _env(server: Server, key: str, store: Path, **extra: str) -> dict[str, str]:
+    return child_env(TRACKER_SERVER=server.url, TRACKER_API_KEY=key, TRACKER_DIR=str(store), **extra)
+
+
+def _create(tmp_path: Path, env: dict[str, str], config: dict[str, Any], project: str) -> str:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    made = run_command([sys.executable, "-m", "tracker_core.cli", "sweep", str(path), "-p", project, "--json"],
+                       env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    created: str = json.loads(made.stdout)["path"]
+    assert created.startswith(f"research/{project}/")
+    return created
+
+
+def _agents(tmp_path: Path, sweep: str, envs: list[dict[str, str]], pause: float) -> list[subprocess.Popen[bytes]]:
+    script = write_script(tmp_path, AGENT, "agent.py")
+    return [subprocess.Popen([sys.executable, str(script), sweep, str(pause)], env=env, cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for env in envs]
+
+
+def _wait(procs: list[subprocess.Popen[bytes]], timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        _, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        assert proc.returncode == 0, err.decode()
+
+
+def _trials(server: Server, key: str, sweep: str) -> list[dict[str, Any]]:
+    with server.client(key) as client:
+        answer = client.get(f"/api/v1/sweeps/{sweep}/trials")
+        assert answer.status_code == 200, answer.text
+        trials: list[dict[str, Any]] = answer.json()["trials"]
+        return trials
+
+
+def test_a_grid_of_12_points_across_3_agents_on_two_machines_runs_each_point_once(server: Server,
+                                                                                 tmp_path: Path) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    machine_a, machine_b = _env(server, key, tmp_path / "a"), _env(server, key, tmp_path / "b")
+    sweep = _create(tmp_path, machine_a, _GRID, "grid")
+    _wait(_agents(tmp_path, sweep, [machine_a, machine_a, machine_b], 0.05))
+    trials = _trials(server, key, sweep)
+    points = [(t["params"]["a"], t["params"]["b"]) for t in trials]
+    assert len(points) == 12 and set(points) == {(a, b) for a in (1, 2, 3) for b in range(4)}
+    assert {t["state"] for t in trials} == {"finished"}
+    assert {t["value"] for t in trials} == {a + b + 2.0 for a, b in points}
+    assert len({t["agent"]["pid"] for t in trials}) >= 2  # the agents really shared the work
+    with server.client(key) as client:
+        runs = client.get("/api/v1/runs/research/grid").json()["runs"]
+        assert client.get(f"/api/v1/sweeps/{sweep}").json()["state"] == "finished"
+    assert len(runs) == 12 and {r["state"] for r in runs} == {"finished"}
+    by_id = {r["id"]: r for r in runs}
+    for trial in trials:
+        run = by_id[trial["run_id"]]
+        assert {k: run["config"][k] for k in ("a", "b")} == trial["params"]
+        assert run["group"] == sweep.rsplit("/", 1)[1]
+    assert (tmp_path / "a" / "grid").is_dir() and (tmp_path / "b" / "grid").is_dir()  # both machines ran trials
+
+
+def test_run_cap_holds_across_agents_on_two_machines(server: Server, tmp_path: Path) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    machine_a, machine_b = _env(server, key, tmp_path / "a"), _env(server, key, tmp_path / "b")
+    config = {"method": "random", "run_cap": 5, "parameters": {"a": {"min": 0.0, "max": 1.0}, "b": {"value": 1}}}
+    sweep = _create(tmp_path, machine_a, config, "cap")
+    _wait(_agents(tmp_path, sweep, [machine_a, machine_b, machine_b], 0.05))
+    trials = _trials(server, key, sweep)
+    assert len(trials) == 5 and {t["state"] for t in trials} == {"finished"}
+    assert all(0.0 <= t["params"]["a"] <= 1.0 and t["params"]["b"] == 1 for t in trials)
+
+
+def test_the_server_killed_and_restarted_mid_sweep_the_agents_wait_and_the_sweep_completes(
+        server: Server, tmp_path: Path) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    envs = [_env(server, key, tmp_path / name, TRACKER_SYNC_TIMEOUT="5") for name in ("a", "a", "b")]
+    sweep = _create(tmp_path, envs[0], _GRID, "restart")
+    procs = _agents(tmp_path, sweep, envs, 0.3)
+    deadline = time.monotonic() + 60
+    while len(_trials(server, key, sweep)) < 4:
+        assert time.monotonic() < deadline, "no trials were claimed"
+        time.sleep(0.1)
+    server.kill()  # SIGKILL, mid-trial and mid-claim
+    time.sleep(3.0)
+    assert all(proc.poll() is None for proc in procs)  # the agents wait
+    server.start()
+    _wait(procs)
+    trials = _trials(server, key, sweep)
+    points = [(t["params"]["a"], t["params"]["b"]) for t in trials]
+    assert len(points) == 12 and len(set(points)) == 12
+    assert {t["state"] for t in trials} == {"finished"}
+
+
+def test_another_teams_key_cannot_run_or_read_the_sweep(server: Server, tmp_path: Path) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    outsider = new_key(server.data, "vision", "other", "admin", db=server.db)
+    sweep = _create(tmp_path, _env(server, key, tmp_path / "a"), _GRID, "grid")
+    refused = run_command([sys.executable, "-m", "tracker_core.cli", "agent", sweep],
+                          env=_env(server, outsider, tmp_path / "b"), timeout=60)
+    assert refused.returncode != 0
+    assert "404" in refused.stderr and "no such entity" in refused.stderr
+    assert _trials(server, key, sweep) == []
