@@ -50,6 +50,18 @@ def test_parallel_claims_hand_out_each_grid_point_once(server: Server) -> None:
         assert client.get("/api/v1/sweeps/research/p").json()["sweeps"][0]["id"] == sweep_id
 
 
+def test_a_claim_retried_with_its_token_gets_the_same_trial(server: Server) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    with server.client(key) as client:
+        sweep_id = client.post("/api/v1/sweeps/research/p", json={"config": _GRID}).json()["id"]
+        url = f"/api/v1/sweeps/research/p/{sweep_id}/claim"
+        first = client.post(url, json={"token": "agent-1-claim-1"}).json()["trial"]
+        again = client.post(url, json={"token": "agent-1-claim-1"}).json()["trial"]
+        other = client.post(url, json={"token": "agent-2-claim-1"}).json()["trial"]
+        assert again == first and other["number"] == first["number"] + 1
+        assert client.post(url, json={"token": "bad token!"}).status_code == 400
+
+
 def test_run_cap_holds_across_parallel_claims_and_states_change(server: Server) -> None:
     key = new_key(server.data, "research", "box", db=server.db)
     config = {"method": "random", "run_cap": 5, "parameters": {"lr": {"min": 0.001, "max": 0.1}}}

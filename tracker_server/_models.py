@@ -297,7 +297,8 @@ class SweepTrial(Base):
     __tablename__ = "sweep_trials"
     __table_args__ = (Index("uq_sweep_trials_grid", "sweep_pk", "grid_index", unique=True,
                             sqlite_where=text("grid_index IS NOT NULL AND state != 'crashed'"),
-                            postgresql_where=text("grid_index IS NOT NULL AND state != 'crashed'")),)
+                            postgresql_where=text("grid_index IS NOT NULL AND state != 'crashed'")),
+                      Index("uq_sweep_trials_claim", "sweep_pk", "claim", unique=True))
     sweep_pk: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(String(64))
@@ -305,6 +306,7 @@ class SweepTrial(Base):
     grid_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     state: Mapped[str] = mapped_column(String(16))
     agent: Mapped[str] = mapped_column(Text, default="{}")
+    claim: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the agent's token: a retry gets the same
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)

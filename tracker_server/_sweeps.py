@@ -101,9 +101,17 @@ def trial_json(trial: SweepTrial) -> dict[str, Any]:
             "value": trial.value, "created_at": trial.created_at, "ended_at": trial.ended_at}
 
 
-def claim(session: Session, sweep: Sweep, agent: dict[str, Any], retry_crashed: bool) -> dict[str, Any]:
+def claim(session: Session, sweep: Sweep, agent: dict[str, Any], retry_crashed: bool,
+          token: str | None = None) -> dict[str, Any]:
     """The next trial (``{"trial": {...}}``) or why there is none (``{"trial": None, "reason": ...}``);
-    ``sweep`` must be locked for the transaction (``find_sweep(for_update=True)``)."""
+    ``sweep`` must be locked for the transaction (``find_sweep(for_update=True)``). A ``token`` already used
+    for a trial of the sweep gets that trial again: an agent retrying a claim whose answer was lost (the
+    server died after its commit) does not leave a trial that nobody runs."""
+    if token is not None:
+        again = session.scalars(select(SweepTrial).where(SweepTrial.sweep_pk == sweep.id,
+                                                         SweepTrial.claim == token)).first()
+        if again is not None:
+            return {"trial": trial_json(again)}
     if sweep.state != "running":
         return {"trial": None, "reason": sweep.state}
     with warnings.catch_warnings():
@@ -134,7 +142,8 @@ def claim(session: Session, sweep: Sweep, agent: dict[str, Any], retry_crashed: 
     from tracker_core.store._run_dir import new_run_id
 
     trial = SweepTrial(sweep_pk=sweep.id, number=number, run_id=new_run_id(), params=json.dumps(params),
-                       grid_index=grid_index, state="running", agent=json.dumps(agent), created_at=time.time())
+                       grid_index=grid_index, state="running", agent=json.dumps(agent), claim=token,
+                       created_at=time.time())
     session.add(trial)
     session.flush()
     return {"trial": trial_json(trial)}

@@ -9,6 +9,7 @@ waited for: every call is retried with backoff until it answers, so the sweep go
 
 from __future__ import annotations
 
+import secrets
 import sys
 import time
 import warnings
@@ -128,7 +129,8 @@ class RemoteController:
         from tracker_core.sweeps._controller import Claim
 
         answer = _retried(self.store.client, "POST", self.path + "/claim", "claiming a trial",
-                          json={"agent": self.agent, "retry_crashed": self.retry_crashed})
+                          json={"agent": self.agent, "retry_crashed": self.retry_crashed,
+                                "token": secrets.token_urlsafe(16)})  # one token for every retry of this claim
         found = answer.get("trial")
         if found is None:
             return Claim(None, reason=str(answer.get("reason") or "no more trials"))

@@ -29,6 +29,8 @@ class ClaimPost(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent: dict[str, Any] = Field(default_factory=dict, description="who runs the trial (host, pid)")
     retry_crashed: bool = Field(False, description="grid: hand out again a point whose trial crashed")
+    token: str | None = Field(None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                              description="the agent's id for this claim: sent again on a retry, the same trial")
 
 
 class TrialEnd(BaseModel):
@@ -124,7 +126,7 @@ def post_claim(entity: str, project: str, sweep_id: str, body: ClaimPost, scope:
     """``reason`` is ``paused`` (ask again later), or why the sweep has no more trials."""
     with state.db.write() as session:
         sweep = find_sweep(session, scope, project, sweep_id, for_update=True)
-        return json_response(claim(session, sweep, body.agent, body.retry_crashed))
+        return json_response(claim(session, sweep, body.agent, body.retry_crashed, body.token))
 
 
 @router.post("/{entity}/{project}/{sweep_id}/trials/{number}/end", response_model=TrialOut,

@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.Column('grid_index', sa.Integer(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('agent', sa.Text(), nullable=False),
+    sa.Column('claim', sa.String(length=64), nullable=True),
     sa.Column('value', sa.Float(), nullable=True),
     sa.Column('created_at', sa.Float(), nullable=False),
     sa.Column('ended_at', sa.Float(), nullable=True),
@@ -54,6 +55,7 @@ def upgrade() -> None:
     with op.batch_alter_table('sweep_trials', schema=None) as batch_op:
         batch_op.create_index('uq_sweep_trials_grid', ['sweep_pk', 'grid_index'], unique=True,
                               sqlite_where=sa.text(_GRID_WHERE), postgresql_where=sa.text(_GRID_WHERE))
+        batch_op.create_index('uq_sweep_trials_claim', ['sweep_pk', 'claim'], unique=True)
 
 
 def downgrade() -> None:
