@@ -31,6 +31,12 @@ def train():
 
 tracker_core.agent(sys.argv[1], function=train)
 """
+TRAIN = """
+import tracker_core
+
+with tracker_core.init() as run:
+    run.log({"loss": float(run.config["a"] + run.config["b"])})
+"""
 _GRID = {"method": "grid", "metric": {"name": "loss"},
          "parameters": {"a": {"values": [1, 2, 3]}, "b": {"distribution": "int_uniform", "min": 0, "max": 3}}}
 
@@ -136,3 +142,32 @@ def test_another_teams_key_cannot_run_or_read_the_sweep(server: Server, tmp_path
     assert refused.returncode != 0
     assert "404" in refused.stderr and "no such entity" in refused.stderr
     assert _trials(server, key, sweep) == []
+
+
+def _tracker(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return run_command([sys.executable, "-m", "tracker_core.cli", *args], env=env, timeout=60, cwd=cwd)
+
+
+def test_the_sweep_commands_control_and_list_a_server_sweep(server: Server, tmp_path: Path) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    env = _env(server, key, tmp_path / "a")
+    write_script(tmp_path, TRAIN, "train.py")
+    sweep = _create(tmp_path, env, {**_GRID, "program": "train.py"}, "ctl")
+    paused = _tracker(env, "sweep", "pause", sweep, "--json")
+    assert paused.returncode == 0, paused.stderr
+    assert json.loads(paused.stdout)["state"] == "paused"
+    with server.client(key) as client:
+        assert client.get(f"/api/v1/sweeps/{sweep}").json()["state"] == "paused"
+    assert json.loads(_tracker(env, "sweep", "resume", sweep, "--json").stdout)["state"] == "running"
+    ran = _tracker(env, "agent", sweep, "--count", "2", cwd=tmp_path)  # command trials: python train.py --a=1 ...
+    assert ran.returncode == 0, ran.stderr
+    status = json.loads(_tracker(env, "sweep", "status", sweep, "--json").stdout)
+    assert status["trials"] == {"finished": 2} and status["method"] == "grid"
+    assert status["best"]["value"] == 1.0 and status["best"]["params"] == {"a": 1, "b": 0}
+    with server.client(key) as client:
+        run = client.get(f"/api/v1/runs/research/ctl/{status['best']['run_id']}").json()
+    assert run["state"] == "finished" and run["config"]["a"] == 1 and run["config"]["b"] == 0
+    assert json.loads(_tracker(env, "sweep", "stop", sweep, "--json").stdout)["state"] == "finished"
+    listed = _tracker(env, "sweeps", "-p", "ctl", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["id"], r["state"], r["trials"]) for r in json.loads(listed.stdout)] == [(sweep, "finished", 2)]

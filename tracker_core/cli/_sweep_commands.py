@@ -97,16 +97,26 @@ def agent(_: object, args: argparse.Namespace) -> int:
 
 
 def sweeps(_: object, args: argparse.Namespace) -> int:
-    """``tracker sweeps -p PROJECT``: the store's sweeps, newest last."""
+    """``tracker sweeps -p PROJECT``: the store's sweeps (the team server's, when one is configured), newest last."""
     from tracker_core import sweeps as api
     from tracker_core.sweeps._store import SweepStore
 
-    store = SweepStore(api._root(args.dir))
     rows: list[dict[str, Any]] = []
-    for record in store.sweeps(args.project):
-        counts = store.counts(record.id)
-        rows.append({"id": record.id, "name": record.name, "project": record.project, "state": record.state,
-                     "method": record.config.get("method"), "trials": sum(counts.values()), "counts": counts})
+    online = api._online(args.dir)
+    if online is not None:  # the team server's sweeps of the project
+        from tracker_core.sweeps._remote import list_remote_sweeps, server_client
+
+        client = server_client(online)
+        try:
+            rows = list_remote_sweeps(client, online.entity, args.project or online.project)
+        finally:
+            client.close()
+    else:
+        store = SweepStore(api._root(args.dir))
+        for record in store.sweeps(args.project):
+            counts = store.counts(record.id)
+            rows.append({"id": record.id, "name": record.name, "project": record.project, "state": record.state,
+                         "method": record.config.get("method"), "trials": sum(counts.values()), "counts": counts})
     if args.json:
         _dump(rows)
         return 0 if rows else 1

@@ -23,7 +23,8 @@ from tracker_core.sweeps._trial import Trial
 from tracker_core.sync._client import ServerClient, ServerError, segment
 from tracker_core.sync._retry import retrying
 
-__all__ = ["RemoteController", "RemoteStore", "create_remote_sweep", "server_client", "sweep_path"]
+__all__ = ["RemoteController", "RemoteStore", "create_remote_sweep", "list_remote_sweeps", "server_client",
+           "sweep_path"]
 
 _MAX_WAIT = 5.0
 
@@ -86,6 +87,15 @@ def create_remote_sweep(client: ServerClient, raw: dict[str, Any], entity: str |
     answer = client.call("POST", f"/api/v1/sweeps/{segment(team)}/{segment(project)}", "creating the sweep",
                          json={"config": raw, "seed": seed})
     return f"{team}/{project}/{answer['id']}"
+
+
+def list_remote_sweeps(client: ServerClient, entity: str | None, project: str) -> list[dict[str, Any]]:
+    """A project's sweeps on the server, as ``tracker sweeps`` lists them; raises ServerError (404: no such project)."""
+    team = _entity(client, entity)
+    answer = client.call("GET", f"/api/v1/sweeps/{segment(team)}/{segment(project)}", "listing the sweeps")
+    return [{"id": f"{team}/{project}/{s['id']}", "name": s["name"], "project": project, "state": s["state"],
+             "method": s["method"], "trials": sum(s["counts"].values()), "counts": s["counts"]}
+            for s in answer["sweeps"]]
 
 
 class RemoteStore:
