@@ -36,6 +36,7 @@ def _request_for(path: str, method: str, run_id: str, sweep_id: str) -> tuple[st
         ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/claim"): {"json": {}},
         ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/end"): {"json": {"state": "finished"}},
         ("put", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/state"): {"json": {"state": "paused"}},
+        ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/heartbeat"): {},
     }
     params = {"metric": "loss"} if "/best/" in path else {}
     return url, {**bodies.get((method, path), {}), "params": params}

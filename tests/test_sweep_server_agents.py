@@ -171,3 +171,30 @@ def test_the_sweep_commands_control_and_list_a_server_sweep(server: Server, tmp_
     listed = _tracker(env, "sweeps", "-p", "ctl", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [(r["id"], r["state"], r["trials"]) for r in json.loads(listed.stdout)] == [(sweep, "finished", 2)]
+
+
+def test_an_agent_killed_mid_trial_leaves_its_trial_crashed_and_another_agent_retries_the_point(
+        db_url: str | None, tmp_path: Path) -> None:
+    server = Server(tmp_path / "server", db=db_url, env={"TRACKER_SERVER_STALE_SLACK": "1"}).start()
+    try:
+        key = new_key(server.data, "research", "box", db=server.db)
+        env = _env(server, key, tmp_path / "a", TRACKER_SYNC_TIMEOUT="2")
+        config = {"method": "grid", "parameters": {"a": {"values": [1, 2]}, "b": {"value": 0}}}
+        sweep = _create(tmp_path, env, config, "killed")
+        slow = _agents(tmp_path, sweep, [env], 30.0)[0]
+        deadline = time.monotonic() + 60
+        while not any(t["seen_at"] for t in _trials(server, key, sweep)):  # its heartbeats arrive
+            assert time.monotonic() < deadline, "the trial never started"
+            time.sleep(0.1)
+        slow.kill()
+        slow.wait(timeout=30)
+        time.sleep(5.0)  # silent longer than stale_after(1 s heartbeats) = 3 + 1 s
+        retry = write_script(tmp_path, AGENT.replace("function=train)", "function=train, retry_crashed=True)"),
+                             "retry.py")
+        done = run_command([sys.executable, str(retry), sweep, "0.01"], env=env, timeout=120, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        trials = _trials(server, key, sweep)
+        assert [(t["number"], t["grid_index"], t["state"]) for t in trials] == [
+            (0, 0, "crashed"), (1, 0, "finished"), (2, 1, "finished")]
+    finally:
+        server.kill()

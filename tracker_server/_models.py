@@ -309,4 +309,5 @@ class SweepTrial(Base):
     claim: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the agent's token: a retry gets the same
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+    seen_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the agent's last heartbeat
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -26,8 +26,8 @@ from tracker_server._deps import Scope, find_project
 from tracker_server._errors import ApiError, not_found
 from tracker_server._models import Project, Sweep, SweepTrial
 
-__all__ = ["SWEEP_STATES", "TRIAL_ENDS", "claim", "create_sweep", "end_trial", "find_sweep", "parse_config",
-           "set_state", "sweep_json", "trial_json"]
+__all__ = ["AGENT_HEARTBEAT", "SWEEP_STATES", "TRIAL_ENDS", "claim", "create_sweep", "end_trial", "find_sweep",
+           "heartbeat", "parse_config", "reap", "set_state", "sweep_json", "trial_json"]
 
 SWEEP_STATES = ("running", "paused", "finished", "cancelled")
 TRIAL_ENDS = ("finished", "failed", "killed", "stopped", "crashed")
@@ -98,7 +98,7 @@ def sweep_json(session: Session, sweep: Sweep, team: str, project: str) -> dict[
 def trial_json(trial: SweepTrial) -> dict[str, Any]:
     return {"number": trial.number, "run_id": trial.run_id, "params": json.loads(trial.params),
             "grid_index": trial.grid_index, "state": trial.state, "agent": json.loads(trial.agent),
-            "value": trial.value, "created_at": trial.created_at, "ended_at": trial.ended_at}
+            "value": trial.value, "created_at": trial.created_at, "seen_at": trial.seen_at, "ended_at": trial.ended_at}
 
 
 def claim(session: Session, sweep: Sweep, agent: dict[str, Any], retry_crashed: bool,
@@ -112,6 +112,7 @@ def claim(session: Session, sweep: Sweep, agent: dict[str, Any], retry_crashed: 
                                                          SweepTrial.claim == token)).first()
         if again is not None:
             return {"trial": trial_json(again)}
+    reap(session, sweep)
     if sweep.state != "running":
         return {"trial": None, "reason": sweep.state}
     with warnings.catch_warnings():
@@ -147,6 +148,34 @@ def claim(session: Session, sweep: Sweep, agent: dict[str, Any], retry_crashed: 
     session.add(trial)
     session.flush()
     return {"trial": trial_json(trial)}
+
+
+AGENT_HEARTBEAT = 1.0
+"""Seconds between an agent's heartbeats for its running trial (its watcher's look at the sweep's state)."""
+
+
+def reap(session: Session, sweep: Sweep) -> None:
+    """Trials whose agent fell silent (killed, its machine gone) as long as a run must to read ``crashed``
+    (``stale_after``: 3 heartbeats + ``TRACKER_SERVER_STALE_SLACK``) end ``crashed``; the sweep goes on."""
+    from tracker_server._run_view import stale_after
+
+    now = time.time()
+    silent = now - stale_after(AGENT_HEARTBEAT)
+    for trial in session.scalars(select(SweepTrial).where(SweepTrial.sweep_pk == sweep.id,
+                                                          SweepTrial.state == "running")):
+        if (trial.seen_at or trial.created_at) < silent:
+            trial.state, trial.ended_at = "crashed", now
+    session.flush()
+
+
+def heartbeat(session: Session, sweep: Sweep, number: int) -> dict[str, str]:
+    """The agent is alive and runs the trial; answers the sweep's and the trial's state (``cancelled``: stop it)."""
+    trial = session.get(SweepTrial, (sweep.id, number))
+    if trial is None:
+        raise not_found(f"trial {number} of sweep {sweep.sweep_id}")
+    if trial.state == "running":
+        trial.seen_at = time.time()
+    return {"state": sweep.state, "trial": trial.state}
 
 
 def end_trial(session: Session, sweep: Sweep, number: int, state: str, value: float | None) -> SweepTrial:

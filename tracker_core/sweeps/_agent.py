@@ -61,7 +61,7 @@ class TrialWatch(threading.Thread):
         metric = controller.config.metric
         self._metric = metric.name if metric else None
         self._prune = controller.config.hyperband is not None
-        self._sweep_state, self._close_probe = controller.state_probe()  # its own connection
+        self._sweep_state, self._close_probe = controller.state_probe(self._trial.number)  # its own connection
 
     def stop(self) -> None:
         self._done.set()
@@ -77,9 +77,9 @@ class TrialWatch(threading.Thread):
                 if values and self._prune and self.stop_reason is None:
                     self._feed(values)
                 now = time.monotonic()
-                if now - checked > 1.0 and self.stop_reason is None:
+                if now - checked > 1.0:  # also the agent's heartbeat for the trial on a server sweep
                     checked = now
-                    if self._sweep_state() == "cancelled":
+                    if self._sweep_state() == "cancelled" and self.stop_reason is None:
                         self._ask_stop("the sweep was cancelled")
             except Exception as exc:  # noqa: BLE001 - a watcher failure must not end the trial
                 print(f"tracker agent: watching trial {self._trial.number} failed: {exc!r}", file=sys.stderr)

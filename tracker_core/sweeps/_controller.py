@@ -250,8 +250,9 @@ class Controller:
     def state(self) -> str:
         return self.store.state(self.sweep.id)
 
-    def state_probe(self) -> tuple[Callable[[], str], Callable[[], None]]:
-        """For a trial's watcher thread (its own connection): the sweep's state, and how to close it."""
+    def state_probe(self, number: int) -> tuple[Callable[[], str], Callable[[], None]]:
+        """For trial ``number``'s watcher thread (its own connection): the sweep's state, and how to close it
+        (an agent's liveness is its process's, which ``_reap`` checks)."""
         import sqlite3
 
         db = sqlite3.connect(self.store.path, timeout=60.0, check_same_thread=False)

@@ -163,14 +163,16 @@ class RemoteController:
         return [TrialRow(self.sweep.id, r["number"], r["run_id"], r["params"], r["state"], None, r["agent"],
                          r["value"], r["grid_index"]) for r in rows]
 
-    def state_probe(self) -> tuple[Callable[[], str], Callable[[], None]]:
-        """For the trial's watcher thread (its own connection): the sweep's state, ``running`` while unreachable."""
+    def state_probe(self, number: int) -> tuple[Callable[[], str], Callable[[], None]]:
+        """For a trial's watcher thread (its own connection), called every second while the trial runs: the
+        agent's heartbeat for the trial, answered by the sweep's state (``running`` while unreachable)."""
         client = ServerClient(self.store.client.url, None)
         client._session.headers.update(self.store.client._session.headers)
 
         def probe() -> str:
             try:
-                return str(client.call("GET", self.path, "reading the sweep", timeout=5.0)["state"])
+                return str(client.call("POST", f"{self.path}/trials/{number}/heartbeat", "the trial's heartbeat",
+                                       timeout=5.0)["state"])
             except ServerError:
                 return "running"
 

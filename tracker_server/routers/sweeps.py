@@ -13,7 +13,16 @@ from sqlalchemy import select
 
 from tracker_server._deps import Scope, ServerState, check_names, find_project, json_response, reader, server, writer
 from tracker_server._models import Sweep, SweepTrial
-from tracker_server._sweeps import claim, create_sweep, end_trial, find_sweep, set_state, sweep_json, trial_json
+from tracker_server._sweeps import (
+    claim,
+    create_sweep,
+    end_trial,
+    find_sweep,
+    heartbeat,
+    set_state,
+    sweep_json,
+    trial_json,
+)
 
 __all__ = ["router"]
 
@@ -54,6 +63,7 @@ class TrialOut(BaseModel):
     agent: dict[str, Any]
     value: float | None
     created_at: float
+    seen_at: float | None
     ended_at: float | None
 
 
@@ -76,6 +86,11 @@ class Sweeps(BaseModel):
 
 class Trials(BaseModel):
     trials: list[TrialOut]
+
+
+class HeartbeatOut(BaseModel):
+    state: str = Field(description="the sweep's state (cancelled: stop the trial)")
+    trial: str = Field(description="the trial's state (crashed: the server gave up on it)")
 
 
 class ClaimOut(BaseModel):
@@ -137,6 +152,15 @@ def post_trial_end(entity: str, project: str, sweep_id: str, number: int, body: 
     with state.db.write() as session:
         sweep = find_sweep(session, scope, project, sweep_id, for_update=True)
         return json_response(trial_json(end_trial(session, sweep, number, body.state, body.value)))
+
+
+@router.post("/{entity}/{project}/{sweep_id}/trials/{number}/heartbeat", response_model=HeartbeatOut,
+             summary="The agent still runs the trial (a trial silent as long as a run must be to read crashed "
+                     "ends crashed)")
+def post_heartbeat(entity: str, project: str, sweep_id: str, number: int, scope: Annotated[Scope, Depends(writer)],
+                   state: Annotated[ServerState, Depends(server)]) -> Response:
+    with state.db.write() as session:
+        return json_response(heartbeat(session, find_sweep(session, scope, project, sweep_id), number))
 
 
 @router.put("/{entity}/{project}/{sweep_id}/state", response_model=SweepOut,

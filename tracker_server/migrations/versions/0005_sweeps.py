@@ -47,6 +47,7 @@ def upgrade() -> None:
     sa.Column('claim', sa.String(length=64), nullable=True),
     sa.Column('value', sa.Float(), nullable=True),
     sa.Column('created_at', sa.Float(), nullable=False),
+    sa.Column('seen_at', sa.Float(), nullable=True),
     sa.Column('ended_at', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['sweep_pk'], ['sweeps.id'], name=op.f('fk_sweep_trials_sweep_pk_sweeps'),
                             ondelete='CASCADE'),
