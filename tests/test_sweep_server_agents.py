@@ -1,7 +1,8 @@
 """Real agents in real processes against a real team server (SQLite and PostgreSQL): a grid of 12 points
 across 3 agents on two "machines" (two store folders), each trial an online run on the server with its
 parameters as config; ``run_cap`` across agents; the server SIGKILLed and restarted mid-sweep while the
-agents wait; another team's key gets a 404."""
+agents wait; an agent SIGKILLed mid-trial; cancel stopping a running trial; the sweep commands; another
+team's key gets a 404."""
 
 from __future__ import annotations
 
@@ -198,3 +199,38 @@ def test_an_agent_killed_mid_trial_leaves_its_trial_crashed_and_another_agent_re
             (0, 0, "crashed"), (1, 0, "finished"), (2, 1, "finished")]
     finally:
         server.kill()
+
+
+LONG = """
+import sys, time
+import tracker_core
+
+def train():
+    with tracker_core.init() as run:
+        for i in range(600):
+            run.log({"loss": float(i)})
+            time.sleep(0.1)
+
+tracker_core.agent(sys.argv[1], function=train)
+"""
+
+
+def test_cancel_on_the_server_stops_the_running_trial_which_ends_stopped(server: Server, tmp_path: Path) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    env = _env(server, key, tmp_path / "a")
+    sweep = _create(tmp_path, env, _GRID, "cancel")
+    agent = subprocess.Popen([sys.executable, str(write_script(tmp_path, LONG, "long.py")), sweep], env=env,
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not any(t["seen_at"] for t in _trials(server, key, sweep)):
+        assert time.monotonic() < deadline, "the trial never started"
+        time.sleep(0.1)
+    cancelled = _tracker(env, "sweep", "cancel", sweep, "--json")
+    assert cancelled.returncode == 0, cancelled.stderr
+    _, err = agent.communicate(timeout=30)  # 60 s of logging, stopped within seconds
+    assert agent.returncode == 0, err.decode()
+    assert b"no more trials (cancelled)" in err
+    [trial] = _trials(server, key, sweep)
+    assert trial["state"] == "stopped"
+    with server.client(key) as client:
+        assert client.get(f"/api/v1/runs/research/cancel/{trial['run_id']}").json()["state"] == "stopped"
