@@ -1,4 +1,5 @@
-"""``tracker sweep``, ``tracker agent`` and ``tracker sweeps``: local sweeps from the command line."""
+"""``tracker sweep``, ``tracker agent`` and ``tracker sweeps``: sweeps from the command line (the local store's, or
+the team server's when one is configured)."""
 
 from __future__ import annotations
 
