@@ -234,3 +234,19 @@ def test_cancel_on_the_server_stops_the_running_trial_which_ends_stopped(server:
     assert trial["state"] == "stopped"
     with server.client(key) as client:
         assert client.get(f"/api/v1/runs/research/cancel/{trial['run_id']}").json()["state"] == "stopped"
+
+
+def test_a_bayes_sweep_on_the_server_runs_each_configuration_once_across_agents(server: Server,
+                                                                                tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    key = new_key(server.data, "research", "box", db=server.db)
+    machine_a, machine_b = _env(server, key, tmp_path / "a"), _env(server, key, tmp_path / "b")
+    config = {"method": "bayes", "metric": {"name": "loss", "goal": "minimize"},
+              "parameters": {"a": {"values": [1, 2, 3]}, "b": {"values": [0, 1]}}}
+    sweep = _create(tmp_path, machine_a, config, "bayes")
+    _wait(_agents(tmp_path, sweep, [machine_a, machine_b], 0.01))
+    trials = _trials(server, key, sweep)
+    points = [(t["params"]["a"], t["params"]["b"]) for t in trials]
+    assert len(points) == 6 and len(set(points)) == 6
+    assert {t["state"] for t in trials} == {"finished"}
+    assert {t["value"] for t in trials} == {a + b + 2.0 for a, b in points}

@@ -86,12 +86,67 @@ def test_bad_configs_are_refused_and_other_teams_get_404(server: Server) -> None
         bad = client.post("/api/v1/sweeps/research/p",
                           json={"config": {"method": "grid", "parameters": {"lr": {"min": 0.1, "max": 1.0}}}})
         assert bad.status_code == 422 and "parameters.lr" in bad.json()["detail"]
-        bayes = client.post("/api/v1/sweeps/research/p", json={"config": {
-            "method": "bayes", "metric": {"name": "loss"}, "parameters": {"lr": {"min": 0.1, "max": 1.0}}}})
-        assert bayes.status_code == 422 and bayes.json()["error"] == "unsupported_on_server"
+        hyperband = client.post("/api/v1/sweeps/research/p", json={"config": {
+            "method": "random", "metric": {"name": "loss"}, "parameters": {"lr": {"min": 0.1, "max": 1.0}},
+            "early_terminate": {"type": "hyperband", "min_iter": 3}}})
+        assert hyperband.status_code == 422 and hyperband.json()["error"] == "unsupported_on_server"
         assert client.get("/api/v1/sweeps/research/p").status_code == 404  # nothing stored, not even the project
         sweep_id = client.post("/api/v1/sweeps/research/p", json={"config": _GRID}).json()["id"]
     with server.client(outsider) as other:
         assert other.get(f"/api/v1/sweeps/research/p/{sweep_id}").status_code == 404
         assert other.post(f"/api/v1/sweeps/research/p/{sweep_id}/claim", json={}).status_code == 404
         assert other.get(f"/api/v1/sweeps/vision/p/{sweep_id}").status_code == 404
+
+
+def _claim_and_end(server: Server, key: str, sweep_id: str) -> list[dict[str, Any]]:
+    """Claim trials until there are none, ending each with a value of a known function (best at x=3, y=b)."""
+    with server.client(key) as client:
+        got = []
+        while True:
+            answer = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/claim", json={})
+            assert answer.status_code == 200, answer.text
+            trial = answer.json()["trial"]
+            if trial is None:
+                return got
+            params = trial["params"]
+            value = (params["x"] - 3) ** 2 + (0.0 if params["y"] == "b" else 1.0)
+            ended = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/trials/{trial['number']}/end",
+                                json={"state": "finished", "value": value})
+            assert ended.status_code == 200, ended.text
+            got.append(trial)
+
+
+def test_bayes_on_the_server_never_repeats_a_configuration_and_feeds_optuna(server: Server) -> None:
+    """A discrete space of 10 configurations, 3 claimers in parallel: each configuration once, then the sweep
+    finishes; Optuna's study in the server's storage holds every trial, completed with its value."""
+    optuna = pytest.importorskip("optuna")
+    key = new_key(server.data, "research", "box", db=server.db)
+    config = {"method": "bayes", "metric": {"name": "loss", "goal": "minimize"},
+              "parameters": {"x": {"values": [1, 2, 3, 4, 5]}, "y": {"values": ["a", "b"]}}}
+    with server.client(key) as client:
+        created = client.post("/api/v1/sweeps/research/p", json={"config": config, "seed": 3})
+        assert created.status_code == 201, created.text
+        sweep_id = created.json()["id"]
+    with ThreadPoolExecutor(3) as pool:
+        claimed = [t for part in pool.map(lambda _: _claim_and_end(server, key, sweep_id), range(3)) for t in part]
+    configurations = [(t["params"]["x"], t["params"]["y"]) for t in claimed]
+    assert len(configurations) == 10 and len(set(configurations)) == 10
+    with server.client(key) as client:
+        sweep = client.get(f"/api/v1/sweeps/research/p/{sweep_id}").json()
+    assert sweep["state"] == "finished" and sweep["counts"] == {"finished": 10}
+    from tracker_server._config import database_url
+    from tracker_server._database import Database
+    from tracker_server._sweeps import optuna_url
+
+    db = Database(database_url(server.db, str(server.data)))
+    try:
+        storage = optuna_url(db)
+    finally:
+        db.dispose()
+    from tracker_server._sweeps import _storage
+
+    [summary] = [s for s in optuna.get_all_study_summaries(_storage(storage)) if s.study_name.startswith("sweep-")]
+    study = optuna.load_study(study_name=summary.study_name, storage=_storage(storage))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 10 and study.best_value == 0.0
+    assert {t.user_attrs["tracker"]["run_id"] for t in complete} == {t["run_id"] for t in claimed}

@@ -298,12 +298,15 @@ class SweepTrial(Base):
     __table_args__ = (Index("uq_sweep_trials_grid", "sweep_pk", "grid_index", unique=True,
                             sqlite_where=text("grid_index IS NOT NULL AND state != 'crashed'"),
                             postgresql_where=text("grid_index IS NOT NULL AND state != 'crashed'")),
-                      Index("uq_sweep_trials_claim", "sweep_pk", "claim", unique=True))
+                      Index("uq_sweep_trials_claim", "sweep_pk", "claim", unique=True),
+                      Index("uq_sweep_trials_key", "sweep_pk", "config_key", unique=True))
     sweep_pk: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(String(64))
     params: Mapped[str] = mapped_column(Text)
     grid_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    config_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # bayes: sha256 of the parameters
+    optuna_trial_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # bayes: its trial in Optuna
     state: Mapped[str] = mapped_column(String(16))
     agent: Mapped[str] = mapped_column(Text, default="{}")
     claim: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the agent's token: a retry gets the same

@@ -81,7 +81,7 @@ def create_remote_sweep(client: ServerClient, raw: dict[str, Any], entity: str |
 
     Raises:
         SweepConfigError: the server's check of the config failed (its message names the key path).
-        ServerError: the server refused (e.g. bayes or hyperband, not run by the server yet).
+        ServerError: the server refused (e.g. hyperband, not run by the server yet).
     """
     team = _entity(client, entity)
     answer = client.call("POST", f"/api/v1/sweeps/{segment(team)}/{segment(project)}", "creating the sweep",

@@ -19,6 +19,7 @@ from tracker_server._sweeps import (
     end_trial,
     find_sweep,
     heartbeat,
+    optuna_url,
     set_state,
     sweep_json,
     trial_json,
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/api/v1/sweeps", tags=["sweeps"])
 
 class SweepPost(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    config: dict[str, Any] = Field(description="a W&B sweep config (method grid or random)")
+    config: dict[str, Any] = Field(description="a W&B sweep config (method grid, random or bayes; no hyperband)")
     seed: int | None = Field(None, ge=0, le=(1 << 31) - 1, description="makes the search reproducible")
 
 
@@ -99,12 +100,12 @@ class ClaimOut(BaseModel):
 
 
 @router.post("/{entity}/{project}", response_model=SweepOut, status_code=201, summary="Create a sweep",
-             responses={422: {"description": "the config is not W&B's format (key path and hint), or bayes/hyperband"}})
+             responses={422: {"description": "the config is not W&B's format (key path and hint), or hyperband"}})
 def post_sweep(entity: str, project: str, body: SweepPost, scope: Annotated[Scope, Depends(writer)],
                state: Annotated[ServerState, Depends(server)]) -> Response:
     check_names(project)
     with state.db.write() as session:
-        sweep = create_sweep(session, scope, project, body.config, body.seed)
+        sweep = create_sweep(session, scope, project, body.config, body.seed, optuna_url(state.db))
         return json_response(sweep_json(session, sweep, scope.team, project), 201)
 
 
@@ -141,7 +142,8 @@ def post_claim(entity: str, project: str, sweep_id: str, body: ClaimPost, scope:
     """``reason`` is ``paused`` (ask again later), or why the sweep has no more trials."""
     with state.db.write() as session:
         sweep = find_sweep(session, scope, project, sweep_id, for_update=True)
-        return json_response(claim(session, sweep, body.agent, body.retry_crashed, body.token))
+        return json_response(claim(session, sweep, body.agent, body.retry_crashed, body.token,
+                                   optuna_url(state.db)))
 
 
 @router.post("/{entity}/{project}/{sweep_id}/trials/{number}/end", response_model=TrialOut,
@@ -151,7 +153,8 @@ def post_trial_end(entity: str, project: str, sweep_id: str, number: int, body: 
                    state: Annotated[ServerState, Depends(server)]) -> Response:
     with state.db.write() as session:
         sweep = find_sweep(session, scope, project, sweep_id, for_update=True)
-        return json_response(trial_json(end_trial(session, sweep, number, body.state, body.value)))
+        ended = end_trial(session, sweep, number, body.state, body.value, optuna_url(state.db))
+        return json_response(trial_json(ended))
 
 
 @router.post("/{entity}/{project}/{sweep_id}/trials/{number}/heartbeat", response_model=HeartbeatOut,

@@ -42,6 +42,8 @@ def upgrade() -> None:
     sa.Column('run_id', sa.String(length=64), nullable=False),
     sa.Column('params', sa.Text(), nullable=False),
     sa.Column('grid_index', sa.Integer(), nullable=True),
+    sa.Column('config_key', sa.String(length=64), nullable=True),
+    sa.Column('optuna_trial_id', sa.Integer(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('agent', sa.Text(), nullable=False),
     sa.Column('claim', sa.String(length=64), nullable=True),
@@ -57,6 +59,7 @@ def upgrade() -> None:
         batch_op.create_index('uq_sweep_trials_grid', ['sweep_pk', 'grid_index'], unique=True,
                               sqlite_where=sa.text(_GRID_WHERE), postgresql_where=sa.text(_GRID_WHERE))
         batch_op.create_index('uq_sweep_trials_claim', ['sweep_pk', 'claim'], unique=True)
+        batch_op.create_index('uq_sweep_trials_key', ['sweep_pk', 'config_key'], unique=True)
 
 
 def downgrade() -> None:
