@@ -37,6 +37,8 @@ def _request_for(path: str, method: str, run_id: str, sweep_id: str) -> tuple[st
         ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/end"): {"json": {"state": "finished"}},
         ("put", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/state"): {"json": {"state": "paused"}},
         ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/heartbeat"): {},
+        ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/report"): {
+            "json": {"value": 1.0, "iteration": 1}},
     }
     params = {"metric": "loss"} if "/best/" in path else {}
     return url, {**bodies.get((method, path), {}), "params": params}

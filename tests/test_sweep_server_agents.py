@@ -250,3 +250,43 @@ def test_a_bayes_sweep_on_the_server_runs_each_configuration_once_across_agents(
     assert len(points) == 6 and len(set(points)) == 6
     assert {t["state"] for t in trials} == {"finished"}
     assert {t["value"] for t in trials} == {a + b + 2.0 for a, b in points}
+
+
+HYPERBAND = """
+import sys, time
+import tracker_core
+
+def train():
+    with tracker_core.init() as run:
+        for step in range(8):
+            run.log({"val/loss": run.config["quality"] + 1.0 / (step + 1)})
+            time.sleep(0.3)  # the watcher reports each value as it arrives
+
+tracker_core.agent(sys.argv[1], function=train)
+"""
+
+
+def test_hyperband_on_the_server_stops_the_bad_half_and_they_end_stopped(server: Server, tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    key = new_key(server.data, "research", "box", db=server.db)
+    env = _env(server, key, tmp_path / "a")
+    # One Hyperband bracket (max_iter / min_iter < eta): every trial is judged at iterations 2 and 4.
+    config = {"method": "grid", "metric": {"name": "val/loss", "goal": "minimize"},
+              "early_terminate": {"type": "hyperband", "min_iter": 2, "max_iter": 3, "eta": 2},
+              "parameters": {"quality": {"values": [0.0, 5.0, 0.0, 5.0, 0.0, 5.0]}}}
+    sweep = _create(tmp_path, env, config, "hb")
+    script = write_script(tmp_path, HYPERBAND, "hb.py")
+    done = run_command([sys.executable, str(script), sweep], env=env, timeout=170, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    trials = _trials(server, key, sweep)
+    good = [t["state"] for t in trials if t["params"]["quality"] == 0.0]
+    bad = [t for t in trials if t["params"]["quality"] == 5.0]
+    assert good == ["finished"] * 3 and [t["state"] for t in bad] == ["stopped"] * 3
+    with server.client(key) as client:
+        for trial in trials:
+            run = client.get(f"/api/v1/runs/research/hb/{trial['run_id']}").json()
+            assert run["state"] == trial["state"]
+            history = client.get(f"/api/v1/runs/research/hb/{trial['run_id']}/history",
+                                 params={"keys": "val/loss"}).json()
+            logged = len(history["series"]["val/loss"]["y"])
+            assert logged == 8 if trial["state"] == "finished" else 2 <= logged < 8  # stopped after iteration 2

@@ -11,7 +11,8 @@ proposal (Optuna's TPE, never a configuration already run or running: a unique i
 parameters), asked under the same lock, with Optuna's RDB storage in the server's PostgreSQL database (its
 own schema, ``optuna``), or on SQLite in ``optuna.db`` beside the server's file; Optuna is imported only by
 a bayes sweep's routes.
-Hyperband ``early_terminate`` is refused here (it works without a server).
+Hyperband ``early_terminate`` is Optuna's ``HyperbandPruner`` on the same storage, fed by the agents through
+the report route (an iteration is one logged value of the sweep metric, as locally).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tracker_server._errors import ApiError, not_found
 from tracker_server._models import Project, Sweep, SweepTrial
 
 __all__ = ["AGENT_HEARTBEAT", "SWEEP_STATES", "TRIAL_ENDS", "claim", "create_sweep", "end_trial", "find_sweep",
-           "heartbeat", "optuna_url", "parse_config", "reap", "set_state", "sweep_json", "trial_json"]
+           "heartbeat", "optuna_url", "parse_config", "reap", "report", "set_state", "sweep_json", "trial_json"]
 
 SWEEP_STATES = ("running", "paused", "finished", "cancelled")
 TRIAL_ENDS = ("finished", "failed", "killed", "stopped", "crashed")
@@ -50,16 +51,17 @@ def parse_config(raw: dict[str, Any]) -> Any:
             config = SweepConfig.parse(raw)
     except SweepConfigError as error:
         raise ApiError(422, "invalid_sweep_config", str(error)) from None
-    if config.method == "bayes":
+    if _uses_optuna(config):
         try:
             import optuna  # noqa: F401
         except ImportError:
-            raise ApiError(422, "unsupported_on_server", "method: bayes needs Optuna on the team server",
-                           hint='pip install "tracker[sweeps]" where the server runs, or use grid or random') from None
-    if config.hyperband is not None:
-        raise ApiError(422, "unsupported_on_server", "early_terminate: hyperband is not yet run by the team server",
-                       hint="remove early_terminate, or run the sweep without a server (TRACKER_MODE=offline)")
+            raise ApiError(422, "unsupported_on_server", "bayes and hyperband need Optuna on the team server",
+                           hint='pip install "tracker[sweeps]" where the server runs') from None
     return config
+
+
+def _uses_optuna(config: Any) -> bool:
+    return bool(config.method == "bayes" or config.hyperband is not None)
 
 
 _STORAGES: dict[str, Any] = {}
@@ -101,11 +103,22 @@ def _storage(url: str) -> Any:
     return storage
 
 
-def _study(url: str, sweep: Sweep) -> Any:
+def _study(url: str, sweep: Sweep, config: Any) -> Any:
     import optuna
 
+    pruner: optuna.pruners.BasePruner = optuna.pruners.NopPruner()
+    band = config.hyperband
+    if band is not None:  # as the local controller's
+        pruner = optuna.pruners.HyperbandPruner(min_resource=band.min_resource, max_resource=band.max_iter or "auto",
+                                                reduction_factor=band.eta)
     return optuna.load_study(study_name=f"sweep-{sweep.id}", storage=_storage(url),
-                             sampler=optuna.samplers.RandomSampler())
+                             sampler=optuna.samplers.RandomSampler(), pruner=pruner)
+
+
+def _config(sweep: Sweep) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return parse_config(json.loads(sweep.config))
 
 
 def create_sweep(session: Session, scope: Scope, project: str, raw: dict[str, Any], seed: int | None,
@@ -124,7 +137,7 @@ def create_sweep(session: Session, scope: Scope, project: str, raw: dict[str, An
                   created_at=now)
     session.add(sweep)
     session.flush()
-    if config.method == "bayes":
+    if _uses_optuna(config):
         import optuna
 
         maximize = config.metric is not None and config.metric.goal == "maximize"
@@ -159,7 +172,8 @@ def sweep_json(session: Session, sweep: Sweep, team: str, project: str) -> dict[
 
 def trial_json(trial: SweepTrial) -> dict[str, Any]:
     return {"number": trial.number, "run_id": trial.run_id, "params": json.loads(trial.params),
-            "grid_index": trial.grid_index, "state": trial.state, "agent": json.loads(trial.agent),
+            "grid_index": trial.grid_index, "optuna_trial_id": trial.optuna_trial_id, "state": trial.state,
+            "agent": json.loads(trial.agent),
             "value": trial.value, "created_at": trial.created_at, "seen_at": trial.seen_at, "ended_at": trial.ended_at}
 
 
@@ -177,9 +191,7 @@ def claim(session: Session, sweep: Sweep, agent: dict[str, Any], retry_crashed: 
     reap(session, sweep, storage_url)
     if sweep.state != "running":
         return {"trial": None, "reason": sweep.state}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        config = parse_config(json.loads(sweep.config))
+    config = _config(sweep)
     count, last = session.execute(select(func.count(), func.max(SweepTrial.number))
                                   .where(SweepTrial.sweep_pk == sweep.id)).one()
     if config.run_cap is not None and count >= config.run_cap:
@@ -212,12 +224,14 @@ def claim(session: Session, sweep: Sweep, agent: dict[str, Any], retry_crashed: 
                 SweepTrial.sweep_pk == sweep.id, SweepTrial.config_key == _hash(key))).first() is not None
 
         rng = random.Random(f"{sweep.seed}:{number}")  # noqa: S311 - a search, not a secret
-        found = propose_bayes(config, sweep.seed, _study(storage_url, sweep), rng, number, tried)
+        found = propose_bayes(config, sweep.seed, _study(storage_url, sweep, config), rng, number, tried)
         if found is None:
             sweep.state = "finished"
             return {"trial": None, "reason": "every configuration was tried"}
         params, key, optuna_trial = found
         config_key = _hash(key)
+    if optuna_trial is None and config.hyperband is not None:  # the pruner judges every trial
+        optuna_trial = _study(storage_url, sweep, config).ask()
     from tracker_core.store._run_dir import new_run_id
 
     trial = SweepTrial(sweep_pk=sweep.id, number=number, run_id=new_run_id(), params=json.dumps(params),
@@ -241,7 +255,7 @@ def _tell(storage_url: str, sweep: Sweep, trial: SweepTrial) -> None:
         return
     import optuna
 
-    study = _study(storage_url, sweep)
+    study = _study(storage_url, sweep, _config(sweep))
     frozen = study._storage.get_trial(trial.optuna_trial_id)
     if frozen.state.is_finished():
         return
@@ -269,6 +283,21 @@ def reap(session: Session, sweep: Sweep, storage_url: str) -> None:
             trial.state, trial.ended_at = "crashed", now
             _tell(storage_url, sweep, trial)
     session.flush()
+
+
+def report(session: Session, sweep: Sweep, number: int, value: float, iteration: int, storage_url: str) -> bool:
+    """The trial logged the sweep metric for the ``iteration``-th time; True when Hyperband stops it."""
+    trial = session.get(SweepTrial, (sweep.id, number))
+    if trial is None:
+        raise not_found(f"trial {number} of sweep {sweep.sweep_id}")
+    config = _config(sweep)
+    if trial.optuna_trial_id is None or trial.state != "running" or config.hyperband is None:
+        return False
+    import optuna
+
+    judged = optuna.Trial(_study(storage_url, sweep, config), trial.optuna_trial_id)
+    judged.report(value, iteration)
+    return bool(judged.should_prune())
 
 
 def heartbeat(session: Session, sweep: Sweep, number: int) -> dict[str, str]:

@@ -8,8 +8,8 @@ With no server, a sweep lives in the local store (``<store>/.sweeps/``), and eve
 uses that store shares it. Optuna loads only when a sweep is created or an agent starts.
 
 With a team server (``TRACKER_SERVER`` and a key, mode ``online``), the sweep lives on the server: ``sweep()``
-returns ``entity/project/id``, and agents on any machine claim its trials there (grid, random and bayes; the
-server does not run hyperband yet). Each trial's run is an online run, streamed to the server.
+returns ``entity/project/id``, and agents on any machine claim its trials there (grid, random, bayes and
+hyperband, with Optuna on the server). Each trial's run is an online run, streamed to the server.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def sweep(sweep: Mapping[str, Any] | str | os.PathLike[str], entity: str | None 
     Raises:
         SweepConfigError: the config is not W&B's format (the message names the key path and a fix).
         SettingsError: Optuna is not installed.
-        ServerError: the server refused the sweep (hyperband is not run by the server yet).
+        ServerError: the server refused the sweep (e.g. it lacks Optuna for bayes or hyperband).
     """
     from tracker_core.sweeps._config import SweepConfig, load_config
 

@@ -81,7 +81,7 @@ def create_remote_sweep(client: ServerClient, raw: dict[str, Any], entity: str |
 
     Raises:
         SweepConfigError: the server's check of the config failed (its message names the key path).
-        ServerError: the server refused (e.g. hyperband, not run by the server yet).
+        ServerError: the server refused (e.g. it lacks Optuna for bayes or hyperband).
     """
     team = _entity(client, entity)
     answer = client.call("POST", f"/api/v1/sweeps/{segment(team)}/{segment(project)}", "creating the sweep",
@@ -146,10 +146,18 @@ class RemoteController:
             return Claim(None, reason=str(answer.get("reason") or "no more trials"))
         trial = Trial(self.sweep.id, int(found["number"]), str(found["run_id"]), self.sweep.project,
                       self.sweep.entity, self.store.root, dict(found["params"]))
-        return Claim(trial)
+        return Claim(trial, found.get("optuna_trial_id"))
 
     def report(self, optuna_trial_id: int, value: float, iteration: int) -> bool:
-        return False  # the server refuses hyperband sweeps, so there is no pruner to feed
+        """From the trial's watcher thread: the metric's ``iteration``-th value; True if Hyperband stops the trial
+        (False while the server cannot be reached: the trial goes on)."""
+        client, number = self._watch
+        try:
+            answer = client.call("POST", f"{self.path}/trials/{number}/report", "reporting the sweep metric",
+                                 json={"value": value, "iteration": iteration}, timeout=10.0)
+        except ServerError:
+            return False
+        return bool(answer.get("stop"))
 
     def end_trial(self, trial: Trial, optuna_trial_id: int | None, state: str, value: float | None) -> None:
         _retried(self.store.client, "POST", f"{self.path}/trials/{trial.number}/end", f"ending trial {trial.number}",
@@ -168,6 +176,7 @@ class RemoteController:
         agent's heartbeat for the trial, answered by the sweep's state (``running`` while unreachable)."""
         client = ServerClient(self.store.client.url, None)
         client._session.headers.update(self.store.client._session.headers)
+        self._watch = (client, number)  # the watcher's reports go through it too
 
         def probe() -> str:
             try:

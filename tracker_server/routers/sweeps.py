@@ -20,6 +20,7 @@ from tracker_server._sweeps import (
     find_sweep,
     heartbeat,
     optuna_url,
+    report,
     set_state,
     sweep_json,
     trial_json,
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/api/v1/sweeps", tags=["sweeps"])
 
 class SweepPost(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    config: dict[str, Any] = Field(description="a W&B sweep config (method grid, random or bayes; no hyperband)")
+    config: dict[str, Any] = Field(description="a W&B sweep config")
     seed: int | None = Field(None, ge=0, le=(1 << 31) - 1, description="makes the search reproducible")
 
 
@@ -60,6 +61,7 @@ class TrialOut(BaseModel):
     run_id: str
     params: dict[str, Any]
     grid_index: int | None
+    optuna_trial_id: int | None
     state: str
     agent: dict[str, Any]
     value: float | None
@@ -89,6 +91,16 @@ class Trials(BaseModel):
     trials: list[TrialOut]
 
 
+class ReportPost(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: float = Field(allow_inf_nan=False, description="the sweep metric's value")
+    iteration: int = Field(ge=1, le=(1 << 31) - 1, description="how many times the trial has logged the metric")
+
+
+class ReportOut(BaseModel):
+    stop: bool = Field(description="Hyperband stops the trial: ask its run to stop")
+
+
 class HeartbeatOut(BaseModel):
     state: str = Field(description="the sweep's state (cancelled: stop the trial)")
     trial: str = Field(description="the trial's state (crashed: the server gave up on it)")
@@ -100,7 +112,7 @@ class ClaimOut(BaseModel):
 
 
 @router.post("/{entity}/{project}", response_model=SweepOut, status_code=201, summary="Create a sweep",
-             responses={422: {"description": "the config is not W&B's format (key path and hint), or hyperband"}})
+             responses={422: {"description": "the config is not W&B's format (key path and hint)"}})
 def post_sweep(entity: str, project: str, body: SweepPost, scope: Annotated[Scope, Depends(writer)],
                state: Annotated[ServerState, Depends(server)]) -> Response:
     check_names(project)
@@ -164,6 +176,16 @@ def post_heartbeat(entity: str, project: str, sweep_id: str, number: int, scope:
                    state: Annotated[ServerState, Depends(server)]) -> Response:
     with state.db.write() as session:
         return json_response(heartbeat(session, find_sweep(session, scope, project, sweep_id), number))
+
+
+@router.post("/{entity}/{project}/{sweep_id}/trials/{number}/report", response_model=ReportOut,
+             summary="The trial logged the sweep metric again; whether Hyperband stops it")
+def post_report(entity: str, project: str, sweep_id: str, number: int, body: ReportPost,
+                scope: Annotated[Scope, Depends(writer)], state: Annotated[ServerState, Depends(server)]) -> Response:
+    with state.db.write() as session:
+        sweep = find_sweep(session, scope, project, sweep_id)
+        return json_response({"stop": report(session, sweep, number, body.value, body.iteration,
+                                             optuna_url(state.db))})
 
 
 @router.put("/{entity}/{project}/{sweep_id}/state", response_model=SweepOut,
