@@ -14,11 +14,14 @@ pytestmark = pytest.mark.slow
 _WRITES = {"put", "post", "patch", "delete"}
 
 
-def _request_for(path: str, method: str, run_id: str) -> tuple[str, dict]:  # type: ignore[type-arg]
+_SWEEP = {"method": "grid", "parameters": {"lr": {"values": [0.1, 0.01]}}}
+
+
+def _request_for(path: str, method: str, run_id: str, sweep_id: str) -> tuple[str, dict]:  # type: ignore[type-arg]
     blob = b"x"
     digest = hashlib.sha256(blob).hexdigest()
     values = {"entity": "research", "project": "p", "run_id": run_id, "path": "files/x.txt", "sha256": digest,
-              "name": "ckpt", "selector": "v0", "alias": "best"}
+              "name": "ckpt", "selector": "v0", "alias": "best", "sweep_id": sweep_id, "number": "0"}
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     bodies = {
         ("put", "/api/v1/runs/{entity}/{project}/{run_id}"): {"json": {"meta": {}}},
@@ -29,6 +32,13 @@ def _request_for(path: str, method: str, run_id: str) -> tuple[str, dict]:  # ty
         ("put", "/api/v1/blobs/{entity}/{sha256}"): {"content": blob},
         ("post", "/api/v1/artifact-collections/{entity}/{project}/{name}"): {"json": _version(run_id)},
         ("put", "/api/v1/artifact-collections/{entity}/{project}/{name}/aliases/{alias}"): {"json": {"version": 0}},
+        ("post", "/api/v1/sweeps/{entity}/{project}"): {"json": {"config": _SWEEP}},
+        ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/claim"): {"json": {}},
+        ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/end"): {"json": {"state": "finished"}},
+        ("put", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/state"): {"json": {"state": "paused"}},
+        ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/heartbeat"): {},
+        ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/report"): {
+            "json": {"value": 1.0, "iteration": 1}},
     }
     params = {"metric": "loss"} if "/best/" in path else {}
     return url, {**bodies.get((method, path), {}), "params": params}
@@ -52,8 +62,9 @@ def test_every_route_is_authenticated_team_scoped_and_read_only_for_viewers(serv
         assert client.put(f"/api/v1/runs/research/p/{run_id}/files",
                           json={"files": {"files/x.txt": {"sha256": digest, "size": 1}}}).status_code == 200
         assert client.post("/api/v1/artifact-collections/research/p/ckpt", json=_version(run_id)).status_code == 200
+        sweep_id = client.post("/api/v1/sweeps/research/p", json={"config": _SWEEP}).json()["id"]
     with server.client() as anonymous:
-        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0004"}
+        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0005"}
         assert anonymous.get("/openapi.json").status_code == 401
     spec = server.client(viewer).get("/openapi.json").json()
     operations = [(path, method) for path, ops in spec["paths"].items() for method in ops if path != "/healthz"]
@@ -64,7 +75,7 @@ def test_every_route_is_authenticated_team_scoped_and_read_only_for_viewers(serv
     with (server.client() as anonymous, server.client("trk_" + "A" * 43) as forged, server.client(outsider) as other,
           server.client(viewer) as reader):
         for path, method in operations:
-            url, options = _request_for(path, method, run_id)
+            url, options = _request_for(path, method, run_id, sweep_id)
             for client, expected in ((anonymous, 401), (forged, 401)):
                 answer = client.request(method.upper(), url, **options)
                 assert answer.status_code == expected, (method, url, answer.text)

@@ -11,7 +11,9 @@
 - ``blobs`` (per team, by sha256), ``run_files`` (a run's paths mapped to blobs);
 - artifacts: ``artifact_collections`` (a name and type per project), ``artifact_versions`` (vN, manifest
   digest and manifest, producer run), ``artifact_aliases`` (alias -> version, so unique by construction)
-  and ``artifact_usage`` (run used version), which together are the lineage graph.
+  and ``artifact_usage`` (run used version), which together are the lineage graph;
+- sweeps: ``sweeps`` (a W&B sweep config, its state and seed, per project) and ``sweep_trials`` (one row per
+  trial handed out: its number, run id, parameters, grid point, state and value).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["ApiKey", "ArtifactAlias", "ArtifactCollection", "ArtifactUsage", "ArtifactVersionRow", "Base", "Blob",
            "ConfigValue", "Membership", "MetricBest", "Project", "Record", "Run",
-           "RunFile", "SeriesChunk", "ServerSecret", "SummaryValue", "Team", "User"]
+           "RunFile", "SeriesChunk", "ServerSecret", "SummaryValue", "Sweep", "SweepTrial", "Team", "User"]
 
 _NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s"}
@@ -271,3 +273,44 @@ class ArtifactUsage(Base):
     version_pk: Mapped[int] = mapped_column(ForeignKey("artifact_versions.id", ondelete="CASCADE"), primary_key=True)
     run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, index=True)
     used_at: Mapped[float] = mapped_column(Float)
+
+
+class Sweep(Base):
+    """A sweep of a project: its W&B config (JSON), state (running, paused, finished, cancelled) and seed."""
+
+    __tablename__ = "sweeps"
+    __table_args__ = (Index("uq_sweeps_project_sweep", "project_id", "sweep_id", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    sweep_id: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    method: Mapped[str] = mapped_column(String(16))
+    config: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class SweepTrial(Base):
+    """A trial handed out by the sweep's claim route; a grid point belongs to one trial that did not crash."""
+
+    __tablename__ = "sweep_trials"
+    __table_args__ = (Index("uq_sweep_trials_grid", "sweep_pk", "grid_index", unique=True,
+                            sqlite_where=text("grid_index IS NOT NULL AND state != 'crashed'"),
+                            postgresql_where=text("grid_index IS NOT NULL AND state != 'crashed'")),
+                      Index("uq_sweep_trials_claim", "sweep_pk", "claim", unique=True),
+                      Index("uq_sweep_trials_key", "sweep_pk", "config_key", unique=True))
+    sweep_pk: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    params: Mapped[str] = mapped_column(Text)
+    grid_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    config_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # bayes: sha256 of the parameters
+    optuna_trial_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # bayes: its trial in Optuna
+    state: Mapped[str] = mapped_column(String(16))
+    agent: Mapped[str] = mapped_column(Text, default="{}")
+    claim: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the agent's token: a retry gets the same
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    seen_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the agent's last heartbeat
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)

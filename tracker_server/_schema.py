@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD", "KNOWN", "alembic_config", "current_revision", "head_revision", "upgrade"]
 
-HEAD = "0004"
-KNOWN = ("0001", "0002", "0003", "0004")
+HEAD = "0005"
+KNOWN = ("0001", "0002", "0003", "0004", "0005")
 _LOCK_ID = 0x7472616B  # PostgreSQL advisory lock held while migrating (several servers may start at once)
 
 

@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-crashed", action="store_true", help="run again the grid points whose trial crashed")
     p.set_defaults(local_only=True)
 
-    p = command("sweeps", w.sweeps, "the sweeps of the local store")
+    p = command("sweeps", w.sweeps, "the sweeps of the local store, or of the team server when one is configured")
     p.add_argument("--project", "-p", help="only this project's sweeps")
     p.set_defaults(local_only=True)
     return parser

@@ -1,4 +1,5 @@
-"""``tracker sweep``, ``tracker agent`` and ``tracker sweeps``: local sweeps from the command line."""
+"""``tracker sweep``, ``tracker agent`` and ``tracker sweeps``: sweeps from the command line (the local store's, or
+the team server's when one is configured)."""
 
 from __future__ import annotations
 
@@ -34,14 +35,16 @@ def sweep(_: object, args: argparse.Namespace) -> int:
         raise SettingsError("sweep", f"{args.target!r} is not one of {', '.join(CONTROL)}",
                             "tracker sweep FILE -p PROJECT, or tracker sweep status|pause|resume|stop|cancel ID")
     sweep_id = sweeps.sweep(args.target, entity=args.entity, project=args.project, dir=args.dir)
-    record = sweeps.controller(sweep_id, dir=args.dir).sweep
-    path = "/".join(p for p in (record.entity, record.project, sweep_id) if p)
+    ctl = sweeps.controller(sweep_id, dir=args.dir)
+    ctl.store.close()
+    record = ctl.sweep
+    path = "/".join(p for p in (record.entity, record.project, record.id) if p)
     if args.json:
-        _dump({"id": sweep_id, "path": path})
+        _dump({"id": record.id, "path": path})
         return 0
     print(f"tracker: created sweep {sweep_id} in project {record.project}", file=sys.stderr)
     print(f"tracker: run an agent with: tracker agent {path}", file=sys.stderr)
-    print(sweep_id)
+    print(record.id)
     return 0
 
 
@@ -95,16 +98,26 @@ def agent(_: object, args: argparse.Namespace) -> int:
 
 
 def sweeps(_: object, args: argparse.Namespace) -> int:
-    """``tracker sweeps -p PROJECT``: the store's sweeps, newest last."""
+    """``tracker sweeps -p PROJECT``: the store's sweeps (the team server's, when one is configured), newest last."""
     from tracker_core import sweeps as api
     from tracker_core.sweeps._store import SweepStore
 
-    store = SweepStore(api._root(args.dir))
     rows: list[dict[str, Any]] = []
-    for record in store.sweeps(args.project):
-        counts = store.counts(record.id)
-        rows.append({"id": record.id, "name": record.name, "project": record.project, "state": record.state,
-                     "method": record.config.get("method"), "trials": sum(counts.values()), "counts": counts})
+    online = api._online(args.dir)
+    if online is not None:  # the team server's sweeps of the project
+        from tracker_core.sweeps._remote import list_remote_sweeps, server_client
+
+        client = server_client(online)
+        try:
+            rows = list_remote_sweeps(client, online.entity, args.project or online.project)
+        finally:
+            client.close()
+    else:
+        store = SweepStore(api._root(args.dir))
+        for record in store.sweeps(args.project):
+            counts = store.counts(record.id)
+            rows.append({"id": record.id, "name": record.name, "project": record.project, "state": record.state,
+                         "method": record.config.get("method"), "trials": sum(counts.values()), "counts": counts})
     if args.json:
         _dump(rows)
         return 0 if rows else 1

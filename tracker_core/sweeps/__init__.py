@@ -6,6 +6,10 @@
 
 With no server, a sweep lives in the local store (``<store>/.sweeps/``), and every agent on the machine that
 uses that store shares it. Optuna loads only when a sweep is created or an agent starts.
+
+With a team server (``TRACKER_SERVER`` and a key, mode ``online``), the sweep lives on the server: ``sweep()``
+returns ``entity/project/id``, and agents on any machine claim its trials there (grid, random, bayes and
+hyperband, with Optuna on the server). Each trial's run is an online run, streamed to the server.
 """
 
 from __future__ import annotations
@@ -27,6 +31,14 @@ def _root(dir: str | os.PathLike[str] | None) -> str:  # noqa: A002 - init()'s n
     return os.path.abspath(os.path.expanduser(resolve_settings({"dir": dir}).dir))
 
 
+def _online(dir: str | os.PathLike[str] | None) -> Any:  # noqa: A002
+    """The resolved settings when a team server is configured and the mode is online, else None."""
+    from tracker_core._settings import resolve_settings
+
+    settings = resolve_settings({"dir": dir})
+    return settings if settings.server and settings.mode == "online" else None
+
+
 def _require_optuna() -> None:
     try:
         import optuna  # noqa: F401
@@ -44,14 +56,27 @@ def sweep(sweep: Mapping[str, Any] | str | os.PathLike[str], entity: str | None 
     ``project``/``entity`` default to the config's, then to ``uncategorized``. ``seed`` makes the search
     reproducible (a random one is drawn and stored otherwise). ``prior_runs`` is not supported (warns).
 
+    With a team server configured the sweep is created there and the id returned is ``entity/project/id``.
+
     Raises:
         SweepConfigError: the config is not W&B's format (the message names the key path and a fix).
         SettingsError: Optuna is not installed.
+        ServerError: the server refused the sweep (e.g. it lacks Optuna for bayes or hyperband).
     """
     from tracker_core.sweeps._config import SweepConfig, load_config
 
     raw = load_config(sweep)
     config = SweepConfig.parse(raw)
+    online = _online(dir)
+    if online is not None:
+        from tracker_core.sweeps._remote import create_remote_sweep, server_client
+
+        client = server_client(online)
+        try:
+            return create_remote_sweep(client, raw, entity or raw.get("entity") or online.entity,
+                                       project or raw.get("project") or "uncategorized", seed)
+        finally:
+            client.close()
     _require_optuna()
     if prior_runs:
         from tracker_core._errors import TrackerWarning
@@ -77,13 +102,26 @@ def _split(sweep_id: str) -> str:
 
 
 def controller(sweep_id: str, *, dir: str | os.PathLike[str] | None = None,  # noqa: A002
-               retry_crashed: bool = False) -> Any:
-    """The local controller of a sweep (``Controller``: its state, trials, and the next trial);
-    ``retry_crashed``: a grid point whose trial crashed is handed out again.
+               retry_crashed: bool = False, entity: str | None = None, project: str | None = None) -> Any:
+    """The controller of a sweep (its state, trials, and the next trial): the team server's when one is
+    configured (``RemoteController``; ``entity``/``project`` complete a short id), else the local store's
+    (``Controller``). ``retry_crashed``: a grid point whose trial crashed is handed out again.
 
     Raises:
         SweepNotFoundError: no such sweep in the store.
+        ServerError: no such sweep on the server (404), or the key is refused.
     """
+    online = _online(dir)
+    if online is not None:
+        from tracker_core.sweeps._remote import RemoteController, server_client, sweep_path
+
+        client = server_client(online)
+        try:
+            team, name, short = sweep_path(client, sweep_id, entity or online.entity, project or online.project)
+            return RemoteController(client, _root(dir), team, name, short, retry_crashed)
+        except BaseException:
+            client.close()
+            raise
     _require_optuna()
     from tracker_core.sweeps._controller import Controller
     from tracker_core.sweeps._store import SweepStore
@@ -114,7 +152,7 @@ def agent(sweep_id: str, function: Callable[[], Any] | None = None, entity: str 
     from tracker_core._settings import SweepSettings, resolve
     from tracker_core.sweeps._agent import run_agent
 
-    ctl = controller(sweep_id, dir=dir, retry_crashed=retry_crashed)
+    ctl = controller(sweep_id, dir=dir, retry_crashed=retry_crashed, entity=entity, project=project)
     if function is None and ctl.config.program is None and any("${program}" in c for c in ctl.config.command):
         ctl.store.close()
         raise SettingsError("sweep config", "its command runs ${program} but the config has no program",

@@ -15,14 +15,13 @@ import glob
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import orjson
 
@@ -31,6 +30,11 @@ from tracker_core.sweeps._command import expand_command
 from tracker_core.sweeps._controller import Claim, Controller
 from tracker_core.sweeps._trial import Trial, handed_over
 
+if TYPE_CHECKING:
+    from tracker_core.sweeps._remote import RemoteController
+
+AnyController = Union[Controller, "RemoteController"]
+"""The local store's controller, or the team server's."""
 __all__ = ["TrialWatch", "run_agent"]
 
 _POLL = 0.05
@@ -40,7 +44,7 @@ _PAUSE_POLL = 0.5
 class TrialWatch(threading.Thread):
     """Tails one trial's ``events.jsonl``: feeds the pruner, follows the sweep's state, calls ``on_stop`` once."""
 
-    def __init__(self, controller: Controller, claim: Claim, on_stop: Callable[[str], None]) -> None:
+    def __init__(self, controller: AnyController, claim: Claim, on_stop: Callable[[str], None]) -> None:
         super().__init__(name="tracker-sweep-watch", daemon=True)
         assert claim.trial is not None
         self._controller = controller
@@ -57,17 +61,13 @@ class TrialWatch(threading.Thread):
         metric = controller.config.metric
         self._metric = metric.name if metric else None
         self._prune = controller.config.hyperband is not None
-        self._state_db = sqlite3.connect(controller.store.path, timeout=60.0, check_same_thread=False)  # its own
+        self._sweep_state, self._close_probe = controller.state_probe(self._trial.number)  # its own connection
 
     def stop(self) -> None:
         self._done.set()
         self.join(timeout=10)
         self._read()  # what the run wrote after the last look
-        self._state_db.close()
-
-    def _sweep_state(self) -> str:
-        row = self._state_db.execute("SELECT state FROM sweeps WHERE id = ?", (self._trial.sweep_id,)).fetchone()
-        return str(row[0]) if row else "running"
+        self._close_probe()
 
     def run(self) -> None:
         checked = 0.0
@@ -77,9 +77,9 @@ class TrialWatch(threading.Thread):
                 if values and self._prune and self.stop_reason is None:
                     self._feed(values)
                 now = time.monotonic()
-                if now - checked > 1.0 and self.stop_reason is None:
+                if now - checked > 1.0:  # also the agent's heartbeat for the trial on a server sweep
                     checked = now
-                    if self._sweep_state() == "cancelled":
+                    if self._sweep_state() == "cancelled" and self.stop_reason is None:
                         self._ask_stop("the sweep was cancelled")
             except Exception as exc:  # noqa: BLE001 - a watcher failure must not end the trial
                 print(f"tracker agent: watching trial {self._trial.number} failed: {exc!r}", file=sys.stderr)
@@ -149,7 +149,7 @@ def _run_outcome(root: str, trial: Trial, metric: str | None, watch: TrialWatch)
     return state, value
 
 
-def _in_process(controller: Controller, claim: Claim, function: Callable[[], Any]) -> tuple[str, float | None]:
+def _in_process(controller: AnyController, claim: Claim, function: Callable[[], Any]) -> tuple[str, float | None]:
     trial = claim.trial
     assert trial is not None
     watch = TrialWatch(controller, claim, trial.request_stop)
@@ -192,7 +192,7 @@ def _die_with_parent() -> None:  # in the child, before exec: SIGTERM when the a
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _command(controller: Controller, claim: Claim, kill_delay: float) -> tuple[str, float | None]:
+def _command(controller: AnyController, claim: Claim, kill_delay: float) -> tuple[str, float | None]:
     trial = claim.trial
     assert trial is not None
     folder = os.path.join(controller.store.folder, "trials", trial.sweep_id, str(trial.number))
@@ -244,7 +244,7 @@ def _command(controller: Controller, claim: Claim, kill_delay: float) -> tuple[s
     return state, value
 
 
-def run_agent(controller: Controller, function: Callable[[], Any] | None, count: int | None,
+def run_agent(controller: AnyController, function: Callable[[], Any] | None, count: int | None,
               kill_delay: float, wait_while_paused: bool = True) -> int:
     """Run trials until ``count`` is reached or the controller has none; returns how many ran."""
     done = 0

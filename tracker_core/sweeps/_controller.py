@@ -21,6 +21,7 @@ import json
 import random
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     import optuna
 
-__all__ = ["Claim", "Controller", "create_study"]
+__all__ = ["Claim", "Controller", "create_study", "propose_bayes"]
 
 _BAYES_TRIES = 10
 _RANDOM_TRIES = 200
@@ -154,41 +155,13 @@ class Controller:
             return self._random(rng), None, None, None
         return self._bayes(db, study, rng, number)
 
-    def _random(self, rng: random.Random) -> dict[str, Any]:
-        return nest({p.path: p.sample(rng) for p in self.config.params})
-
     def _bayes(self, db: sqlite3.Connection, study: optuna.Study, rng: random.Random,
                number: int) -> tuple[dict[str, Any], None, str, optuna.Trial] | None:
-        import optuna
+        found = propose_bayes(self.config, self.sweep.seed, study, rng, number, lambda key: self._taken(db, key))
+        return None if found is None else (found[0], None, found[1], found[2])
 
-        searched = self.config.searched
-        distributions = {p.name: p.optuna_distribution() for p in searched}
-        constants = {p.path: p.spec["value"] for p in self.config.params if p.kind == "constant"}
-        study.sampler = optuna.samplers.TPESampler(seed=(self.sweep.seed * 1_000_003 + number) % 2**32,
-                                                   constant_liar=True)
-        for _ in range(_BAYES_TRIES):
-            trial = study.ask(fixed_distributions=distributions)
-            params = nest({**constants, **{p.path: p.from_optuna(trial.params[p.name]) for p in searched}})
-            key = _key(params)
-            if not self._taken(db, key):
-                return params, None, key, trial
-            trial.set_user_attr("duplicate_of_a_tried_configuration", True)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        for _ in range(_RANDOM_TRIES):  # TPE keeps proposing tried points: a random one not tried yet
-            params = self._random(rng)
-            key = _key(params)
-            if not self._taken(db, key):
-                values = {}
-                for p in searched:
-                    value = _lookup(params, p.path)
-                    values[p.name] = p.spec["values"].index(value) if "values" in p.spec else value
-                fixed = {name: dist for name, dist in distributions.items()
-                         if dist.to_internal_repr(values[name]) is not None and dist._contains(
-                             dist.to_internal_repr(values[name]))}
-                study.enqueue_trial({name: values[name] for name in fixed}, skip_if_exists=False)
-                trial = study.ask(fixed_distributions=distributions)
-                return params, None, key, trial
-        return None
+    def _random(self, rng: random.Random) -> dict[str, Any]:
+        return _random(self.config, rng)
 
     def _taken(self, db: sqlite3.Connection, key: str) -> bool:
         return db.execute("SELECT 1 FROM trials WHERE sweep_id = ? AND config_key = ?",
@@ -249,8 +222,61 @@ class Controller:
     def state(self) -> str:
         return self.store.state(self.sweep.id)
 
+    def state_probe(self, number: int) -> tuple[Callable[[], str], Callable[[], None]]:
+        """For trial ``number``'s watcher thread (its own connection): the sweep's state, and how to close it
+        (an agent's liveness is its process's, which ``_reap`` checks)."""
+        import sqlite3
+
+        db = sqlite3.connect(self.store.path, timeout=60.0, check_same_thread=False)
+
+        def probe() -> str:
+            row = db.execute("SELECT state FROM sweeps WHERE id = ?", (self.sweep.id,)).fetchone()
+            return str(row[0]) if row else "running"
+
+        return probe, db.close
+
     def trials(self) -> list[TrialRow]:
         return self.store.trials(self.sweep.id)
+
+
+def _random(config: SweepConfig, rng: random.Random) -> dict[str, Any]:
+    return nest({p.path: p.sample(rng) for p in config.params})
+
+
+def propose_bayes(config: SweepConfig, seed: int, study: optuna.Study, rng: random.Random, number: int,
+                  taken: Callable[[str], bool]) -> tuple[dict[str, Any], str, optuna.Trial] | None:
+    """Trial ``number`` of a bayes sweep: parameters, configuration key and Optuna trial, never a configuration
+    ``taken`` (already run or running); TPE first, then a random draw; None when neither finds a new one.
+    The caller holds the sweep's claim lock."""
+    import optuna
+
+    searched = config.searched
+    distributions = {p.name: p.optuna_distribution() for p in searched}
+    constants = {p.path: p.spec["value"] for p in config.params if p.kind == "constant"}
+    study.sampler = optuna.samplers.TPESampler(seed=(seed * 1_000_003 + number) % 2**32, constant_liar=True)
+    for _ in range(_BAYES_TRIES):
+        trial = study.ask(fixed_distributions=distributions)
+        params = nest({**constants, **{p.path: p.from_optuna(trial.params[p.name]) for p in searched}})
+        key = _key(params)
+        if not taken(key):
+            return params, key, trial
+        trial.set_user_attr("duplicate_of_a_tried_configuration", True)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    for _ in range(_RANDOM_TRIES):  # TPE keeps proposing tried points: a random one not tried yet
+        params = _random(config, rng)
+        key = _key(params)
+        if not taken(key):
+            values = {}
+            for p in searched:
+                value = _lookup(params, p.path)
+                values[p.name] = p.spec["values"].index(value) if "values" in p.spec else value
+            fixed = {name: dist for name, dist in distributions.items()
+                     if dist.to_internal_repr(values[name]) is not None and dist._contains(
+                         dist.to_internal_repr(values[name]))}
+            study.enqueue_trial({name: values[name] for name in fixed}, skip_if_exists=False)
+            trial = study.ask(fixed_distributions=distributions)
+            return params, key, trial
+    return None
 
 
 def _key(params: dict[str, Any]) -> str:

@@ -1,0 +1,152 @@
+"""Sweeps on the team server's API: claims in parallel never share a grid point, run_cap holds, bad
+configs are refused with the key path, state changes, and another team's sweep is a 404."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from _server import Server, new_key
+
+pytestmark = pytest.mark.slow
+
+_GRID = {"method": "grid", "parameters": {"lr": {"values": [0.1, 0.01, 0.001]}, "layers": {"values": [1, 2, 3, 4]}}}
+
+
+def _claim_all(server: Server, key: str, sweep_id: str) -> list[dict[str, Any]]:
+    with server.client(key) as client:
+        got = []
+        while True:
+            answer = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/claim", json={"agent": {"pid": 1}})
+            assert answer.status_code == 200, answer.text
+            trial = answer.json()["trial"]
+            if trial is None:
+                return got
+            got.append(trial)
+
+
+def test_parallel_claims_hand_out_each_grid_point_once(server: Server) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    with server.client(key) as client:
+        created = client.post("/api/v1/sweeps/research/p", json={"config": _GRID, "seed": 7})
+        assert created.status_code == 201, created.text
+        sweep_id = created.json()["id"]
+    with ThreadPoolExecutor(6) as pool:
+        claimed = [t for part in pool.map(lambda _: _claim_all(server, key, sweep_id), range(6)) for t in part]
+    assert len(claimed) == 12
+    assert sorted(t["grid_index"] for t in claimed) == list(range(12))
+    assert len({(t["params"]["lr"], t["params"]["layers"]) for t in claimed}) == 12
+    with server.client(key) as client:
+        sweep = client.get(f"/api/v1/sweeps/research/p/{sweep_id}").json()
+        assert sweep["state"] == "finished" and sweep["counts"] == {"running": 12}
+        ended = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/trials/3/end", json={"state": "finished",
+                                                                                       "value": 0.5})
+        assert ended.json()["state"] == "finished" and ended.json()["value"] == 0.5
+        again = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/trials/3/end", json={"state": "crashed"})
+        assert again.json()["state"] == "finished"  # the first end counts
+        trials = client.get(f"/api/v1/sweeps/research/p/{sweep_id}/trials").json()["trials"]
+        assert [t["number"] for t in trials] == list(range(12))
+        assert client.get("/api/v1/sweeps/research/p").json()["sweeps"][0]["id"] == sweep_id
+
+
+def test_a_claim_retried_with_its_token_gets_the_same_trial(server: Server) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    with server.client(key) as client:
+        sweep_id = client.post("/api/v1/sweeps/research/p", json={"config": _GRID}).json()["id"]
+        url = f"/api/v1/sweeps/research/p/{sweep_id}/claim"
+        first = client.post(url, json={"token": "agent-1-claim-1"}).json()["trial"]
+        again = client.post(url, json={"token": "agent-1-claim-1"}).json()["trial"]
+        other = client.post(url, json={"token": "agent-2-claim-1"}).json()["trial"]
+        assert again == first and other["number"] == first["number"] + 1
+        assert client.post(url, json={"token": "bad token!"}).status_code == 400
+
+
+def test_run_cap_holds_across_parallel_claims_and_states_change(server: Server) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    config = {"method": "random", "run_cap": 5, "parameters": {"lr": {"min": 0.001, "max": 0.1}}}
+    with server.client(key) as client:
+        sweep_id = client.post("/api/v1/sweeps/research/p", json={"config": config}).json()["id"]
+        assert client.put(f"/api/v1/sweeps/research/p/{sweep_id}/state", json={"state": "paused"}).status_code == 200
+        paused = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/claim", json={}).json()
+        assert paused == {"trial": None, "reason": "paused"}
+        assert client.put(f"/api/v1/sweeps/research/p/{sweep_id}/state", json={"state": "running"}).status_code == 200
+    with ThreadPoolExecutor(4) as pool:
+        claimed = [t for part in pool.map(lambda _: _claim_all(server, key, sweep_id), range(4)) for t in part]
+    assert len(claimed) == 5 and all(0.001 <= t["params"]["lr"] <= 0.1 for t in claimed)
+    with server.client(key) as client:
+        refused = client.put(f"/api/v1/sweeps/research/p/{sweep_id}/state", json={"state": "running"})
+        assert refused.status_code == 409 and refused.json()["error"] == "sweep_ended"
+
+
+def test_bad_configs_are_refused_and_other_teams_get_404(server: Server) -> None:
+    key = new_key(server.data, "research", "box", db=server.db)
+    outsider = new_key(server.data, "vision", "other", "admin", db=server.db)
+    with server.client(key) as client:
+        bad = client.post("/api/v1/sweeps/research/p",
+                          json={"config": {"method": "grid", "parameters": {"lr": {"min": 0.1, "max": 1.0}}}})
+        assert bad.status_code == 422 and "parameters.lr" in bad.json()["detail"]
+        hyperband = client.post("/api/v1/sweeps/research/p", json={"config": {
+            "method": "random", "parameters": {"lr": {"min": 0.1, "max": 1.0}},
+            "early_terminate": {"type": "hyperband", "min_iter": 3}}})
+        assert hyperband.status_code == 422 and "early_terminate" in hyperband.json()["detail"]  # needs a metric
+        assert client.get("/api/v1/sweeps/research/p").status_code == 404  # nothing stored, not even the project
+        sweep_id = client.post("/api/v1/sweeps/research/p", json={"config": _GRID}).json()["id"]
+    with server.client(outsider) as other:
+        assert other.get(f"/api/v1/sweeps/research/p/{sweep_id}").status_code == 404
+        assert other.post(f"/api/v1/sweeps/research/p/{sweep_id}/claim", json={}).status_code == 404
+        assert other.get(f"/api/v1/sweeps/vision/p/{sweep_id}").status_code == 404
+
+
+def _claim_and_end(server: Server, key: str, sweep_id: str) -> list[dict[str, Any]]:
+    """Claim trials until there are none, ending each with a value of a known function (best at x=3, y=b)."""
+    with server.client(key) as client:
+        got = []
+        while True:
+            answer = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/claim", json={})
+            assert answer.status_code == 200, answer.text
+            trial = answer.json()["trial"]
+            if trial is None:
+                return got
+            params = trial["params"]
+            value = (params["x"] - 3) ** 2 + (0.0 if params["y"] == "b" else 1.0)
+            ended = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/trials/{trial['number']}/end",
+                                json={"state": "finished", "value": value})
+            assert ended.status_code == 200, ended.text
+            got.append(trial)
+
+
+def test_bayes_on_the_server_never_repeats_a_configuration_and_feeds_optuna(server: Server) -> None:
+    """A discrete space of 10 configurations, 3 claimers in parallel: each configuration once, then the sweep
+    finishes; Optuna's study in the server's storage holds every trial, completed with its value."""
+    optuna = pytest.importorskip("optuna")
+    key = new_key(server.data, "research", "box", db=server.db)
+    config = {"method": "bayes", "metric": {"name": "loss", "goal": "minimize"},
+              "parameters": {"x": {"values": [1, 2, 3, 4, 5]}, "y": {"values": ["a", "b"]}}}
+    with server.client(key) as client:
+        created = client.post("/api/v1/sweeps/research/p", json={"config": config, "seed": 3})
+        assert created.status_code == 201, created.text
+        sweep_id = created.json()["id"]
+    with ThreadPoolExecutor(3) as pool:
+        claimed = [t for part in pool.map(lambda _: _claim_and_end(server, key, sweep_id), range(3)) for t in part]
+    configurations = [(t["params"]["x"], t["params"]["y"]) for t in claimed]
+    assert len(configurations) == 10 and len(set(configurations)) == 10
+    with server.client(key) as client:
+        sweep = client.get(f"/api/v1/sweeps/research/p/{sweep_id}").json()
+    assert sweep["state"] == "finished" and sweep["counts"] == {"finished": 10}
+    from tracker_server._config import database_url
+    from tracker_server._database import Database
+    from tracker_server._sweeps import optuna_url
+
+    db = Database(database_url(server.db, str(server.data)))
+    try:
+        storage = optuna_url(db)
+    finally:
+        db.dispose()
+    from tracker_server._sweeps import _storage
+
+    [summary] = [s for s in optuna.get_all_study_summaries(_storage(storage)) if s.study_name.startswith("sweep-")]
+    study = optuna.load_study(study_name=summary.study_name, storage=_storage(storage))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 10 and study.best_value == 0.0
+    assert {t.user_attrs["tracker"]["run_id"] for t in complete} == {t["run_id"] for t in claimed}
