@@ -3,9 +3,8 @@ in two store folders (SF and London), downloads verified against their digests, 
 
 from __future__ import annotations
 
-import json
-
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
