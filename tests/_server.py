@@ -196,7 +196,7 @@ class SeaweedS3:
                  f"-s3.port={self.port}",
                  f"-master.port={ports[0]}", f"-volume.port={ports[1]}", f"-filer.port={ports[2]}",
                  f"-master.port.grpc={ports[3]}", f"-volume.port.grpc={ports[4]}", f"-filer.port.grpc={ports[5]}",
-                 f"-s3.port.grpc={ports[6]}", "-master.volumeSizeLimitMB=64", "-volume.max=8",
+                 f"-s3.port.grpc={ports[6]}", "-master.volumeSizeLimitMB=64", "-volume.max=32",
                  "-s3.port.iceberg=0", "-s3.port.lance=0",  # fixed default ports, taken by a second SeaweedFS
                  "-master.telemetry=false"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -11,6 +11,8 @@ import shutil
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from tracker_server._errors import ApiError
+
 __all__ = ["BlobStore", "LocalBlobs", "S3Blobs", "open_blob_store"]
 
 _CHUNK = 1 << 20
@@ -79,7 +81,14 @@ class S3Blobs:
         return True
 
     def put_file(self, digest: str, path: str) -> None:
-        self._client.upload_file(path, self.bucket, self._key(digest))
+        """Raises ApiError 503 (the client retries) when the S3 store refuses or fails the upload."""
+        from boto3.exceptions import S3UploadFailedError  # type: ignore[import-untyped,unused-ignore]
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped,unused-ignore]
+
+        try:
+            self._client.upload_file(path, self.bucket, self._key(digest))
+        except (S3UploadFailedError, BotoCoreError, ClientError) as error:
+            raise ApiError(503, "blob_store_unavailable", f"the blob store did not take the blob: {error}") from error
 
     def iter_bytes(self, digest: str) -> Iterator[bytes]:
         body = self._client.get_object(Bucket=self.bucket, Key=self._key(digest))["Body"]
