@@ -1,0 +1,11 @@
+"""Moving runs between this tracker and W&B, MLflow and TensorBoard, with a fidelity report of what moved.
+
+Each importer and exporter returns a :class:`Fidelity`: counts of what moved, by kind, and of
+what the other side could not represent, by kind and reason, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from tracker_core.migrate._fidelity import Fidelity
+
+__all__ = ["Fidelity"]
