@@ -2,7 +2,7 @@
 
 export class AuthError extends Error {}
 export class ApiFailure extends Error {
-  constructor(public status: number, public code: string, detail: string) { super(detail); }
+  constructor(public status: number, public code: string, detail: string, public body: Record<string, unknown> = {}) { super(detail); }
 }
 
 export interface Run {
@@ -34,10 +34,11 @@ export function url(path: string, params: Params = {}): string {
 async function handle<T>(response: Response): Promise<T> {
   if (response.status === 401) throw new AuthError("sign in needed");
   if (!response.ok) {
-    let body: { error?: string; detail?: string } = {};
+    let body: { error?: string; detail?: string } & Record<string, unknown> = {};
     try { body = await response.json(); } catch { /* not JSON */ }
-    throw new ApiFailure(response.status, body.error ?? "http_error", body.detail ?? response.statusText);
+    throw new ApiFailure(response.status, body.error ?? "http_error", body.detail ?? response.statusText, body);
   }
+  if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
 

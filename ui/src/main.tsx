@@ -1,4 +1,4 @@
-import { render } from "preact";
+import { type ComponentType, render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { AuthError, get, send } from "./api";
 import { currentView, link, navigate, useView } from "./lib/router";
@@ -10,9 +10,28 @@ import { SignIn } from "./pages/SignIn";
 import { prefetchWorkspace, Workspace } from "./pages/Workspace";
 import "./style.css";
 
+// The report pages (Markdown, KaTeX, the sanitiser) load only when a report is opened.
+type ReportModule = typeof import("./pages/Report");
+let reportModule: Promise<ReportModule> | null = null;
+function Lazy<P extends object>({ pick, props }: { pick: (m: ReportModule) => ComponentType<P>; props: P }) {
+  const [module, setModule] = useState<ReportModule | null>(null);
+  const [failed, setFailed] = useState("");
+  useEffect(() => { (reportModule ??= import("./pages/Report")).then(setModule).catch((e: Error) => setFailed(e.message)); }, []);
+  if (failed) return <div class="error">could not load the report page: {failed}</div>;
+  if (!module) return <div class="muted">loading…</div>;
+  const Page = pick(module);
+  return <Page {...props} />;
+}
+
 interface Session { user: string; credential: string; teams: { name: string; role: string }[] }
 
 function App() {
+  const view = useView();
+  if (view.page === "shared") return <main><Lazy pick={(m) => m.SharedReport} props={{ token: view.report }} /></main>;
+  return <SignedIn />;
+}
+
+function SignedIn() {
   const view = useView();
   const [session, setSession] = useState<Session | null | "signed-out">(null);
   const [attempt, setAttempt] = useState(0);
@@ -33,6 +52,7 @@ function App() {
       {view.entity && <a href={link({ page: "projects", project: "", run: "" })}>{view.entity}</a>}
       {view.project && <a href={link({ page: "workspace", run: "", tab: "overview" })}>{view.project}</a>}
       {view.project && <a href={link({ page: "artifacts", run: "", tab: "overview" })}>artifacts</a>}
+      {view.project && <a href={link({ page: "reports", run: "", tab: "overview" })} data-testid="reports-link">reports</a>}
       <span class="grow" />
       <span class="muted" data-testid="user">{session.user}</span>
       {!session.credential.startsWith("session:tracker-ui") && <button class="link" onClick={signOut}>sign out</button>}
@@ -43,6 +63,8 @@ function App() {
       {view.page === "run" && <RunPage view={view} />}
       {view.page === "compare" && <Compare view={view} />}
       {view.page === "artifacts" && <Artifacts view={view} />}
+      {view.page === "reports" && <Lazy pick={(m) => m.ReportList} props={{ entity: view.entity, project: view.project }} />}
+      {view.page === "report" && <Lazy key={view.report} pick={(m) => m.ReportPage} props={{ id: view.report }} />}
     </main>
   </>;
 }

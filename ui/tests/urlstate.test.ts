@@ -7,6 +7,15 @@ const roundTrip = (state: ViewState) => {
 };
 
 describe("URL state", () => {
+  it("links reports: a project's list, a report, a share token's page", () => {
+    expect(encodeState({ ...DEFAULTS, page: "reports", entity: "team", project: "lm" })).toBe("/team/lm/reports");
+    expect(encodeState({ ...DEFAULTS, page: "report", entity: "team", project: "lm", report: "r 1" })).toBe("/reports/r%201");
+    expect(encodeState({ ...DEFAULTS, page: "shared", report: "tok" })).toBe("/shared/tok");
+    expect(decodeState("/reports/r%201", "?edit=1")).toMatchObject({ page: "report", report: "r 1", entity: "" });
+    expect(decodeState("/shared/tok", "")).toMatchObject({ page: "shared", report: "tok" });
+    expect(decodeState("/team/lm/reports", "")).toMatchObject({ page: "reports", entity: "team", project: "lm" });
+    expect(decodeState("/reports", "").page).toBe("projects");
+  });
   it("keeps the defaults out of the link", () => {
     expect(encodeState(DEFAULTS)).toBe("/");
     expect(encodeState({ ...DEFAULTS, page: "workspace", entity: "research", project: "lm" })).toBe("/research/lm");
@@ -15,7 +24,7 @@ describe("URL state", () => {
     const state: ViewState = { ...DEFAULTS, page: "workspace", entity: "re search", project: "lm/v2?",
       filters: ["config.lr<1e-3", "summary.val/acc>=0.9"], sort: "-summary.val/acc", selected: ["a1", "b2"],
       columns: ["config.lr", "summary.val/acc"], group: "config.optimizer", x: "_relative", smoothing: 0.6, log: true,
-      range: [10, 250.5], tab: "overview", metric: "max:val/acc" };
+      range: [10, 250.5], tab: "overview", metric: "max:val/acc", report: "" };
     expect(roundTrip(state)).toEqual(state);
   });
   it("round-trips the run, compare and artifacts pages", () => {

@@ -1,6 +1,6 @@
 // Every view is a link: the page, its filters, selection, panel settings and x-axis live in the URL.
 
-export type Page = "projects" | "workspace" | "run" | "compare" | "artifacts";
+export type Page = "projects" | "workspace" | "run" | "compare" | "artifacts" | "reports" | "report" | "shared";
 
 export interface ViewState {
   page: Page;
@@ -18,11 +18,12 @@ export interface ViewState {
   range: [number, number] | null;  // zoomed x range
   tab: string;            // run page tab
   metric: string;         // the workspace's main metric, "max:val/acc" or "min:loss"; "" = the first define_metric goal
+  report: string;         // the report page's report id, or the shared page's token
 }
 
 export const DEFAULTS: ViewState = {
   page: "projects", entity: "", project: "", run: "", filters: [], sort: "-created_at", selected: [], columns: [],
-  group: "", x: "_step", smoothing: 0, log: false, range: null, tab: "overview", metric: "",
+  group: "", x: "_step", smoothing: 0, log: false, range: null, tab: "overview", metric: "", report: "",
 };
 
 const seg = (s: string) => encodeURIComponent(s);
@@ -30,12 +31,15 @@ const seg = (s: string) => encodeURIComponent(s);
 /** The path and query of a view; settings equal to their defaults are left out. */
 export function encodeState(state: ViewState): string {
   let path = "/";
-  if (state.page !== "projects" || state.entity) {
+  if (state.page === "report" || state.page === "shared") {
+    path = `/${state.page === "report" ? "reports" : "shared"}/${seg(state.report)}`;
+  } else if (state.page !== "projects" || state.entity) {
     path = `/${seg(state.entity)}`;
     if (state.project) path += `/${seg(state.project)}`;
     if (state.page === "run") path += `/runs/${seg(state.run)}`;
     if (state.page === "compare") path += "/compare";
     if (state.page === "artifacts") path += "/artifacts";
+    if (state.page === "reports") path += "/reports";
   }
   const query = new URLSearchParams();
   for (const f of state.filters) query.append("f", f);
@@ -63,9 +67,13 @@ export function decodeState(pathname: string, search: string): ViewState {
     columns: list(query.get("cols")) };
   state.entity = parts[0] ?? "";
   state.project = parts[1] ?? "";
+  if (parts.length === 2 && (parts[0] === "reports" || parts[0] === "shared")) {  // /reports/{id}, /shared/{token}
+    return { ...state, page: parts[0] === "reports" ? "report" : "shared", report: parts[1]!, entity: "", project: "" };
+  }
   if (parts.length >= 4 && parts[2] === "runs") { state.page = "run"; state.run = parts[3]!; }
   else if (parts[2] === "compare") state.page = "compare";
   else if (parts[2] === "artifacts") state.page = "artifacts";
+  else if (parts[2] === "reports") state.page = "reports";
   else state.page = parts.length >= 2 ? "workspace" : "projects";
   state.sort = query.get("sort") || DEFAULTS.sort;
   state.group = query.get("group") ?? "";

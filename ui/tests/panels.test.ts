@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { axisPosition, bestOf, fieldOf, lines, panelCsv, parallelAxes, ranked, scatterPoints, ticks } from "../src/lib/panels";
+import type { PanelData, PanelRun } from "../src/lib/reports";
+
+const run = (id: string, lr: number, loss: number | null, extra: Record<string, unknown> = {}): PanelRun => ({
+  id, name: `run-${id}`, project: "team/proj", state: "finished", config: { lr, opt: id === "a" ? "adam" : "sgd", ...extra },
+  summary: loss === null ? {} : { "val/loss": loss },
+});
+const runs = [run("a", 0.1, 0.5), run("b", 0.01, 0.2), run("c", 0.001, null), run("d", 0.05, { $f: "nan" } as unknown as number)];
+
+describe("report panels", () => {
+  it("reads config and summary fields in the payload's shapes", () => {
+    expect(fieldOf(runs[0]!, "config.lr")).toBe(0.1);
+    expect(fieldOf(runs[0]!, "summary.val/loss")).toBe(0.5);
+    expect(fieldOf(runs[0]!, "val/loss")).toBe(0.5);
+    expect(fieldOf({ ...runs[0]!, config: { optim: { lr: 3 } } }, "config.optim.lr")).toBe(3);
+    expect(fieldOf({ ...runs[0]!, config: { "config.lr": 7 } }, "config.lr")).toBe(7);
+    expect(fieldOf(runs[0]!, "name")).toBe("run-a");
+  });
+
+  it("ranks on a metric by goal, leaving out runs without a finite value", () => {
+    expect(ranked(runs, "val/loss", "min").map((r) => r.run.id)).toEqual(["b", "a"]);
+    expect(ranked(runs, "val/loss", "max").map((r) => r.value)).toEqual([0.5, 0.2]);
+    const data: PanelData = { type: "best", pinned: false, runs };
+    expect(bestOf({ type: "best", metric: "val/loss", goal: "min" }, data)?.run.id).toBe("b");
+    expect(bestOf({ type: "best", metric: "val/loss" }, { ...data, best: { ...runs[0]!, value: 0.5 } })?.run.id).toBe("a");
+  });
+
+  it("draws lines from full histories and CSVs them point by point", () => {
+    const data: PanelData = { type: "line", pinned: false, runs: runs.slice(0, 2), series: { a: { x: [0, 1, 2], y: [3, 2, { $f: "nan" }] }, b: { x: [0], y: [1] } } };
+    const drawn = lines(data);
+    expect(drawn.map((l) => l.data.y)).toEqual([[3, 2, null], [1]]);
+    expect(panelCsv({ type: "line", metric: "val/loss", x: "_step" }, data)).toBe(
+      "run_id,run_name,_step,val/loss\na,run-a,0,3\na,run-a,1,2\na,run-a,2,\nb,run-b,0,1\n");
+  });
+
+  it("CSVs one row per run and quotes what needs quoting", () => {
+    const data: PanelData = { type: "table", pinned: false, runs: [{ ...runs[0]!, name: 'a "quoted", name' }] };
+    expect(panelCsv({ type: "table", columns: ["config.lr", "summary.val/loss"] }, data)).toBe(
+      'run_id,run_name,state,config.lr,summary.val/loss\na,"a ""quoted"", name",finished,0.1,0.5\n');
+  });
+
+  it("places runs on parallel axes, numbers by value and the rest by category", () => {
+    const axes = parallelAxes(runs, ["config.lr", "config.opt"]);
+    expect(axes[0]).toMatchObject({ kind: "number", min: 0.001, max: 0.1 });
+    expect(axes[1]).toMatchObject({ kind: "category", categories: ["adam", "sgd"] });
+    expect(axisPosition(axes[0]!, 0.1)).toBe(1);
+    expect(axisPosition(axes[0]!, 0.001)).toBe(0);
+    expect(axisPosition(axes[1]!, "sgd")).toBe(1);
+    expect(axisPosition(axes[1]!, undefined)).toBeNull();
+  });
+
+  it("pairs param and metric for the scatter", () => {
+    expect(scatterPoints(runs, "config.lr", "val/loss").map((p) => [p.x, p.y])).toEqual([[0.1, 0.5], [0.01, 0.2]]);
+    expect(scatterPoints(runs, "lr", "val/loss").length).toBe(2);
+  });
+
+  it("picks round ticks", () => {
+    expect(ticks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(ticks(3, 3)).toEqual([3]);
+    expect(ticks(0.001, 0.1).length).toBeGreaterThan(2);
+  });
+});
