@@ -136,6 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     p = command("sweeps", w.sweeps, "the sweeps of the local store, or of the team server when one is configured")
     p.add_argument("--project", "-p", help="only this project's sweeps")
     p.set_defaults(local_only=True)
+
+    from tracker_core.cli import _report_export_commands as r
+
+    r.register(sub)
     return parser
 
 

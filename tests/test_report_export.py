@@ -1,0 +1,136 @@
+"""Report export from panel payloads: sanitised Markdown, inline SVG charts with the payload's numbers, the CSV
+behind each chart, figure files for LaTeX, and a PDF printed by real headless Chromium (checked with pdftoppm)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracker_core.reports._export import (
+    ReportBundle, chart_svg, export_report, markdown_html, panel_csv, render_html, write_figures)
+
+XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
+       "[x](JAVASCRIPT:alert(1))", "![y](javascript:alert(2))", "<a href=\"javascript:alert(1)\">a</a>",
+       "<svg onload=alert(1)>", "[d](data:text/html;base64,PHNjcmlwdD4=)", "<iframe src=//evil></iframe>"]
+
+
+def _runs() -> list[dict[str, Any]]:
+    return [{"id": f"r{i}", "name": f"run-{i}" if i else "<img src=x onerror=alert(9)>", "project": "t/p",
+             "state": "finished", "config": {"lr": 10.0 ** -i}, "summary": {"val/loss": 1.0 / (i + 1)}} for i in range(4)]
+
+
+def bundle() -> ReportBundle:
+    runs = _runs()
+    series = {r["id"]: {"x": [0, 1, 2, 3], "y": [2.0, 1.5, 1.0 + k / 10, 0.5 + k / 10]} for k, r in enumerate(runs)}
+    blocks = [
+        {"kind": "markdown", "text": "# Findings\n\nInline $a^2$ and a [link](https://example.org).\n\n" + "\n\n".join(XSS)},
+        {"kind": "panel", "spec": {"type": "line", "title": "Validation loss", "metric": "val/loss", "x": "_step"}},
+        {"kind": "panel", "spec": {"type": "best", "title": "Best", "metric": "val/loss", "goal": "min"}},
+        {"kind": "panel", "spec": {"type": "bar", "metric": "val/loss", "goal": "min"}},
+        {"kind": "panel", "spec": {"type": "table", "columns": ["config.lr", "summary.val/loss"]}},
+        {"kind": "panel", "spec": {"type": "scatter", "param": "config.lr", "metric": "val/loss"}},
+        {"kind": "panel", "spec": {"type": "parallel", "columns": ["config.lr", "summary.val/loss"]}},
+        {"kind": "panel", "spec": {"type": "line", "title": "Empty", "metric": "val/loss"}},
+    ]
+    data: list[dict[str, Any] | None] = [
+        None,
+        {"type": "line", "pinned": False, "runs": runs, "series": series},
+        {"type": "best", "pinned": True, "pinned_at": "2026-12-03T08:00:00Z", "runs": runs, "best": {**runs[3], "value": 0.25}},
+        {"type": "bar", "pinned": False, "runs": runs},
+        {"type": "table", "pinned": False, "runs": runs},
+        {"type": "scatter", "pinned": False, "runs": runs},
+        {"type": "parallel", "pinned": False, "runs": runs},
+        {"type": "line", "pinned": False, "runs": [], "series": {}, "message": "no run matches this run set"},
+    ]
+    report = {"id": "rep1", "title": "Weekly <b>best</b> runs", "project": "t/p", "revision": 3, "updated_by": "ana",
+              "updated_at": "2026-12-03T08:00:00Z", "markdown": "---\ntitle: x\n---\n", "blocks": blocks}
+    return ReportBundle(report, data)
+
+
+class _Walker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bad: list[str] = []
+        self.tags: list[str] = []
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag in ("script", "iframe", "object", "embed"):
+            self.bad.append(tag)
+        for name, value in attrs:
+            if name == "src":
+                self.sources.append(value or "")
+            if name.startswith("on"):
+                self.bad.append(f"{tag}[{name}]")
+            if name in ("href", "src", "xlink:href") and re.match(r"\s*(javascript|vbscript|data):", value or "", re.I):
+                self.bad.append(f"{tag}[{name}={value}]")
+
+
+def _walk(document: str) -> _Walker:
+    walker = _Walker()
+    walker.feed(document)
+    return walker
+
+
+def test_markdown_renders_structure_and_keeps_payloads_inert() -> None:
+    rendered = markdown_html("# T\n\n- a\n- b\n\n`x`\n\n$e^{i\\pi}$ [ok](https://e.org)\n\n" + "\n\n".join(XSS))
+    walker = _walk(rendered)
+    assert walker.bad == []
+    assert {"h1", "ul", "li", "code", "a"} <= set(walker.tags)
+    assert '<span class="math">e^{i\\pi}</span>' in rendered
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+
+
+def test_html_is_self_contained_inert_and_shows_the_numbers() -> None:
+    document = render_html(bundle())
+    walker = _walk(document)
+    assert walker.bad == [], walker.bad
+    assert walker.sources == [] and "url(" not in document and "@import" not in document  # nothing to fetch
+    assert "<title>Weekly &lt;b&gt;best&lt;/b&gt; runs</title>" in document
+    assert "&lt;img src=x onerror=alert(9)&gt;" in document  # a run name is text
+    assert document.count("<svg") == 4  # line, bar, scatter, parallel; the empty line set draws none
+    assert re.search(r'data-run="r3" data-last="0.8"', document)  # the line's last value of run r3
+    assert 'class="scalar" data-value="0.25"' in document and "pinned 2026-12-03T08:00:00Z" in document
+    assert "no run matches this run set" in document
+    assert '<td data-field="config.lr">0.001</td>' in document
+
+
+def test_csv_and_figures(tmp_path: Path) -> None:
+    b = bundle()
+    rows = list(csv.reader(io.StringIO(panel_csv(b.report["blocks"][1]["spec"], b.data[1] or {}))))
+    assert rows[0] == ["run_id", "run_name", "_step", "val/loss"]
+    assert len(rows) == 1 + 4 * 4 and rows[-1] == ["r3", "run-3", "3", "0.8"]
+    table = list(csv.reader(io.StringIO(panel_csv(b.report["blocks"][4]["spec"], b.data[4] or {}))))
+    assert table[1] == ["r0", "<img src=x onerror=alert(9)>", "finished", "1", "1"]
+    written = write_figures(b, tmp_path / "figs")
+    names = sorted(p.name for p in written)
+    assert "panel-1-validation-loss.svg" in names and "panel-1-validation-loss.csv" in names
+    assert "panel-2-best.csv" in names and "panel-2-best.svg" not in names  # a card has data, no chart
+    svg = (tmp_path / "figs" / "panel-1-validation-loss.svg").read_text()
+    assert svg.startswith("<?xml") and 'width="3.4in"' in svg
+    assert chart_svg({"type": "table"}, b.data[4] or {}) is None
+
+
+@pytest.mark.slow
+def test_pdf_has_the_charts(tmp_path: Path) -> None:
+    if not Path("/usr/bin/chromium").exists() or shutil.which("pdftoppm") is None:
+        pytest.skip("needs /usr/bin/chromium and pdftoppm (poppler-utils)")
+    pytest.importorskip("playwright.sync_api")
+    out = export_report(bundle(), "pdf", tmp_path / "report.pdf")
+    assert out == [tmp_path / "report.pdf"]
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "report.pdf"), str(tmp_path / "page")],
+                   check=True, timeout=60)
+    page = next(tmp_path.glob("page*.png"))
+    text = subprocess.run(["pdftotext", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True, timeout=60).stdout
+    assert "Validation loss" in text and "0.25" in text
+    shutil.copy(page, "/tmp/report_export_pdf_page1.png")
