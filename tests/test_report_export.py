@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from tracker_core.reports._export import (
-    ReportBundle, chart_svg, export_report, markdown_html, panel_csv, render_html, write_figures)
+    ReportBundle,
+    chart_svg,
+    export_report,
+    markdown_html,
+    panel_csv,
+    render_html,
+    write_figures,
+)
 
 XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
        "[x](JAVASCRIPT:alert(1))", "![y](javascript:alert(2))", "<a href=\"javascript:alert(1)\">a</a>",
@@ -24,14 +31,16 @@ XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascr
 
 def _runs() -> list[dict[str, Any]]:
     return [{"id": f"r{i}", "name": f"run-{i}" if i else "<img src=x onerror=alert(9)>", "project": "t/p",
-             "state": "finished", "config": {"lr": 10.0 ** -i}, "summary": {"val/loss": 1.0 / (i + 1)}} for i in range(4)]
+             "state": "finished", "config": {"lr": 10.0 ** -i}, "summary": {"val/loss": 1.0 / (i + 1)}}
+            for i in range(4)]
 
 
 def bundle() -> ReportBundle:
     runs = _runs()
     series = {r["id"]: {"x": [0, 1, 2, 3], "y": [2.0, 1.5, 1.0 + k / 10, 0.5 + k / 10]} for k, r in enumerate(runs)}
     blocks = [
-        {"kind": "markdown", "text": "# Findings\n\nInline $a^2$ and a [link](https://example.org).\n\n" + "\n\n".join(XSS)},
+        {"kind": "markdown",
+         "text": "# Findings\n\nInline $a^2$ and a [link](https://example.org).\n\n" + "\n\n".join(XSS)},
         {"kind": "panel", "spec": {"type": "line", "title": "Validation loss", "metric": "val/loss", "x": "_step"}},
         {"kind": "panel", "spec": {"type": "best", "title": "Best", "metric": "val/loss", "goal": "min"}},
         {"kind": "panel", "spec": {"type": "bar", "metric": "val/loss", "goal": "min"}},
@@ -43,7 +52,8 @@ def bundle() -> ReportBundle:
     data: list[dict[str, Any] | None] = [
         None,
         {"type": "line", "pinned": False, "runs": runs, "series": series},
-        {"type": "best", "pinned": True, "pinned_at": "2026-12-03T08:00:00Z", "runs": runs, "best": {**runs[3], "value": 0.25}},
+        {"type": "best", "pinned": True, "pinned_at": "2026-12-03T08:00:00Z", "runs": runs,
+         "best": {**runs[3], "value": 0.25}},
         {"type": "bar", "pinned": False, "runs": runs},
         {"type": "table", "pinned": False, "runs": runs},
         {"type": "scatter", "pinned": False, "runs": runs},
@@ -128,9 +138,36 @@ def test_pdf_has_the_charts(tmp_path: Path) -> None:
     out = export_report(bundle(), "pdf", tmp_path / "report.pdf")
     assert out == [tmp_path / "report.pdf"]
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
-    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "report.pdf"), str(tmp_path / "page")],
-                   check=True, timeout=60)
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(tmp_path / "report.pdf"),
+                    str(tmp_path / "page")], check=True, timeout=60)
     page = next(tmp_path.glob("page*.png"))
-    text = subprocess.run(["pdftotext", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True, timeout=60).stdout
+    text = subprocess.run(["pdftotext", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True,
+                          timeout=60).stdout
     assert "Validation loss" in text and "0.25" in text
     shutil.copy(page, "/tmp/report_export_pdf_page1.png")
+
+
+@pytest.mark.slow
+def test_export_route_renders_what_the_page_sends(tmp_path: Path) -> None:
+    import dataclasses
+
+    from _server import Server, new_key  # the tests folder's helpers
+
+    server = Server(tmp_path / "server").start()
+    try:
+        key = new_key(server.data, "research", "page")
+        body = dataclasses.asdict(bundle())
+        with server.client() as anonymous:
+            assert anonymous.post("/api/v1/report-export", json=body).status_code == 401
+        with server.client(key) as client:
+            page = client.post("/api/v1/report-export?format=html", json=body)
+            assert page.status_code == 200, page.text
+            assert page.headers["content-disposition"] == 'attachment; filename="weekly--b-best--b--runs.html"'
+            assert page.text == render_html(bundle())
+            assert client.post("/api/v1/report-export?format=docx", json=body).status_code == 400
+            assert client.post("/api/v1/report-export", json={"report": 1}).status_code == 400
+            if Path("/usr/bin/chromium").exists():
+                pdf = client.post("/api/v1/report-export?format=pdf", json=body, timeout=120)
+                assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    finally:
+        server.kill()

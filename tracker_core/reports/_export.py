@@ -35,6 +35,7 @@ CHART_TYPES = frozenset({"line", "bar", "scatter", "parallel", "lineage"})
 """Panel types drawn as a chart (an SVG); the others (table, scalar, best, images, sweep) are markup."""
 FIGURE_WIDTH_IN = 3.4
 """A chart file's width in inches: one column of a two-column paper (``\\includegraphics[width=\\columnwidth]``)."""
+_IMAGE_URI = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]*$")
 _SAFE_LINK = re.compile(r"^(https?:|mailto:|#|/(?!/)|\.{0,2}/|[^:]*$)", re.IGNORECASE)
 
 
@@ -563,6 +564,7 @@ def _panel_html(spec: Mapping[str, Any], data: Mapping[str, Any] | None, images:
         figures = []
         for image in data.get("images") or []:
             src = images.get(str(image.get("url")), "")
+            src = src if _IMAGE_URI.match(src) else ""  # only a raster image inlines (no SVG, no HTML)
             img = f'<img src="{_e(src)}" alt="">' if src else ""
             figures.append(f"<figure>{img}<figcaption>{_e(image.get('caption') or '')} "
                            f"step {_e(text_of(image.get('step')))}</figcaption></figure>")

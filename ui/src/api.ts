@@ -74,6 +74,16 @@ export async function send<T>(method: "POST" | "PATCH" | "DELETE" | "PUT", path:
   }));
 }
 
+/** A state-changing request whose answer is a file (an export), not JSON. */
+export async function sendForBlob(path: string, body: unknown): Promise<Blob> {
+  const response = await fetch(path, {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": cookie("tracker_csrf") }, body: JSON.stringify(body),
+  });
+  if (!response.ok) await handle<unknown>(response);
+  return response.blob();
+}
+
 export const runPath = (e: string, p: string, id = "") =>
   `/api/v1/runs/${encodeURIComponent(e)}/${encodeURIComponent(p)}${id ? "/" + encodeURIComponent(id) : ""}`;
 

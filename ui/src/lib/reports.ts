@@ -1,7 +1,7 @@
 // Reports on the team server (see the reports contract): the document, its revisions, panels' data, pins,
 // comments and share links. A share link's page reads the same shapes from /api/v1/shared/{token}.
 
-import { get, send } from "../api";
+import { get, send, sendForBlob } from "../api";
 
 export type PanelType = "line" | "bar" | "scalar" | "table" | "parallel" | "scatter" | "best" | "images" | "lineage" | "sweep";
 export const PANEL_TYPES: PanelType[] = ["line", "bar", "scalar", "table", "parallel", "scatter", "best", "images", "lineage", "sweep"];
@@ -72,4 +72,23 @@ export function newPanel(type: PanelType, project: string): PanelSpec {
   if (["best", "scalar", "bar"].includes(type)) spec.goal = "min";
   if (["images", "lineage", "sweep"].includes(type)) spec.key = "";
   return spec;
+}
+
+const asDataUri = (blob: Blob) => new Promise<string>((done, fail) => {
+  const reader = new FileReader();
+  reader.onload = () => done(String(reader.result));
+  reader.onerror = () => fail(reader.error);
+  reader.readAsDataURL(blob);
+});
+
+/** The report as the page shows it, rendered by the server to a self-contained HTML file or a PDF: the panels'
+ * payloads and their images (as data URIs) travel with the request. */
+export async function exportReport(report: Report, data: (PanelData | null)[], format: "html" | "pdf"): Promise<Blob> {
+  const images: Record<string, string> = {};
+  for (const d of data) for (const im of d?.images ?? []) {
+    if (images[im.url] || !im.url.startsWith("/")) continue;
+    const answer = await fetch(im.url, { credentials: "same-origin" });
+    if (answer.ok) images[im.url] = await asDataUri(await answer.blob());
+  }
+  return sendForBlob(`/api/v1/report-export?format=${format}`, { report, data, images });
 }

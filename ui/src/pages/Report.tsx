@@ -10,7 +10,7 @@ import { subscribe } from "../lib/live";
 import { renderMarkdown } from "../lib/markdown";
 import { panelCsv } from "../lib/panels";
 import {
-  addComment, type Block, createReport, listReports, type ReportInfo, blockData, type Comment, comments as loadComments, createShare, diff as loadDiff, loadReport,
+  addComment, type Block, createReport, listReports, type ReportInfo, blockData, type Comment, comments as loadComments, createShare, diff as loadDiff, exportReport, loadReport,
   newPanel, PANEL_TYPES, type PanelData, type PanelSpec, type PanelType, pinAll, pinBlock, type Report as ReportDoc,
   reportSource, restore, revision as loadRevision, revisions as loadRevisions, revokeShare, type Revision, saveReport,
   type Share, shares as loadShares, sharedSource, type Source,
@@ -22,8 +22,12 @@ const when = (t: string | number) => { const d = new Date(typeof t === "number" 
 const specKey = (spec: PanelSpec) => JSON.stringify(spec);
 
 function download(name: string, text: string, type: string): void {
+  saveBlob(name, new Blob([text], { type }));
+}
+
+function saveBlob(name: string, blob: Blob): void {
   const a = document.createElement("a");
-  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.href = URL.createObjectURL(blob);
   a.download = name;
   a.click();
   window.setTimeout(() => URL.revokeObjectURL(a.href), 1000);
@@ -183,13 +187,20 @@ export function ReportPage({ id }: { id: string }) {
 }
 
 function ExportMenu({ report, data }: { report: ReportDoc; data: Record<number, DataState> }) {
-  const base = `/api/v1/reports/${encodeURIComponent(report.id)}/export`;
-  const csv = () => report.blocks.forEach((b, i) => { const d = data[i]?.data; if (b.kind === "panel" && d) download(`panel-${i}.csv`, panelCsv(b.spec, d), "text/csv"); });
+  const [state, setState] = useState("");
+  const name = report.title.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase() || "report";
+  const file = (format: "html" | "pdf") => {
+    setState(`preparing ${format.toUpperCase()}…`);
+    exportReport(report, report.blocks.map((_, i) => data[i]?.data ?? null), format)
+      .then((blob) => { saveBlob(`${name}.${format}`, blob); setState(""); }).catch((e) => setState(message(e)));
+  };
+  const csv = () => report.blocks.forEach((b, i) => { const d = data[i]?.data; if (b.kind === "panel" && d) download(`${name}-panel-${i}.csv`, panelCsv(b.spec, d), "text/csv"); });
   return <span class="export" data-testid="export">export:{" "}
-    <a class="button" href={`${base}?format=html`} download>HTML</a>{" "}
-    <a class="button" href={`${base}?format=pdf`} download>PDF</a>{" "}
-    <a class="button" href={`${base}?format=md`} download>Markdown</a>{" "}
+    <button data-action="export-html" onClick={() => file("html")}>HTML</button>{" "}
+    <button data-action="export-pdf" onClick={() => file("pdf")}>PDF</button>{" "}
+    <button data-action="export-md" onClick={() => download(`${name}.md`, report.markdown, "text/markdown")}>Markdown</button>{" "}
     <button class="link" onClick={csv}>CSV of each panel</button>
+    {state && <span class="muted"> {state}</span>}
   </span>;
 }
 
