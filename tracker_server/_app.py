@@ -19,7 +19,18 @@ from tracker_server._errors import ApiError, SchemaError
 from tracker_server._identity import Identity, ensure_secret
 from tracker_server._schema import current_revision, head_revision, upgrade
 from tracker_server._ui import add_ui_routes
-from tracker_server.routers import artifacts, blobs, events, ingest, read, report_export, sessions, sweeps, workspace
+from tracker_server.routers import (
+    artifacts,
+    blobs,
+    events,
+    ingest,
+    read,
+    report_export,
+    reports,
+    sessions,
+    sweeps,
+    workspace,
+)
 
 __all__ = ["create_app", "open_state"]
 
@@ -59,7 +70,7 @@ def create_app(config: ServerConfig | None = None, state: ServerState | None = N
                               "another team's entity, project or run answers 404 like a missing one.")
     app.state.server = state
     for router in (ingest.router, blobs.router, read.router, events.router, workspace.router, sessions.router,
-                   artifacts.router, sweeps.router, report_export.router):
+                   artifacts.router, sweeps.router, reports.router, report_export.router):
         app.include_router(router)
 
     @app.exception_handler(ApiError)
