@@ -583,6 +583,15 @@ def _panel_html(spec: Mapping[str, Any], data: Mapping[str, Any] | None, images:
     return f'<section class="panel" data-type="{_e(kind)}">{"".join(parts)}</section>'
 
 
+def _when(stamp: Any) -> str:
+    """A time as UTC text: unix seconds (the server's) or an ISO string as given."""
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        import datetime
+
+        return datetime.datetime.fromtimestamp(stamp, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "" if stamp is None else str(stamp)
+
+
 def render_html(bundle: ReportBundle) -> str:
     """The report as one HTML document that needs no network: styles inline, charts inline SVG, images as
     data URIs, no script."""
@@ -595,7 +604,7 @@ def render_html(bundle: ReportBundle) -> str:
         else:
             body.append(f'<div class="text">{markdown_html(str(block.get("text") or ""))}</div>')
     meta = (f"{_e(report.get('project'))} · revision {_e(report.get('revision'))} by {_e(report.get('updated_by'))} · "
-            f"{_e(report.get('updated_at'))}")
+            f"{_e(_when(report.get('updated_at')))}")
     return ("<!doctype html><html><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
             "style-src 'unsafe-inline'\">"

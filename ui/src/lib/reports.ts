@@ -32,7 +32,8 @@ export interface PanelData {
 }
 export interface Revision { revision: number; author: string; created_at: string | number; title: string; conflict: boolean }
 export interface Comment { id: string | number; block: number | null; author: string; created_at: string | number; text: string }
-export interface Share { token: string; url: string; created_at?: string | number; created_by?: string }
+/** A live share link: its id (the token itself is shown once, when made: the server keeps only its hash). */
+export interface Share { id: string; created_at: string | number; created_by: string; token?: string; url?: string }
 
 const R = "/api/v1/reports";
 const seg = encodeURIComponent;
@@ -60,7 +61,7 @@ export const addComment = (id: string, text: string, block: number | null) =>
   send<Comment>("POST", `${R}/${seg(id)}/comments`, block === null ? { text } : { text, block });
 export const shares = (id: string) => get<{ shares: Share[] }>(`${R}/${seg(id)}/shares`).then((r) => r.shares ?? []);
 export const createShare = (id: string) => send<Share>("POST", `${R}/${seg(id)}/shares`);
-export const revokeShare = (id: string, token: string) => send<unknown>("DELETE", `${R}/${seg(id)}/shares/${seg(token)}`);
+export const revokeShare = (id: string, share: string) => send<unknown>("DELETE", `${R}/${seg(id)}/shares/${seg(share)}`);
 
 /** A new panel's spec of a type, over the report's project (the editor's starting point). */
 export function newPanel(type: PanelType, project: string): PanelSpec {

@@ -112,7 +112,13 @@ export function ReportPage({ id }: { id: string }) {
   const data = usePanelData(source, report, !editing);
 
   useEffect(() => {
-    loadReport(source).then((r) => { setReport(r); setError(""); if (new URLSearchParams(location.search).has("edit") && !editing) setEditing({ title: r.title, blocks: r.blocks, base: r.revision }); })
+    loadReport(source).then((r) => {
+      setReport(r); setError("");
+      if (new URLSearchParams(location.search).has("edit")) {  // a new report opens in the editor, once
+        history.replaceState(null, "", location.pathname);
+        if (!editing) setEditing({ title: r.title, blocks: r.blocks, base: r.revision });
+      }
+    })
       .catch((e) => setError(message(e)));
   }, [source.base, reloads]);
   useEffect(() => { if (report) document.title = `${report.title} · tracker`; }, [report?.title]);
@@ -126,7 +132,9 @@ export function ReportPage({ id }: { id: string }) {
     if (!editing) return;
     setBusy(true); setNotice("");
     try {
-      const answer = await saveReport(id, base, editing.title, editing.blocks);
+      // Each text ends with a newline, so the file's lines (and the history's diffs) stay whole.
+      const blocks = editing.blocks.map((b) => (b.kind === "markdown" && !b.text.endsWith("\n") ? { ...b, text: b.text + "\n" } : b));
+      const answer = await saveReport(id, base, editing.title, blocks);
       setEditing(null); setConflict(null); setNotice(`saved revision ${answer.revision}`); setReloads((n) => n + 1);
     } catch (e) {
       if (e instanceof ApiFailure && e.status === 409) {
@@ -166,7 +174,7 @@ export function ReportPage({ id }: { id: string }) {
     {conflict && editing && <div class="conflict" data-testid="conflict">
       <b>Someone else saved this report</b> (now revision {conflict.current}, by {conflict.theirs.updated_by}) while you were editing.
       Your text was not saved over theirs{conflict.kept !== null ? <>; it is kept as conflict revision {conflict.kept} in the history</> : null}, and it is still in the editor below.
-      <details><summary>their current text</summary><pre class="theirs">{conflict.theirs.markdown}</pre></details>
+      <details open><summary>their current text (revision {conflict.current})</summary><pre class="theirs">{conflict.theirs.markdown}</pre></details>
       <div class="report-actions">
         <button data-action="overwrite" onClick={() => save(conflict.current)}>save mine as the new revision</button>
         <button data-action="take-theirs" onClick={() => { setEditing({ title: conflict.theirs.title, blocks: conflict.theirs.blocks, base: conflict.current }); setConflict(null); setReport(conflict.theirs); }}>discard mine, edit theirs</button>
@@ -180,7 +188,7 @@ export function ReportPage({ id }: { id: string }) {
           onPin={(pin) => act(() => pinBlock(id, i, pin), pin ? "panel pinned" : "panel unpinned")} />)}</div>}
     {!editing && <>
       <Comments id={id} report={report} />
-      <History id={id} report={report} onRestored={() => setReloads((n) => n + 1)} />
+      <History id={id} report={report} onRestored={(r) => { setNotice(`restored revision ${r}`); setReloads((n) => n + 1); }} />
       <Shares id={id} />
     </>}
   </div>;
@@ -299,7 +307,7 @@ function Comments({ id, report }: { id: string; report: ReportDoc }) {
   </section>;
 }
 
-function History({ id, report, onRestored }: { id: string; report: ReportDoc; onRestored: () => void }) {
+function History({ id, report, onRestored }: { id: string; report: ReportDoc; onRestored: (revision: number) => void }) {
   const [open, setOpen] = useState(false);
   const [list, setList] = useState<Revision[]>([]);
   const [shown, setShown] = useState<{ title: string; text: string; kind: "diff" | "text" } | null>(null);
@@ -314,7 +322,7 @@ function History({ id, report, onRestored }: { id: string; report: ReportDoc; on
           <td>
             <button class="link" onClick={() => loadRevision(id, r.revision).then((x) => setShown({ title: `revision ${r.revision}`, text: x.markdown, kind: "text" })).catch((e) => setError(message(e)))}>view</button>
             <button class="link" data-action="diff" onClick={() => loadDiff(id, r.revision, report.revision).then((d) => setShown({ title: `changes from ${r.revision} to ${report.revision}`, text: d.diff, kind: "diff" })).catch((e) => setError(message(e)))}>diff to current</button>
-            {r.revision !== report.revision && <button class="link" data-action="restore" onClick={() => restore(id, r.revision, report.revision).then(onRestored).catch((e) => setError(message(e)))}>restore</button>}
+            {r.revision !== report.revision && <button class="link" data-action="restore" onClick={() => restore(id, r.revision, report.revision).then(() => onRestored(r.revision)).catch((e) => setError(message(e)))}>restore</button>}
           </td></tr>)}</tbody></table>
       {shown && <div class="shown"><h3>{shown.title}</h3>{shown.kind === "diff"
         ? <pre class="diff" data-testid="diff">{shown.text ? shown.text.split("\n").map((line, i) => <div key={i} class={line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : ""}>{line || " "}</div>) : "no changes"}</pre>
@@ -325,16 +333,18 @@ function History({ id, report, onRestored }: { id: string; report: ReportDoc; on
 
 function Shares({ id }: { id: string }) {
   const [list, setList] = useState<Share[]>([]);
+  const [made, setMade] = useState<Share | null>(null);
   const [error, setError] = useState("");
   const [n, setN] = useState(0);
   useEffect(() => { loadShares(id).then(setList).catch((e) => setError(message(e))); }, [id, n]);
-  const full = (s: Share) => new URL(s.url || `/shared/${s.token}`, location.origin).href;
+  const full = (s: Share) => new URL(s.url || `/shared/${s.token ?? ""}`, location.origin).href;
   return <section class="shares"><h2>Share links</h2>
     <div class="muted">Anyone with a link can read this report (and only what its panels show) without signing in, until it is revoked.</div>
     {error && <div class="error">{error}</div>}
-    {list.map((s) => <div key={s.token} class="share" data-token={s.token}><a href={full(s)} data-testid="share-link">{full(s)}</a>{" "}
-      <button class="link" data-action="revoke" onClick={() => revokeShare(id, s.token).then(() => setN((x) => x + 1)).catch((e) => setError(message(e)))}>revoke</button></div>)}
-    <button data-action="share" onClick={() => createShare(id).then(() => setN((x) => x + 1)).catch((e) => setError(message(e)))}>create share link</button>
+    {made && <div class="note share-new">New link (copy it now: it is shown only once): <a href={full(made)} data-testid="share-link">{full(made)}</a></div>}
+    {list.map((s) => <div key={s.id} class="share" data-share={s.id}><code>{s.id}</code> <span class="muted">made by {s.created_by} · {when(s.created_at)}</span>{" "}
+      <button class="link" data-action="revoke" onClick={() => revokeShare(id, s.id).then(() => { if (made?.id === s.id) setMade(null); setN((x) => x + 1); }).catch((e) => setError(message(e)))}>revoke</button></div>)}
+    <button data-action="share" onClick={() => createShare(id).then((s) => { setMade(s); setN((x) => x + 1); }).catch((e) => setError(message(e)))}>create share link</button>
   </section>;
 }
 
