@@ -184,6 +184,14 @@ def test_revisions_panels_pins_comments_and_markdown_as_text(server: Server, mon
         mine = client.post("/api/v1/reports", json={"project": "vision/p", "markdown": report_text("vision/p")})
         leaked = client.get(f"/api/v1/reports/{mine.json()['id']}/blocks/1/data").json()
         assert leaked["runs"] == [] and "message" in leaked  # its own team's project has no runs
+        reaching = report_text("vision/p").replace('  filters: "config.lr<1"\n  order',
+                                                   "  project: research/p\n  order")
+        other = client.post("/api/v1/reports", json={"project": "vision/p", "markdown": reaching}).json()["id"]
+        refused_data = client.get(f"/api/v1/reports/{other}/blocks/1/data").json()
+        assert refused_data == {"type": "line", "pinned": False, "runs": [],
+                                "message": "project research/p is not in this report's team"}
+        assert client.post(f"/api/v1/reports/{other}/blocks/1/pin").status_code == 200
+        assert "research" not in str(client.get(f"/api/v1/reports/{other}/blocks/1/data").json()["runs"])
         taken = client.post("/api/v1/reports", json={"project": "vision/p", "markdown": text, "id": report_id})
         assert taken.status_code == 409
 

@@ -68,7 +68,9 @@ def new_text(current: str, title: str | None, markdown: str | None, blocks: list
             document.front = {**document.front, "title": title}
         if project is not None and "project" not in document.front:
             document.front = {**document.front, "project": project}
-        return serialize(document)
+        text = serialize(document)
+        parse(text)  # a markdown block holding a panel fence of its own could make a text that does not read back
+        return text
     except ReportFormatError as error:
         raise _bad(error) from None
 
