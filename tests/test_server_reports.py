@@ -249,6 +249,12 @@ runs:
             assert anonymous.get(path).status_code == 401, path
             assert anonymous.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 401, path
     with server.client(key) as client:
+        assert client.post(f"/api/v1/reports/{report_id}/pin").status_code == 200
+    with server.client() as anonymous:
+        frozen = anonymous.get(f"/api/v1/shared/{token}/blocks/0/data").json()
+        assert frozen["pinned"] is True and frozen["images"][0]["url"] == images["images"][0]["url"]
+        assert anonymous.get(frozen["images"][0]["url"]).content == picture.content
+    with server.client(key) as client:
         assert client.delete(f"/api/v1/reports/{report_id}/shares/{token}").status_code == 204
         assert client.delete(f"/api/v1/reports/{report_id}/shares/{token}").status_code == 404
     with server.client() as anonymous:
