@@ -184,6 +184,14 @@ def test_revisions_panels_pins_comments_and_markdown_as_text(server: Server, mon
         mine = client.post("/api/v1/reports", json={"project": "vision/p", "markdown": report_text("vision/p")})
         leaked = client.get(f"/api/v1/reports/{mine.json()['id']}/blocks/1/data").json()
         assert leaked["runs"] == [] and "message" in leaked  # its own team's project has no runs
+        reaching = report_text("vision/p").replace('  filters: "config.lr<1"\n  order',
+                                                   "  project: research/p\n  order")
+        other = client.post("/api/v1/reports", json={"project": "vision/p", "markdown": reaching}).json()["id"]
+        refused_data = client.get(f"/api/v1/reports/{other}/blocks/1/data").json()
+        assert refused_data == {"type": "line", "pinned": False, "runs": [],
+                                "message": "project research/p is not in this report's team"}
+        assert client.post(f"/api/v1/reports/{other}/blocks/1/pin").status_code == 200
+        assert "research" not in str(client.get(f"/api/v1/reports/{other}/blocks/1/data").json()["runs"])
         taken = client.post("/api/v1/reports", json={"project": "vision/p", "markdown": text, "id": report_id})
         assert taken.status_code == 409
 
@@ -240,6 +248,12 @@ runs:
                      f"/api/v1/blobs/research/{'0' * 64}"):
             assert anonymous.get(path).status_code == 401, path
             assert anonymous.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 401, path
+    with server.client(key) as client:
+        assert client.post(f"/api/v1/reports/{report_id}/pin").status_code == 200
+    with server.client() as anonymous:
+        frozen = anonymous.get(f"/api/v1/shared/{token}/blocks/0/data").json()
+        assert frozen["pinned"] is True and frozen["images"][0]["url"] == images["images"][0]["url"]
+        assert anonymous.get(frozen["images"][0]["url"]).content == picture.content
     with server.client(key) as client:
         assert client.delete(f"/api/v1/reports/{report_id}/shares/{token}").status_code == 204
         assert client.delete(f"/api/v1/reports/{report_id}/shares/{token}").status_code == 404

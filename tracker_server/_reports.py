@@ -68,7 +68,9 @@ def new_text(current: str, title: str | None, markdown: str | None, blocks: list
             document.front = {**document.front, "title": title}
         if project is not None and "project" not in document.front:
             document.front = {**document.front, "project": project}
-        return serialize(document)
+        text = serialize(document)
+        parse(text)  # a markdown block holding a panel fence of its own could make a text that does not read back
+        return text
     except ReportFormatError as error:
         raise _bad(error) from None
 
@@ -190,7 +192,13 @@ def panel_data(session: Session, scope: Scope, report_project: str, spec: dict[s
     kind = spec["type"]
     pinned = spec.get("pinned")
     if pinned and not live:
-        return {**pinned["data"], "type": kind, "pinned": True, "pinned_at": pinned.get("at")}
+        frozen = {**pinned["data"], "type": kind, "pinned": True, "pinned_at": pinned.get("at")}
+        if isinstance(frozen.get("images"), list):  # links as the asker reaches them (a share link's own)
+            projects = {run.get("id"): str(run.get("project", "")).rpartition("/")[2] for run in frozen["runs"]}
+            frozen["images"] = [{**image, "url": file_url(projects.get(image.get("run_id"), ""), image["run_id"],
+                                                          image["file"])}
+                                for image in frozen["images"] if isinstance(image, dict) and "file" in image]
+        return frozen
     out: dict[str, Any] = {"type": kind, "pinned": False, "runs": []}
     name, problem = _project_of(spec, report_project, scope)
     project = None if name is None else session.scalars(

@@ -22,6 +22,7 @@ __all__ = ["main", "main_exit"]
 def _parser() -> argparse.ArgumentParser:
     from tracker_core.cli import _artifact_commands as a
     from tracker_core.cli import _commands as c
+    from tracker_core.cli import _report_commands as r
     from tracker_core.cli import _server_commands as s
     from tracker_core.cli import _sweep_commands as w
 
@@ -111,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("url", help="the server, e.g. http://tracker.internal:8750")
     p.set_defaults(local_only=True)
 
-    p = command("sync", s.sync, "upload the runs of a local store that the team server lacks", json=False)
+    p = command("sync", s.sync, "upload the runs and reports of a local store that the team server lacks",
+                json=False)
     p.add_argument("path", nargs="?", metavar="DIR", help="store root (default: --dir, TRACKER_DIR, ./tracker_runs)")
     p.add_argument("--server", help="the server (default: TRACKER_SERVER, else the one `tracker login` stored)")
     p.add_argument("--entity", help="team for runs that name none (default: the key's only team)")
@@ -133,13 +135,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-crashed", action="store_true", help="run again the grid points whose trial crashed")
     p.set_defaults(local_only=True)
 
+    p = command("report", r.report, "reports as Markdown files: push FILE.md, pull ID, list, model-card NAME:vN "
+                "(the team server's when one is configured, else the local store's)", json=False)
+    r.add_report_commands(p)
+    p.set_defaults(local_only=True)
+
     p = command("sweeps", w.sweeps, "the sweeps of the local store, or of the team server when one is configured")
     p.add_argument("--project", "-p", help="only this project's sweeps")
     p.set_defaults(local_only=True)
 
-    from tracker_core.cli import _report_export_commands as r
+    from tracker_core.cli import _report_export_commands as rx
 
-    r.register(sub)
+    rx.register(sub)  # tracker report export
     return parser
 
 

@@ -241,11 +241,11 @@ class LocalReports:
                 return report_id
         return None
 
-    def mark_synced(self, report_id: str, server: str, revision: int) -> None:
-        """Remember that ``server`` holds this report at ``revision`` (for the next ``tracker sync``)."""
+    def mark_synced(self, report_id: str, server: str, local_revision: int, server_revision: int) -> None:
+        """Remember that ``server`` holds ``local_revision``'s text as its ``server_revision`` (``tracker sync``)."""
         with self._locked():
             meta = self._meta(report_id)
-            meta.setdefault("synced", {})[server] = revision
+            meta.setdefault("synced", {})[server] = {"local": local_revision, "server": server_revision}
             _write(os.path.join(self._dir(report_id), "report.json"), orjson.dumps(meta))
 
 

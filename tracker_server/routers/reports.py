@@ -119,16 +119,17 @@ def list_reports(caller: Annotated[Identity, Depends(identity)], state: Annotate
 @router.post("/reports", status_code=201, summary="Create a report (revision 1)")
 def post_report(body: ReportPost, request: Request, caller: Annotated[Identity, Depends(identity)],
                 state: Annotated[ServerState, Depends(server)]) -> Response:
-    entity, _ = _entity(body.project)
+    entity, name = _entity(body.project)
+    written = body.project  # the front matter's project: a local store's reports name theirs without a team
     if state.local_reports is not None:
-        entity = state.local_team or entity
+        entity, written = state.local_team or entity, name
     scope = team_scope(entity, caller, True)
     if body.markdown is not None and body.blocks is not None:
         raise ApiError(400, "invalid_request", "send markdown or blocks, not both")
     title = body.title or (title_of(body.markdown) if body.markdown is not None else None)
     if not title:
         raise ApiError(400, "invalid_request", "a report needs a title (the body's, or the front matter's)")
-    text = new_text("", title, body.markdown, body.blocks or [], body.project)
+    text = new_text("", title, body.markdown, body.blocks or [], written)
     with _session(state, True) as session:
         store = _local(state, scope) if state.local_reports is not None else SqlReports(session, scope)
         created = store.create(body.project, title, text, caller.user, body.id)
