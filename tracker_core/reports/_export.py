@@ -33,6 +33,8 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#0b3d91", "#b35806", "#00441b", "#67000d", "#3f007d", "#4d2a12", "#a6216e", "#252525", "#6b6b00", "#006d77"]
 CHART_TYPES = frozenset({"line", "bar", "scatter", "parallel", "lineage"})
 """Panel types drawn as a chart (an SVG); the others (table, scalar, best, images, sweep) are markup."""
+BAR_ROWS = 25
+"""A bar chart draws the best runs only (its CSV holds them all)."""
 FIGURE_WIDTH_IN = 3.4
 """A chart file's width in inches: one column of a two-column paper (``\\includegraphics[width=\\columnwidth]``)."""
 _IMAGE_URI = re.compile(r"^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]*$")
@@ -333,9 +335,10 @@ def _line_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) ->
 
 
 def _bar_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) -> str | None:
-    rows = _ranked(data.get("runs") or [], str(spec.get("metric") or ""), str(spec.get("goal") or "min"))
-    if not rows:
+    ranked = _ranked(data.get("runs") or [], str(spec.get("metric") or ""), str(spec.get("goal") or "min"))
+    if not ranked:
         return None
+    rows = ranked[:BAR_ROWS]
     values = [v for _, v in rows]
     lo, hi = min(0.0, *values), max(0.0, *values)
     width, row, label = 340.0, 14.0, 110.0
@@ -353,7 +356,8 @@ def _bar_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) -> 
     zero = f"{at(0.0):.2f}"
     body.append(f'<line x1="{zero}" x2="{zero}" y1="2" y2="{height - 14}" stroke="#666" stroke-width="0.6"/>'
                 f'<text x="{label}" y="{height - 3}" fill="#444">{_e(spec.get("metric"))} '
-                f'({"higher" if spec.get("goal") == "max" else "lower"} is better)</text>')
+                f'({"higher" if spec.get("goal") == "max" else "lower"} is better)'
+                f'{f" · the best {len(rows)} of {len(ranked)} runs" if len(ranked) > len(rows) else ""}</text>')
     return _svg(width, height, body, figure=figure, label=f"{spec.get('metric')} by run")
 
 

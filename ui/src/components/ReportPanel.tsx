@@ -10,6 +10,7 @@ import { Chart } from "./Chart";
 import { colorOf } from "./Charts";
 import { StateBadge } from "./RunsTable";
 
+const BAR_ROWS = 25;  // a bar chart shows the best runs; its CSV holds them all
 const shortName = (s: string, n = 24) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 
 export function PanelBody({ spec, data, runLink }: { spec: PanelSpec; data: PanelData; runLink: (run: PanelRun) => string | null }) {
@@ -45,8 +46,9 @@ function LinePanel({ spec, data }: { spec: PanelSpec; data: PanelData }) {
 }
 
 function BarPanel({ spec, data }: { spec: PanelSpec; data: PanelData }) {
-  const rows = ranked(data.runs, spec.metric ?? "", spec.goal ?? "min");
-  if (!rows.length) return <div class="panel-message">no run in this set has {spec.metric}</div>;
+  const all = ranked(data.runs, spec.metric ?? "", spec.goal ?? "min");
+  if (!all.length) return <div class="panel-message">no run in this set has {spec.metric}</div>;
+  const rows = all.slice(0, BAR_ROWS);
   const values = rows.map((r) => r.value);
   const lo = Math.min(0, ...values), hi = Math.max(0, ...values);
   const W = 560, label = 170, row = 22, plot = W - label - 70;
@@ -58,7 +60,7 @@ function BarPanel({ spec, data }: { spec: PanelSpec; data: PanelData }) {
       <text x={Math.max(at(0), at(value)) + 4} y={i * row + 15} font-size="12">{formatNumber(value)}</text>
     </g>)}
     <line x1={at(0)} x2={at(0)} y1={0} y2={rows.length * row} stroke="#666" />
-    <text x={label} y={rows.length * row + 18} font-size="11" fill="#666">{spec.metric} ({spec.goal === "max" ? "higher" : "lower"} is better)</text>
+    <text x={label} y={rows.length * row + 18} font-size="11" fill="#666">{spec.metric} ({spec.goal === "max" ? "higher" : "lower"} is better){all.length > rows.length ? ` · the best ${rows.length} of ${all.length} runs (all in the CSV)` : ""}</text>
   </svg>;
 }
 
