@@ -171,3 +171,31 @@ def test_export_route_renders_what_the_page_sends(tmp_path: Path) -> None:
                 assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     finally:
         server.kill()
+
+
+def test_sweep_lineage_and_images_panels() -> None:
+    png = "data:image/png;base64,iVBORw0KGgo="
+    sweep = {"id": "sw1", "name": "lr search", "method": "bayes", "state": "running", "counts": {"finished": 3},
+             "config": {"metric": {"name": "val/loss", "goal": "minimize"}},
+             "trials": [{"number": n, "value": v, "state": "finished"} for n, v in ((0, 0.9), (1, 0.5), (2, 0.7))]}
+    graph = {"root": "a1", "nodes": [{"id": "r1", "kind": "run", "name": "train <b>"},
+                                     {"id": "a1", "kind": "artifact", "name": "model", "version": 2,
+                                      "ref": "model:v2"}],
+             "edges": [{"from": "r1", "to": "a1"}]}
+    b = ReportBundle({"title": "t", "blocks": [
+        {"kind": "panel", "spec": {"type": "sweep", "key": "sw1"}},
+        {"kind": "panel", "spec": {"type": "lineage", "key": "model:v2"}},
+        {"kind": "panel", "spec": {"type": "images", "key": "samples"}}]}, [
+        {"type": "sweep", "pinned": False, "runs": [], "sweep": sweep},
+        {"type": "lineage", "pinned": False, "runs": [], "lineage": graph},
+        {"type": "images", "pinned": False, "runs": [], "images": [
+            {"run_id": "r1", "step": 3, "url": "/api/v1/x.png", "caption": "a cat"},
+            {"run_id": "r1", "step": 4, "url": "/api/v1/evil.svg", "caption": "svg"}]}],
+        {"/api/v1/x.png": png, "/api/v1/evil.svg": "data:image/svg+xml;base64,PHN2Zz4="})
+    document = render_html(b)
+    sweep_svg = chart_svg(b.report["blocks"][0]["spec"], b.data[0] or {}) or ""
+    assert sweep_svg.count("<circle") == 3 and "lr search" in document and "finished: 3" in document
+    lineage_svg = chart_svg(b.report["blocks"][1]["spec"], b.data[1] or {}) or ""
+    assert 'data-node="model:v2"' in lineage_svg and "train &lt;b&gt;" in lineage_svg
+    assert f'<img src="{png}"' in document and "svg+xml" not in document  # only raster images inline
+    assert "a cat" in document

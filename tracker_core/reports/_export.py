@@ -31,8 +31,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
            "#0b3d91", "#b35806", "#00441b", "#67000d", "#3f007d", "#4d2a12", "#a6216e", "#252525", "#6b6b00", "#006d77"]
-CHART_TYPES = frozenset({"line", "bar", "scatter", "parallel", "lineage"})
-"""Panel types drawn as a chart (an SVG); the others (table, scalar, best, images, sweep) are markup."""
+CHART_TYPES = frozenset({"line", "bar", "scatter", "parallel", "lineage", "sweep"})
+"""Panel types drawn as a chart (an SVG); the others (table, scalar, best, images) are markup."""
 BAR_ROWS = 25
 """A bar chart draws the best runs only (its CSV holds them all)."""
 FIGURE_WIDTH_IN = 3.4
@@ -466,8 +466,32 @@ def _lineage_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool)
     return _svg(width, height, body, figure=figure, label="artifact lineage")
 
 
+def _sweep_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) -> str | None:
+    sweep = data.get("sweep") or {}
+    metric = (sweep.get("config") or {}).get("metric") or {}
+    maximize = metric.get("goal") == "maximize"
+    points = [(float(t["number"]), v) for t in sweep.get("trials") or []
+              if isinstance(t, Mapping) and (v := _finite(t.get("value"))) is not None]
+    if not points:
+        return None
+    box = (46.0, 8.0, 284.0, 150.0)
+    xr = _pad(min(p[0] for p in points), max(p[0] for p in points))
+    yr = _pad(min(p[1] for p in points), max(p[1] for p in points))
+    body: list[str] = []
+    _axes(body, box, xr, yr, "trial", str(metric.get("name") or "value"))
+    sx, sy = _scale(xr, box[0], box[0] + box[2]), _scale(yr, box[1] + box[3], box[1])
+    best: float | None = None
+    line = []
+    for x, y in points:
+        best = y if best is None else (max(best, y) if maximize else min(best, y))
+        line.append(f"{sx(x):.2f},{sy(best):.2f}")
+        body.append(f'<circle cx="{sx(x):.2f}" cy="{sy(y):.2f}" r="2.2" fill="#1f77b4"/>')
+    body.append(f'<polyline points="{" ".join(line)}" fill="none" stroke="#2ca02c" stroke-width="1.4"/>')
+    return _svg(340, 190, body, figure=figure, label="sweep progress: each trial and the best so far")
+
+
 _DRAW = {"line": _line_svg, "bar": _bar_svg, "scatter": _scatter_svg, "parallel": _parallel_svg,
-         "lineage": _lineage_svg}
+         "lineage": _lineage_svg, "sweep": _sweep_svg}
 
 
 def chart_svg(spec: Mapping[str, Any], data: Mapping[str, Any], *, figure: bool = True) -> str | None:
@@ -553,7 +577,7 @@ def _panel_html(spec: Mapping[str, Any], data: Mapping[str, Any] | None, images:
     svg = chart_svg(spec, data, figure=False)
     if svg:
         parts.append(svg)
-    elif kind in ("scalar", "best"):
+    if kind in ("scalar", "best"):
         best = _best(spec, data)
         if best:
             run, value = best
@@ -575,8 +599,10 @@ def _panel_html(spec: Mapping[str, Any], data: Mapping[str, Any] | None, images:
         parts.append(f'<div class="images">{"".join(figures)}</div>')
     elif kind == "sweep":
         sweep = data.get("sweep") or {}
-        facts = "".join(f"<tr><th>{_e(k)}</th><td>{_e(text_of(v))}</td></tr>" for k, v in sweep.items())
-        parts.append(f"<table>{facts}</table>")
+        facts = "".join(f"<tr><th>{_e(k)}</th><td>{_e(text_of(v))}</td></tr>" for k, v in sweep.items()
+                        if not isinstance(v, Mapping | list))
+        counts = ", ".join(f"{_e(k)}: {_e(text_of(v))}" for k, v in (sweep.get("counts") or {}).items())
+        parts.append(f"<table>{facts}<tr><th>trials</th><td>{counts}</td></tr></table>")
     if kind == "table" or (kind in ("bar", "scatter", "parallel") and runs):
         columns = _columns(spec)
         rows = "".join("<tr>" + f"<td>{_e(r.get('name'))}</td><td>{_e(r.get('state'))}</td>"
