@@ -114,6 +114,7 @@ def _write_report(page: Any) -> str:
     _configure(page, 2, {"type": "best", "title": "Best run", "metric": "val/loss", "goal": "min"})
     _configure(page, 3, {"type": "table", "title": "All runs", "columns": "config.lr, summary.val/loss",
                          "runs.order": "summary.val/loss"})
+    _shot(page, "editor")
     page.click('[data-action="save"]')
     page.wait_for_selector('[data-testid="notice"]:has-text("saved revision")')
     return report_id
@@ -226,7 +227,6 @@ def test_share_link_shows_the_report_and_nothing_else(browser: Any, team: tuple[
     page.wait_for_selector('[data-testid="share-link"]')
     link = page.get_by_test_id("share-link").inner_text()
     token = link.rstrip("/").split("/")[-1]
-    context.close()
 
     anonymous = browser.new_context(viewport={"width": 1100, "height": 800})  # no sign-in, no cookies
     reader = anonymous.new_page()
@@ -251,12 +251,15 @@ def test_share_link_shows_the_report_and_nothing_else(browser: Any, team: tuple[
             assert nobody.get(path).status_code in (400, 404), path
         assert nobody.get(f"/api/v1/runs/{TEAM}/secret/{hidden}").status_code == 401
         assert nobody.get(f"/api/v1/reports/{report_id}").status_code == 401
-        assert client.delete(f"/api/v1/reports/{report_id}/shares/{token}").status_code == 204
+        page.locator('.share [data-action="revoke"]').click()  # revoked from the report's page
+        page.wait_for_selector(".share", state="detached")
+        assert client.get(f"/api/v1/reports/{report_id}/shares").json()["shares"] == []
         assert nobody.get(f"/api/v1/shared/{token}").status_code == 404
     reader.reload()
     reader.wait_for_selector('[data-testid="error"]')
     assert "revoked" in reader.get_by_test_id("error").inner_text()
     anonymous.close()
+    context.close()
     assert not errors, errors
 
 
@@ -278,9 +281,13 @@ def test_stale_save_is_refused_and_both_texts_are_kept(browser: Any, team: tuple
     assert "<b>is</b> this the final number?" in page.locator(".comment-text").inner_text()
     [comment] = client.get(f"/api/v1/reports/{report_id}/comments").json()["comments"]
     assert comment["block"] == 1 and comment["author"] == "reports-box"
+    page.click('[data-action="pin-all"]')  # the whole report pinned (revision 2): every panel holds a snapshot
+    page.wait_for_selector('.report-panel[data-block="1"][data-pinned="1"]')
+    stored = client.get(f"/api/v1/reports/{report_id}").json()
+    assert stored["revision"] == 2 and all("pinned" in b["spec"] for b in stored["blocks"] if b["kind"] == "panel")
     page.click('[data-action="edit"]')
     page.fill('.edit-block[data-block="0"] textarea[name="markdown"]', "mine: browser text")
-    theirs = client.put(f"/api/v1/reports/{report_id}", json={"base_revision": 1, "blocks": [
+    theirs = client.put(f"/api/v1/reports/{report_id}", json={"base_revision": 2, "blocks": [
         {"kind": "markdown", "text": "theirs: saved first\n"}]})
     assert theirs.status_code == 200, theirs.text
     page.click('[data-action="save"]')
@@ -300,10 +307,10 @@ def test_stale_save_is_refused_and_both_texts_are_kept(browser: Any, team: tuple
     page.wait_for_selector('.report-text:has-text("mine: browser text")')
     page.click('[data-action="history"]')
     page.wait_for_selector('[data-testid="revisions"] tr[data-revision]')
-    page.locator('[data-testid="revisions"] tr[data-revision="2"] [data-action="diff"]').click()
+    page.locator('[data-testid="revisions"] tr[data-revision="3"] [data-action="diff"]').click()
     page.wait_for_selector('[data-testid="diff"] .del')
     assert "theirs: saved first" in page.locator('[data-testid="diff"] .del').first.inner_text()
-    page.locator('[data-testid="revisions"] tr[data-revision="2"] [data-action="restore"]').click()
+    page.locator('[data-testid="revisions"] tr[data-revision="3"] [data-action="restore"]').click()
     page.wait_for_selector('.report-text:has-text("theirs: saved first")')
     _shot(page, "history")
     context.close()

@@ -65,10 +65,10 @@ function usePanelData(source: Source, report: ReportDoc | null, live: boolean): 
     for (const b of report.blocks) if (b.kind === "panel" && !b.spec.pinned) found.add(b.spec.runs?.project ?? report.project);
     return [...found].filter((p) => p.includes("/"));
   }, [report?.revision, report?.id]);
-  useEffect(() => {  // live: any run or log record of the panels' projects re-reads them, at most once a second
+  useEffect(() => {  // live: any run or log record of the panels' projects re-reads them, at most every 2 s
     if (!live || !projects.length) return;
     let timer: number | undefined;
-    const poke = () => { if (timer === undefined) timer = window.setTimeout(() => { timer = undefined; setTick((n) => n + 1); }, 1000); };
+    const poke = () => { if (timer === undefined) timer = window.setTimeout(() => { timer = undefined; setTick((n) => n + 1); }, 2000); };
     const stops = projects.map((p) => { const [e, ...rest] = p.split("/"); return subscribe(e!, rest.join("/"), { run: poke, record: poke }); });
     return () => { for (const s of stops) s(); window.clearTimeout(timer); };
   }, [live, projects.join("\n")]);
