@@ -272,8 +272,8 @@ def export(api: Api, args: argparse.Namespace) -> int:
     columns = list(dict.fromkeys(["_step", "_timestamp", *(k for row in rows for k in row)]))
     if args.format == "parquet":
         try:
-            import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
-            import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+            import pyarrow as pa  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            import pyarrow.parquet as pq  # type: ignore[import-not-found,import-untyped,unused-ignore]
         except ImportError:
             raise TrackerError("--format parquet needs pyarrow\nHint: pip install pyarrow") from None
         if not args.output:

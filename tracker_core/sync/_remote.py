@@ -354,8 +354,11 @@ class RemoteApi(Api):
         found: list[StoredArtifact] = []
         for collection in names:
             path = f"/api/v1/artifact-collections/{segment(entity)}/{segment(project)}/{segment(collection)}"
-            listed = self.client.call("GET", path, f"listing versions of {collection}")
-            found += [LazyRemoteArtifact(self, data) for data in listed.get("versions", [])]
+            after: int | None = -1
+            while after is not None:
+                listed = self.client.call("GET", path, f"listing versions of {collection}", params={"after": after})
+                found += [LazyRemoteArtifact(self, data) for data in listed.get("versions", [])]
+                after = listed.get("next_after")
         return found
 
     def _cache_store(self) -> ArtifactStore:

@@ -100,8 +100,17 @@ const collectionsPath = (e: string, p: string, ...rest: string[]) =>
 
 export const artifactCollections = (e: string, p: string) =>
   get<{ collections: ArtifactCollection[] }>(collectionsPath(e, p)).then((r) => r.collections);
-export const artifactVersions = (e: string, p: string, name: string) =>
-  get<{ versions: ArtifactVersionInfo[] }>(collectionsPath(e, p, name)).then((r) => r.versions);
+/** Every version of an artifact, fetched a page at a time. */
+export async function artifactVersions(e: string, p: string, name: string): Promise<ArtifactVersionInfo[]> {
+  const all: ArtifactVersionInfo[] = [];
+  for (let after: number | null = -1; after !== null;) {
+    const page: { versions: ArtifactVersionInfo[]; next_after: number | null } =
+      await get(collectionsPath(e, p, name), { after });
+    all.push(...page.versions);
+    after = page.next_after;
+  }
+  return all;
+}
 export const artifactVersion = (e: string, p: string, name: string, selector: string) =>
   get<ArtifactVersionInfo>(collectionsPath(e, p, name, selector));
 export const artifactLineage = (e: string, p: string, name: string, selector: string, depth = 4) =>
