@@ -106,6 +106,8 @@ def test_revisions_panels_pins_comments_and_markdown_as_text(server: Server, mon
         assert [b["kind"] for b in body["blocks"]] == ["markdown", "panel", "markdown", "panel", "markdown", "panel",
                                                        "markdown", "panel"]
         assert client.get("/api/v1/reports", params={"project": "research/p"}).json()["reports"][0]["id"] == report_id
+        page = client.get(f"/reports/{report_id}")  # the UI's page: the bundle (or how to build it), never the text
+        assert page.headers["content-type"].startswith("text/html") and "alert(" not in page.text
 
         line = client.get(f"/api/v1/reports/{report_id}/blocks/1/data").json()
         assert line["type"] == "line" and line["pinned"] is False
