@@ -243,7 +243,8 @@ runs:
         for path in (f"/api/v1/shared/{token}/files/p/{hidden}/{hidden_path}",
                      f"/api/v1/shared/{token}/files/p/{shown}/../{hidden}/{hidden_path}",
                      f"/api/v1/shared/{token}/files/p/{shown}/run.json",
-                     f"/api/v1/shared/{token}/blocks/5/data", f"/api/v1/shared/{token}x"):
+                     f"/api/v1/shared/{token}/blocks/5/data", f"/api/v1/shared/{token}x",
+                     f"/api/v1/shared/{token}/reports/{other_id}", f"/api/v1/shared/{token}/runs/research/p/{hidden}"):
             assert anonymous.get(path).status_code == 404, path
         for path in (f"/api/v1/reports/{other_id}", f"/api/v1/reports/{report_id}",
                      f"/api/v1/runs/research/p/{hidden}", f"/api/v1/runs/research/p/{shown}",
