@@ -174,3 +174,24 @@ def test_reports_saved_without_a_server_are_revisions_in_the_local_store(store: 
     assert [(r["revision"], r["conflict"]) for r in local.revisions(report.id)] == [
         (1, False), (2, False), (3, False), (4, True)]
     assert [r["id"] for r in local.reports("p")] == [report.id] and local.reports("q") == []
+
+
+def test_processes_saving_one_local_revision_at_once_let_one_through_and_keep_every_text(store: Path) -> None:
+    import subprocess
+    import sys
+
+    report = Report("p", "Shared store", [Markdown("# Start\n")]).save()
+    script = ("import sys; from tracker_core.reports import Report, Markdown, StaleRevisionError\n"
+              "r = Report.load(sys.argv[1]); r.blocks[0] = Markdown(f'# Edit {sys.argv[2]}\\n')\n"
+              "try:\n    r.save(); print('saved')\n"
+              "except StaleRevisionError as e:\n    print('stale', e.conflict_revision)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(report.id), str(n)], stdout=subprocess.PIPE,
+                              text=True) for n in range(5)]
+    outputs = [proc.communicate(timeout=60)[0].strip() for proc in procs]
+    # each loads at some revision and saves on it: at least one save lands, none is lost
+    local = LocalReports(str(store))
+    revisions = local.revisions(str(report.id))
+    texts = [local.revision(str(report.id), r["revision"])["markdown"] for r in revisions]
+    assert outputs.count("saved") >= 1 and len(revisions) == 6
+    assert all(any(f"# Edit {n}\n" in t for t in texts) for n in range(5))
+    assert sum(r["conflict"] for r in revisions) == 5 - outputs.count("saved")
