@@ -122,6 +122,7 @@ def test_the_local_ui_shows_a_local_sweep_and_its_new_trials_without_reload(
     page.goto(ui.url)
     page.goto(f"http://127.0.0.1:{ui.port}/local/tune")
     page.wait_for_selector(f'[data-testid="project-sweeps"] [data-sweep="{sweep_id}"]')  # from the workspace
+    screenshot(page, tmp_path, "workspace-sweeps")
     page.locator(f'[data-testid="project-sweeps"] [data-sweep="{sweep_id}"]').click()
     page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
     _check_view(page, 8)

@@ -6,7 +6,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { Importance, Trial } from "../api";
 import { bestSoFar, makeAxis, paramValue, scored, type SweepMetric, type SweepParam } from "../lib/sweep";
-import { formatNumber } from "../lib/values";
+import { display, formatNumber } from "../lib/values";
 
 export function TrialsChart({ trials, metric }: { trials: Trial[]; metric: SweepMetric }) {
   const box = useRef<HTMLDivElement>(null);
@@ -65,7 +65,9 @@ export function ParallelCoordinates({ trials, params, metric }: { trials: Trial[
         const ys = axes.map((a, i) => a.position(i < params.length ? paramValue(t.params, params[i]!.path) : value));
         const d = ys.map((p, i) => (p === null ? "" : `${x(i)},${y(p)}`)).filter(Boolean).join(" ");
         return <polyline key={t.number} data-trial={t.number} points={d} fill="none" stroke={color(value, lo, hi, metric.goal === "maximize")}
-          stroke-width={value === null ? 1 : 1.6} stroke-opacity={value === null ? 0.6 : 0.85}><title>trial {t.number}</title></polyline>;
+          stroke-width={value === null ? 1 : 1.6} stroke-opacity={value === null ? 0.6 : 0.85}>
+          <title>{`trial ${t.number} (${t.state}): ` + [...params.map((p) => `${p.name}=${display(paramValue(t.params, p.path))}`),
+            `${metric.name}=${value === null ? "–" : formatNumber(value)}`].join(", ")}</title></polyline>;
       })}
       {axes.map((a, i) => <g key={a.name} data-axis={a.name}>
         <line x1={x(i)} x2={x(i)} y1={TOP} y2={HEIGHT - BOTTOM} stroke="#555" />
