@@ -146,6 +146,9 @@ def test_the_local_ui_shows_a_local_sweep_and_its_new_trials_without_reload(
     page.locator('[data-testid="trials"] tbody tr[data-trial="3"] a').click()  # a trial's row opens its run
     page.wait_for_selector(".run-page")
     assert page.get_by_test_id("state").inner_text().startswith("finished")
+    assert page.get_by_test_id("run-sweep").inner_text() == f"{sweep_id} trial 3"  # and back to its sweep
+    page.get_by_test_id("run-sweep").locator("a").click()
+    page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
 
     page.goto(f"http://127.0.0.1:{ui.port}/local/tune/sweeps")
     page.wait_for_selector(f'[data-testid="sweeps"] [data-sweep="{tiny}"]')
@@ -177,6 +180,9 @@ def test_the_team_servers_sweep_view_after_sign_in(browser: Any, tmp_path: Path)
         page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
         _check_view(page, 6)
         screenshot(page, tmp_path, "sweep-view-team-server")
+        page.locator('[data-testid="trials"] tbody tr[data-trial="0"] a').click()  # the trial's run on the server
+        page.wait_for_selector(".run-page")
+        assert page.get_by_test_id("run-sweep").inner_text() == f"{sweep_id} trial 0"
         context.close()
         assert not errors, errors
     finally:
