@@ -69,6 +69,47 @@ def test_parse_then_serialize_gives_the_text_back_byte_for_byte() -> None:
     assert parse("") .blocks == [] and serialize(parse("just text\n")) == "just text\n"
 
 
+CONTRACT_EXAMPLE = """---
+title: Weekly best runs
+project: research/foundation_model_v2
+---
+Panels are fenced code blocks whose info string is `panel`, body YAML, e.g.
+```panel
+type: line            # line | bar | scalar | table | parallel | scatter | best | images | lineage | sweep
+title: Validation loss
+metric: val/loss      # line/bar/scalar/best/scatter(y)
+x: _step              # line: _step | _runtime | _timestamp | another metric
+param: config.lr      # scatter (x axis)
+columns: [config.lr, summary.val/loss]   # table / parallel
+goal: min             # best/scalar/bar: min | max
+key: samples          # images: the media key; artifact: name:vN for lineage; sweep: sweep id
+runs:                 # the run set: a saved query (same language as Api().runs / the UI's filters)
+  project: research/foundation_model_v2
+  filters: "config.lr<1e-3"
+  group: null
+  order: "-summary.val/accuracy"
+  limit: 10
+  ids: [u56625d2209t1]   # OR an explicit list of run ids (then filters are ignored)
+pinned:               # present only when pinned: a snapshot taken by the server
+  at: 2026-12-03T08:00:00Z
+  data: {runs: []}
+```
+Everything else is Markdown text (headings, lists, links, code, LaTeX math `$...$` and `$$...$$`).
+"""
+
+
+def test_the_api_contracts_example_round_trips_through_objects_with_its_nulls_and_timestamps_as_text() -> None:
+    report = Report.from_markdown(CONTRACT_EXAMPLE)
+    assert report.markdown == CONTRACT_EXAMPLE
+    panel = report.panels[0]
+    assert panel.pinned == {"at": "2026-12-03T08:00:00Z", "data": {"runs": []}}  # text, as JSON carries it
+    assert panel.runs is not None and panel.runs.group is None and "group" in panel.runs.to_dict()
+    panel.title = "Changed"  # its own YAML no longer says the same: the canonical form, null and all
+    changed = report.markdown
+    assert "title: Changed\n" in changed and "  group: null\n" in changed and "at: '2026-12-03T08:00:00Z'" in changed
+    assert Report.from_markdown(changed).blocks == report.blocks
+
+
 def test_blocks_built_in_python_serialize_canonically_and_parse_back_to_the_same_objects() -> None:
     report = Report("research/p", "Built", [
         Markdown("# Heading\n\nText with $E=mc^2$.\n"),
@@ -133,3 +174,24 @@ def test_reports_saved_without_a_server_are_revisions_in_the_local_store(store: 
     assert [(r["revision"], r["conflict"]) for r in local.revisions(report.id)] == [
         (1, False), (2, False), (3, False), (4, True)]
     assert [r["id"] for r in local.reports("p")] == [report.id] and local.reports("q") == []
+
+
+def test_processes_saving_one_local_revision_at_once_let_one_through_and_keep_every_text(store: Path) -> None:
+    import subprocess
+    import sys
+
+    report = Report("p", "Shared store", [Markdown("# Start\n")]).save()
+    script = ("import sys; from tracker_core.reports import Report, Markdown, StaleRevisionError\n"
+              "r = Report.load(sys.argv[1]); r.blocks[0] = Markdown(f'# Edit {sys.argv[2]}\\n')\n"
+              "try:\n    r.save(); print('saved')\n"
+              "except StaleRevisionError as e:\n    print('stale', e.conflict_revision)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(report.id), str(n)], stdout=subprocess.PIPE,
+                              text=True) for n in range(5)]
+    outputs = [proc.communicate(timeout=60)[0].strip() for proc in procs]
+    # each loads at some revision and saves on it: at least one save lands, none is lost
+    local = LocalReports(str(store))
+    revisions = local.revisions(str(report.id))
+    texts = [local.revision(str(report.id), r["revision"])["markdown"] for r in revisions]
+    assert outputs.count("saved") >= 1 and len(revisions) == 6
+    assert all(any(f"# Edit {n}\n" in t for t in texts) for n in range(5))
+    assert sum(r["conflict"] for r in revisions) == 5 - outputs.count("saved")

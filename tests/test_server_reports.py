@@ -106,6 +106,8 @@ def test_revisions_panels_pins_comments_and_markdown_as_text(server: Server, mon
         assert [b["kind"] for b in body["blocks"]] == ["markdown", "panel", "markdown", "panel", "markdown", "panel",
                                                        "markdown", "panel"]
         assert client.get("/api/v1/reports", params={"project": "research/p"}).json()["reports"][0]["id"] == report_id
+        page = client.get(f"/reports/{report_id}")  # the UI's page: the bundle (or how to build it), never the text
+        assert page.headers["content-type"].startswith("text/html") and "alert(" not in page.text
 
         line = client.get(f"/api/v1/reports/{report_id}/blocks/1/data").json()
         assert line["type"] == "line" and line["pinned"] is False
@@ -241,7 +243,8 @@ runs:
         for path in (f"/api/v1/shared/{token}/files/p/{hidden}/{hidden_path}",
                      f"/api/v1/shared/{token}/files/p/{shown}/../{hidden}/{hidden_path}",
                      f"/api/v1/shared/{token}/files/p/{shown}/run.json",
-                     f"/api/v1/shared/{token}/blocks/5/data", f"/api/v1/shared/{token}x"):
+                     f"/api/v1/shared/{token}/blocks/5/data", f"/api/v1/shared/{token}x",
+                     f"/api/v1/shared/{token}/reports/{other_id}", f"/api/v1/shared/{token}/runs/research/p/{hidden}"):
             assert anonymous.get(path).status_code == 404, path
         for path in (f"/api/v1/reports/{other_id}", f"/api/v1/reports/{report_id}",
                      f"/api/v1/runs/research/p/{hidden}", f"/api/v1/runs/research/p/{shown}",
@@ -260,3 +263,30 @@ runs:
     with server.client() as anonymous:
         assert anonymous.get(f"/api/v1/shared/{token}").status_code == 404
         assert anonymous.get(f"/api/v1/shared/{token}/blocks/1/data").status_code == 404
+
+
+def test_simultaneous_saves_on_one_revision_let_exactly_one_through_and_keep_every_text(server: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = new_key(server.data, "research", "alice", db=server.db)
+    text = report_text()
+    with server.client(key) as client:
+        report_id = client.post("/api/v1/reports", json={"project": "research/p", "markdown": text}).json()["id"]
+
+    def save(n: int) -> tuple[int, str]:
+        with server.client(key) as client:
+            mine = text.replace("Why they worked", f"Edit {n}")
+            return client.put(f"/api/v1/reports/{report_id}", json={"base_revision": 1, "markdown": mine}
+                              ).status_code, mine
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(save, range(6)))
+    assert sorted(status for status, _ in answers) == [200, 409, 409, 409, 409, 409]
+    with server.client(key) as client:
+        current = client.get(f"/api/v1/reports/{report_id}").json()
+        revisions = client.get(f"/api/v1/reports/{report_id}/revisions").json()["revisions"]
+        kept = {client.get(f"/api/v1/reports/{report_id}/revisions/{r['revision']}").json()["markdown"]
+                for r in revisions}
+    assert current["revision"] == 2 and current["markdown"] == next(m for s, m in answers if s == 200)
+    assert len(revisions) == 7 and sum(r["conflict"] for r in revisions) == 5
+    assert kept == {text, *(m for _, m in answers)}

@@ -113,11 +113,12 @@ def create_app(config: ServerConfig | None = None, state: ServerState | None = N
 
 
 def _add_auth(spec: dict[str, Any]) -> None:
-    """Declare bearer authentication on every operation but the health check, and the error body."""
+    """Declare bearer authentication on every operation but the health check and a share link's, and the error
+    body."""
     spec.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = {
         "type": "http", "scheme": "bearer", "description": "an API key from `tracker server keys create`"}
     for path, operations in spec.get("paths", {}).items():
-        if path == "/healthz":
+        if path == "/healthz" or path.startswith("/api/v1/shared/"):  # a share link's token is its credential
             continue
         for operation in operations.values():
             operation["security"] = [{"apiKey": []}]

@@ -153,7 +153,8 @@ class Record(Base):
 
 class SeriesChunk(Base):
     """Up to ``CHUNK_POINTS`` points of one (run, key) series: little-endian int64 steps, float64 times and
-    float64 values; ``extra`` (JSON) holds the values that are not plain numbers, by position."""
+    float64 values; ``extra`` (JSON) holds the values that are not plain numbers, by position; ``blocks``
+    their min/max summaries (``_series_blocks``)."""
 
     __tablename__ = "series_chunks"
     run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
@@ -167,6 +168,7 @@ class SeriesChunk(Base):
     values: Mapped[bytes] = mapped_column(LargeBinary)
     all_int: Mapped[bool] = mapped_column(Boolean)  # every number in the chunk was an integer
     extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # {"<index>": encoded value}
+    blocks: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # _series_blocks.BLOCK records
 
 
 class SummaryValue(Base):

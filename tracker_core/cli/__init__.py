@@ -53,8 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                        "(so does --dir)")
 
     p = command("best", c.best, "the best run on a metric, and how its config differs from the others")
-    p.add_argument("metric")
-    p.add_argument("--goal", choices=["min", "max"], default="min")
+    p.add_argument("metric", nargs="?", help="the metric (with --sweep: default the sweep's)")
+    p.add_argument("--goal", choices=["min", "max"], help="default: min (with --sweep: the sweep's goal)")
+    p.add_argument("--sweep", metavar="[ENTITY/PROJECT/]SWEEP_ID", help="only the trial runs of this sweep")
     selection(p)
     where(p)
 

@@ -62,9 +62,9 @@ def report(_: object, args: argparse.Namespace) -> int:
 
 
 def _link(store: Any, report_id: str) -> str:
-    from tracker_core.reports._report import Report
+    from tracker_core.reports._report import report_url
 
-    return Report._link(store, report_id)
+    return report_url(store, report_id)
 
 
 def _push(store: Any, settings: Any, args: argparse.Namespace) -> int:

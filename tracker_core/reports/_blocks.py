@@ -26,15 +26,17 @@ class RunSet:
     order: str | None = None
     limit: int | None = None
     ids: list[str] | None = None
+    nulls: frozenset[str] = field(default=frozenset(), compare=False, repr=False)  # keys written as null
 
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in (("project", self.project), ("filters", self.filters),
                                               ("group", self.group), ("order", self.order), ("limit", self.limit),
-                                              ("ids", self.ids)) if value is not None}
+                                              ("ids", self.ids)) if value is not None or key in self.nulls}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSet:
-        return cls(**{key: data.get(key) for key in ("project", "filters", "group", "order", "limit", "ids")})
+        return cls(**{key: data.get(key) for key in ("project", "filters", "group", "order", "limit", "ids")},
+                   nulls=frozenset(key for key, value in data.items() if value is None))
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Panel:
     extra: dict[str, Any] = field(default_factory=dict)
     source: str | None = field(default=None, compare=False, repr=False)  # the YAML as written, kept on a round trip
     fences: list[str] | None = field(default=None, compare=False, repr=False)
+    nulls: frozenset[str] = field(default=frozenset(), compare=False, repr=False)  # keys written as null
 
     def spec(self) -> dict[str, Any]:
         """The panel's YAML mapping, checked.
@@ -75,7 +78,7 @@ class Panel:
                                   **{name: getattr(self, name) for name in self.FIELDS},
                                   "runs": self.runs.to_dict() if self.runs is not None else None,
                                   "pinned": self.pinned}
-        spec = {key: values[key] for key in _ORDER if values.get(key) is not None}
+        spec = {key: values[key] for key in _ORDER if values.get(key) is not None or key in self.nulls}
         spec.update({key: value for key, value in self.extra.items() if key not in spec})
         return check_panel(spec, 0)
 
@@ -202,7 +205,9 @@ def block_from_json(block: dict[str, Any]) -> Block:
     cls = PANEL_CLASSES[spec.pop("type")]
     known = {name: spec.pop(name) for name in cls.FIELDS if name in spec}
     runs = spec.pop("runs", None)
+    nulls = frozenset(key for key in ("title", "pinned", *cls.FIELDS) if key in block["spec"]
+                      and block["spec"][key] is None)
     panel = cls(title=spec.pop("title", None), runs=RunSet.from_dict(runs) if runs is not None else None,
                 pinned=spec.pop("pinned", None), extra=spec, source=block.get("source"), fences=block.get("fences"),
-                **known)
+                nulls=nulls, **known)
     return panel

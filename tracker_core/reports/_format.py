@@ -56,6 +56,18 @@ def _list(dumper: Any, value: list[Any]) -> Any:
 
 _Dumper.add_representer(list, _list)
 
+_Loader: Any = type("_Loader", (yaml.SafeLoader,), {})
+"""YAML as JSON holds it: a timestamp stays text (``at: 2026-12-03T08:00:00Z``), as every value of a spec must
+travel through the API unchanged."""
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def load_yaml(source: str) -> Any:
+    """The YAML's value, timestamps left as text; raises yaml.YAMLError."""
+    return yaml.load(source, Loader=_Loader)  # noqa: S506  # a SafeLoader, less its timestamps
+
 
 def dump_yaml(value: dict[str, Any]) -> str:
     """Block-style YAML of a mapping, keys in their order; lists of plain values in flow style."""
@@ -65,7 +77,7 @@ def dump_yaml(value: dict[str, Any]) -> str:
 
 def _load_yaml(source: str, first_line: int, what: str) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(source) if source.strip() else {}
+        loaded = load_yaml(source) if source.strip() else {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = first_line + (mark.line if mark is not None else 0)
@@ -198,7 +210,7 @@ def _closing(lines: list[str], start: int, fence: str) -> int | None:
 
 def _same(source: str, value: dict[str, Any]) -> bool:
     try:
-        return bool(yaml.safe_load(source) == value)
+        return bool(load_yaml(source) == value)
     except yaml.YAMLError:
         return False
 

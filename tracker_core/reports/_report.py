@@ -12,7 +12,7 @@ from tracker_core.reports._format import Document, ReportFormatError, parse, ser
 from tracker_core.reports._remote import RemoteReports, server_project
 from tracker_core.reports._store import LocalReports
 
-__all__ = ["Report", "author", "backend"]
+__all__ = ["Report", "author", "backend", "report_url"]
 
 
 def author() -> str:
@@ -37,6 +37,13 @@ def backend(dir: str | os.PathLike[str] | None = None, server: str | None = None
         key = settings.api_key.get_secret_value() if settings.api_key is not None else None
         return RemoteReports(ServerClient(str(settings.server), key)), settings
     return LocalReports(os.path.abspath(os.path.expanduser(settings.dir))), settings
+
+
+def report_url(store: LocalReports | RemoteReports, report_id: str) -> str:
+    """The report's page on the team server, or its file in the local store."""
+    if isinstance(store, RemoteReports):
+        return store.url(report_id)
+    return "file://" + os.path.join(store.folder, report_id, "report.md")
 
 
 class Report:
@@ -105,17 +112,11 @@ class Report:
             else:
                 assert self.revision is not None
                 self.revision = store.save(self.id, self.revision, self.title, self.markdown, author())
-            self._url = self._link(store, self.id)
+            self._url = report_url(store, self.id)
         finally:
             if isinstance(store, RemoteReports):
                 store.client.close()
         return self
-
-    @staticmethod
-    def _link(store: LocalReports | RemoteReports, report_id: str) -> str:
-        if isinstance(store, RemoteReports):
-            return store.url(report_id)
-        return "file://" + os.path.join(store.folder, report_id, "report.md")
 
     @classmethod
     def load(cls, id: str, *, dir: str | os.PathLike[str] | None = None, server: str | None = None,  # noqa: A002
@@ -137,7 +138,7 @@ class Report:
                                                       dir=dir, server=server, api_key=api_key)
         report.title, report.project = found["title"], found["project"]
         report.id, report.revision = id, int(found["revision"])
-        report._url = cls._link(store, id)
+        report._url = report_url(store, id)
         return report
 
     def __repr__(self) -> str:

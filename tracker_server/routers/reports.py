@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker_core.reports._store import REPORT_ID, LocalReports, ReportNotFoundError, StaleRevisionError
@@ -130,9 +131,12 @@ def post_report(body: ReportPost, request: Request, caller: Annotated[Identity, 
     if not title:
         raise ApiError(400, "invalid_request", "a report needs a title (the body's, or the front matter's)")
     text = new_text("", title, body.markdown, body.blocks or [], written)
-    with _session(state, True) as session:
-        store = _local(state, scope) if state.local_reports is not None else SqlReports(session, scope)
-        created = store.create(body.project, title, text, caller.user, body.id)
+    try:
+        with _session(state, True) as session:
+            store = _local(state, scope) if state.local_reports is not None else SqlReports(session, scope)
+            created = store.create(body.project, title, text, caller.user, body.id)
+    except IntegrityError:  # the same id created twice at once
+        raise ApiError(409, "report_exists", f"report id {body.id!r} is taken; leave `id` out for a new one") from None
     report_id = created["id"]
     return json_response({"id": report_id, "revision": created["revision"], "url": _url(request, report_id)}, 201)
 

@@ -7,6 +7,7 @@ import { Compare } from "./pages/Compare";
 import { Projects } from "./pages/Projects";
 import { RunPage } from "./pages/RunPage";
 import { SignIn } from "./pages/SignIn";
+import { SweepPage, SweepsList } from "./pages/Sweeps";
 import { prefetchWorkspace, Workspace } from "./pages/Workspace";
 import "./style.css";
 
@@ -52,6 +53,7 @@ function SignedIn() {
       {view.entity && <a href={link({ page: "projects", project: "", run: "" })}>{view.entity}</a>}
       {view.project && <a href={link({ page: "workspace", run: "", tab: "overview" })}>{view.project}</a>}
       {view.project && <a href={link({ page: "artifacts", run: "", tab: "overview" })}>artifacts</a>}
+      {view.project && <a href={link({ page: "sweeps", run: "", sweep: "", tab: "overview" })}>sweeps</a>}
       {view.project && <a href={link({ page: "reports", run: "", tab: "overview" })} data-testid="reports-link">reports</a>}
       <span class="grow" />
       <span class="muted" data-testid="user">{session.user}</span>
@@ -63,6 +65,8 @@ function SignedIn() {
       {view.page === "run" && <RunPage view={view} />}
       {view.page === "compare" && <Compare view={view} />}
       {view.page === "artifacts" && <Artifacts view={view} />}
+      {view.page === "sweeps" && <SweepsList view={view} />}
+      {view.page === "sweep" && <SweepPage view={view} />}
       {view.page === "reports" && <Lazy pick={(m) => m.ReportList} props={{ entity: view.entity, project: view.project }} />}
       {view.page === "report" && <Lazy key={view.report} pick={(m) => m.ReportPage} props={{ id: view.report }} />}
     </main>

@@ -5,9 +5,12 @@
 import { useMemo, useState } from "preact/hooks";
 import { axisPosition, bestOf, fieldOf, lines, panelColumns, parallelAxes, ranked, scatterPoints, ticks } from "../lib/panels";
 import type { PanelData, PanelRun, PanelSpec } from "../lib/reports";
-import { display, formatNumber, toNumber } from "../lib/values";
+import type { Trial } from "../api";
+import { sweepMetric, sweepParams } from "../lib/sweep";
+import { display, formatNumber } from "../lib/values";
 import { Chart } from "./Chart";
 import { colorOf } from "./Charts";
+import { ParallelCoordinates, TrialsChart } from "./SweepCharts";
 import { StateBadge } from "./RunsTable";
 
 const BAR_ROWS = 25;  // a bar chart shows the best runs; its CSV holds them all
@@ -181,34 +184,22 @@ function LineagePanel({ data }: { data: PanelData }) {
   </svg>;
 }
 
-interface Trial { number: number; run_id: string | null; state: string; value: unknown; params?: Record<string, unknown> }
-
-/** The sweep's state and trial counts, each finished trial's value by trial number and the best so far. */
+/** The sweep's state and trial counts, then the sweep view's own charts: each trial's value with the best so
+ * far, and the trials across their parameters. */
 function SweepPanel({ data }: { data: PanelData }) {
   const sweep = (data.sweep ?? {}) as Record<string, unknown>;
   const counts = (sweep.counts ?? {}) as Record<string, unknown>;
   const trials = (Array.isArray(sweep.trials) ? sweep.trials : []) as Trial[];
-  const metric = ((sweep.config as { metric?: { name?: string; goal?: string } } | undefined)?.metric) ?? {};
-  const maximize = metric.goal === "maximize";
-  const points = trials.map((t) => ({ t, v: toNumber(t.value) })).filter((p): p is { t: Trial; v: number } => p.v !== null && Number.isFinite(p.v));
-  let best: number | null = null;
-  const bests = points.map((p) => (best = best === null ? p.v : maximize ? Math.max(best, p.v) : Math.min(best, p.v)));
-  const W = 560, H = 200, l = 56, r = 12, t = 10, b = 30;
-  const n0 = Math.min(...points.map((p) => p.t.number)), n1 = Math.max(...points.map((p) => p.t.number));
-  const v0 = Math.min(...points.map((p) => p.v)), v1 = Math.max(...points.map((p) => p.v));
-  const sx = (v: number) => l + (n1 === n0 ? 0.5 : (v - n0) / (n1 - n0)) * (W - l - r);
-  const sy = (v: number) => H - b - (v1 === v0 ? 0.5 : (v - v0) / (v1 - v0)) * (H - t - b);
+  const config = (sweep.config ?? {}) as Record<string, unknown>;
+  const metric = sweepMetric(config);
+  const params = sweepParams(config);
   return <div class="sweep-panel" data-testid="sweep" data-trials={trials.length}>
-    <div><b>{String(sweep.name ?? sweep.id ?? "")}</b> <span class="muted">{String(sweep.method ?? "")} · {metric.name ?? ""} ({maximize ? "max" : "min"})</span>{" "}
+    <div><b>{String(sweep.name ?? sweep.id ?? "")}</b> <span class="muted">{String(sweep.method ?? "")}{metric ? ` · ${metric.name} (${metric.goal})` : ""}</span>{" "}
       <span class="badge">{String(sweep.state ?? "")}</span>{" "}
       {Object.entries(counts).map(([k, v]) => <span key={k} class="chip">{k}: {display(v)}</span>)}</div>
-    {points.length > 0 ? <svg class="svg-chart" viewBox={`0 0 ${W} ${H}`} width="100%">
-      <line x1={l} x2={W - r} y1={H - b} y2={H - b} stroke="#666" /><line x1={l} x2={l} y1={t} y2={H - b} stroke="#666" />
-      {ticks(v0, v1).map((v) => <text key={"y" + v} x={l - 4} y={sy(v) + 3} font-size="10" text-anchor="end" fill="#666">{formatNumber(v)}</text>)}
-      {ticks(n0, n1).filter(Number.isInteger).map((v) => <text key={"x" + v} x={sx(v)} y={H - b + 13} font-size="10" text-anchor="middle" fill="#666">{v}</text>)}
-      <polyline points={points.map((p, i) => `${sx(p.t.number)},${sy(bests[i]!)}`).join(" ")} fill="none" stroke="#2ca02c" stroke-width="2" />
-      {points.map((p) => <circle key={p.t.number} cx={sx(p.t.number)} cy={sy(p.v)} r="3" fill="#1f77b4" data-trial={p.t.number}><title>{`trial ${p.t.number}: ${formatNumber(p.v)}`}</title></circle>)}
-      <text x={(W + l) / 2} y={H - 4} font-size="11" text-anchor="middle">trial (dots: its value; line: the best so far)</text>
-    </svg> : <div class="muted">no trial has a value yet</div>}
+    {metric ? <>
+      <TrialsChart trials={trials} metric={metric} />
+      {params.length > 0 && <ParallelCoordinates trials={trials} params={params} metric={metric} />}
+    </> : <div class="muted">the sweep's config names no metric</div>}
   </div>;
 }
