@@ -315,3 +315,65 @@ def test_stale_save_is_refused_and_both_texts_are_kept(browser: Any, team: tuple
     _shot(page, "history")
     context.close()
     assert not errors, errors
+
+
+def test_image_lineage_and_sweep_panels(browser: Any, team: tuple[Server, str, httpx.Client], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    import tracker_core
+
+    server, key, client = team
+    for name, value in (("TRACKER_SERVER", server.url), ("TRACKER_API_KEY", key), ("TRACKER_MODE", "online")):
+        monkeypatch.setenv(name, value)
+    (tmp_path / "model.bin").write_bytes(b"weights" * 100)
+    producer = tracker_core.init(project=PROJECT, entity=TEAM, config={"lr": 0.1}, name="producer")
+    for step in range(3):
+        producer.log({"samples": tracker_core.Image(np.full((8, 8, 3), 60 * (step + 1), dtype=np.uint8),
+                                                    caption=f"sample {step}")}, step=step)
+    artifact = tracker_core.Artifact("model", type="model")
+    artifact.add_file(str(tmp_path / "model.bin"))
+    producer.log_artifact(artifact)
+    producer.finish()
+    consumer = tracker_core.init(project=PROJECT, entity=TEAM, name="evaluator")
+    consumer.use_artifact("model:latest")
+    consumer.finish()
+    config = {"method": "grid", "metric": {"name": "val/loss", "goal": "minimize"},
+              "parameters": {"lr": {"values": [0.1, 0.01, 0.001]}}}
+    sweep_id = client.post(f"/api/v1/sweeps/{TEAM}/{PROJECT}", json={"config": config}).json()["id"]
+    for value in (0.9, 0.4, 0.6):
+        trial = client.post(f"/api/v1/sweeps/{TEAM}/{PROJECT}/{sweep_id}/claim", json={"agent": {"pid": 1}}).json()
+        number = trial["trial"]["number"]
+        ended = client.post(f"/api/v1/sweeps/{TEAM}/{PROJECT}/{sweep_id}/trials/{number}/end",
+                            json={"state": "finished", "value": value})
+        assert ended.status_code == 200, ended.text
+    made = client.post("/api/v1/reports", json={"project": f"{TEAM}/{PROJECT}", "title": "Media, lineage, sweep",
+                                                "blocks": [
+        {"kind": "panel", "spec": {"type": "images", "title": "Samples", "key": "samples",
+                                   "runs": {"ids": [producer.id]}}},
+        {"kind": "panel", "spec": {"type": "lineage", "title": "Model lineage", "key": "model:v0"}},
+        {"kind": "panel", "spec": {"type": "sweep", "title": "LR sweep", "key": sweep_id}}]})
+    assert made.status_code == 201, made.text
+    context, page, errors = _sign_in(browser, server, key)
+    page.goto(f"{server.url}/reports/{made.json()['id']}")
+    _wait_ready(page, 3)
+    images = "[...document.querySelectorAll('.image-grid img')]"
+    page.wait_for_function(f"{images}.length > 0 && {images}.every(i => i.complete && i.naturalWidth > 0)",
+                           timeout=30_000)
+    assert "sample" in _panel(page, 0).locator("figcaption").first.inner_text()
+    nodes = _panel(page, 1).locator("[data-node]").evaluate_all("els => els.map(e => e.dataset.node)")
+    assert any(n.startswith("model:v0") for n in nodes) and "producer" in nodes and "evaluator" in nodes
+    page.wait_for_selector('.report-panel[data-block="2"] [data-testid="trials-chart"][data-points="3"]')
+    trials = page.locator('.report-panel[data-block="2"] [data-testid="trials-chart"]')
+    assert trials.get_attribute("data-best") == "0.4"
+    _shot(page, "media_lineage_sweep")
+    out = tmp_path / "media.html"  # exported: the image inlined, the lineage and the sweep drawn as SVG
+    done = subprocess.run([sys.executable, "-m", "tracker_core.cli", "report", "export", made.json()["id"], "-o",
+                           str(out)], env={**_env(), "TRACKER_SERVER": server.url, "TRACKER_API_KEY": key},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    document = out.read_text()
+    assert '<img src="data:image/png;base64,' in document and 'data-node="model:v0"' in document
+    assert document.count("<svg") == 2 and "finished: 3" in document
+    context.close()
+    assert not errors, errors
