@@ -89,7 +89,8 @@ function PanelView({ index, spec, state, source, onPin, canComment }: {
     data-pinned={spec.pinned || data?.pinned ? "1" : "0"} data-runs={data?.runs.length ?? ""}>
     <div class="report-panel-head">
       <b>{spec.title || `${spec.type}${spec.metric ? " · " + spec.metric : ""}`}</b>
-      {pinnedAt ? <span class="note" title="a snapshot: this panel no longer follows its run set">pinned {when(pinnedAt)}</span> : <span class="live-dot" title="live: follows its run set">live</span>}
+      {pinnedAt ? <span class="note" title="a snapshot: this panel no longer follows its run set">pinned {when(pinnedAt)}</span>
+        : !source.shared && <span class="live-dot" title="live: follows its run set">live</span>}
       <span class="grow" />
       {data && <button class="link" title="the data behind this panel" onClick={() => download(`panel-${index}.csv`, panelCsv(spec, data), "text/csv")}>csv</button>}
       {onPin && <button class="link" data-action="pin" onClick={() => onPin(!spec.pinned)}>{spec.pinned ? "unpin" : "pin"}</button>}
