@@ -47,9 +47,10 @@ def _run(name: str, lr: float, final: float, steps: int = 6) -> Path:
 
 
 @pytest.fixture
-def team(tmp_path: Path) -> Iterator[tuple[Server, str, httpx.Client]]:
-    server = Server(tmp_path / "server").start()
-    key = new_key(server.data, TEAM, "reports-box")
+def team(tmp_path: Path, db_url: str | None) -> Iterator[tuple[Server, str, httpx.Client]]:
+    """A team server over SQLite, then over a fresh PostgreSQL database, with a member's key and client."""
+    server = Server(tmp_path / "server", db=db_url).start()
+    key = new_key(server.data, TEAM, "reports-box", db=db_url)
     client = server.client(key)
     try:
         yield server, key, client
