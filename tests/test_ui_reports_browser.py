@@ -378,3 +378,31 @@ def test_image_lineage_and_sweep_panels(browser: Any, team: tuple[Server, str, h
     assert document.count("<svg") == 2 and "finished: 3" in document
     context.close()
     assert not errors, errors
+
+
+def test_local_ui_lists_and_shows_a_report_of_the_store(browser: Any, tmp_path: Path, store: Path) -> None:
+    from test_web_ui import LocalUI
+
+    from tracker_core.reports import BestRun, LinePlot, Markdown, Report, RunSet
+
+    run_dir = _run("local-run", 0.01, 0.4)
+    Report(PROJECT, "Local notes", [Markdown("# Notes\n"), LinePlot(metric="val/loss", runs=RunSet(ids=[run_dir.name])),
+                                    BestRun(metric="val/loss", goal="min", runs=RunSet())]).save()
+    ui = LocalUI(store, tmp_path / "cache")
+    try:
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(ui.url)
+        page.goto(f"http://127.0.0.1:{ui.port}/local/{PROJECT}/reports")
+        page.locator('[data-testid="report-list"] a:text-is("Local notes")').click()
+        _wait_ready(page, 2)
+        assert page.locator(".report-text h1").inner_text() == "Notes"
+        assert _best(page) == (run_dir.name, "0.4")
+        page.wait_for_function("document.querySelector('.report-panel[data-block=\"1\"] .panel')?.dataset.drawn === '1'")
+        _shot(page, "local")
+        context.close()
+        assert not errors, errors
+    finally:
+        ui.stop()

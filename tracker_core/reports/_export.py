@@ -584,7 +584,7 @@ def _panel_html(spec: Mapping[str, Any], data: Mapping[str, Any] | None, images:
             parts.append(f'<div class="scalar" data-value="{_e(text_of(value))}">{_e(text_of(value))}</div>'
                          f'<div class="muted">{"highest" if spec.get("goal") == "max" else "lowest"} '
                          f'{_e(spec.get("metric"))}: <b>{_e(run.get("name"))}</b> ({_e(run.get("id"))}), '
-                         f"out of {len(runs)} runs</div>")
+                         f"out of {len(runs)} {'run' if len(runs) == 1 else 'runs'}</div>")
             if kind == "best" and run.get("config"):
                 parts.append("<div>" + ", ".join(f"<b>{_e(k)}</b>={_e(text_of(v))}" for k, v in run["config"].items())
                              + "</div>")

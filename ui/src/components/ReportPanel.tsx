@@ -13,6 +13,7 @@ import { colorOf } from "./Charts";
 import { ParallelCoordinates, TrialsChart } from "./SweepCharts";
 import { StateBadge } from "./RunsTable";
 
+const runCount = (n: number) => `${n} ${n === 1 ? "run" : "runs"}`;
 const BAR_ROWS = 25;  // a bar chart shows the best runs; its CSV holds them all
 const shortName = (s: string, n = 24) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 
@@ -72,7 +73,7 @@ function ScalarPanel({ spec, data }: { spec: PanelSpec; data: PanelData }) {
   if (!best) return <div class="panel-message">no run in this set has {spec.metric}</div>;
   return <div class="scalar" data-testid="scalar" data-value={best.value}>
     <div class="scalar-value">{formatNumber(best.value)}</div>
-    <div class="muted">{spec.goal === "max" ? "highest" : "lowest"} {spec.metric} · {best.run.name} · {data.runs.length} runs</div>
+    <div class="muted">{spec.goal === "max" ? "highest" : "lowest"} {spec.metric} · {best.run.name} · {runCount(data.runs.length)}</div>
   </div>;
 }
 
@@ -136,7 +137,7 @@ function BestPanel({ spec, data, runLink }: { spec: PanelSpec; data: PanelData; 
       {href ? <a href={href}><b>{best.run.name}</b></a> : <b>{best.run.name}</b>}
       <span class="value" data-testid="best-value">{formatNumber(best.value)}</span> <StateBadge state={best.run.state} /></div>
     {config.length > 0 && <div class="best-diff">{config.map(([k, v]) => <span key={k} class="chip"><b>{k}</b>={display(v)}</span>)}</div>}
-    <div class="muted">out of {data.runs.length} runs</div>
+    <div class="muted">out of {runCount(data.runs.length)}</div>
   </div>;
 }
 
