@@ -386,7 +386,8 @@ def test_local_ui_lists_and_shows_a_report_of_the_store(browser: Any, tmp_path: 
     from tracker_core.reports import BestRun, LinePlot, Markdown, Report, RunSet
 
     run_dir = _run("local-run", 0.01, 0.4)
-    Report(PROJECT, "Local notes", [Markdown("# Notes\n"), LinePlot(metric="val/loss", runs=RunSet(ids=[run_dir.name])),
+    Report(PROJECT, "Local notes", [Markdown("# Notes\n"),
+                                    LinePlot(metric="val/loss", runs=RunSet(ids=[run_dir.name])),
                                     BestRun(metric="val/loss", goal="min", runs=RunSet())]).save()
     ui = LocalUI(store, tmp_path / "cache")
     try:
@@ -400,7 +401,8 @@ def test_local_ui_lists_and_shows_a_report_of_the_store(browser: Any, tmp_path: 
         _wait_ready(page, 2)
         assert page.locator(".report-text h1").inner_text() == "Notes"
         assert _best(page) == (run_dir.name, "0.4")
-        page.wait_for_function("document.querySelector('.report-panel[data-block=\"1\"] .panel')?.dataset.drawn === '1'")
+        page.wait_for_function("document.querySelector('.report-panel[data-block=\"1\"] .panel')?.dataset.drawn"
+                               " === '1'")
         _shot(page, "local")
         context.close()
         assert not errors, errors
