@@ -22,6 +22,7 @@ __all__ = ["main", "main_exit"]
 def _parser() -> argparse.ArgumentParser:
     from tracker_core.cli import _artifact_commands as a
     from tracker_core.cli import _commands as c
+    from tracker_core.cli import _mlflow_commands as m
     from tracker_core.cli import _server_commands as s
     from tracker_core.cli import _sweep_commands as w
 
@@ -76,6 +77,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     p.add_argument("--output", "-o", help="file to write (default: standard output; required for parquet)")
+
+    p = command("import", None, "bring runs from another tracker into the local store, with a fidelity report",
+                json=False)
+    importers = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
+
+    def importer(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
+        q = importers.add_parser(name, help=help_text, description=help_text)
+        q.set_defaults(handler=handler)
+        q.add_argument("--project", "-p", help="the local project to import into")
+        q.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+        q.add_argument("--json", action="store_true", help="the fidelity report as JSON")
+        return q
+
+    # ----- import mlflow, import tensorboard
+    q = importer("mlflow", m.import_mlflow, "the runs of an MLflow experiment, read through MlflowClient "
+                 "(needs tracker[mlflow])")
+    q.add_argument("--tracking-uri", required=True, help="the MLflow store: http://host:5000, sqlite:///mlflow.db, "
+                   "an mlruns folder")
+    q.add_argument("--experiment", required=True, help="the experiment's name (the project's, unless -p)")
+    q.add_argument("--refresh", action="store_true", help="read again the runs that look unchanged since the "
+                   "last import")
+    # ----- end of import mlflow, import tensorboard
 
     p = command("tag", c.tag, "add (+name) or remove (-name) tags", json=False)
     p.add_argument("run")

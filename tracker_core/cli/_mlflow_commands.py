@@ -1,0 +1,32 @@
+"""``tracker import mlflow``, ``tracker import tensorboard`` and ``tracker export --to mlflow``.
+
+Each prints a progress line per run on stderr and the fidelity report on stdout (``--json``: the report
+as JSON). Exit code 0, or 3 when some runs or files could not be read (they are named; the rest moved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from tracker_core.api import Api
+from tracker_core.migrate import Fidelity
+
+
+def _report(fidelity: Fidelity, args: argparse.Namespace) -> int:
+    if getattr(args, "json", False):
+        sys.stdout.write(orjson.dumps(fidelity.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+                         .decode())
+    else:
+        print(fidelity.render())
+    return 3 if fidelity.errors else 0
+
+
+def import_mlflow(api: Api, args: argparse.Namespace) -> int:
+    from tracker_core.migrate import import_mlflow as run_import
+
+    fidelity = run_import(args.tracking_uri, args.experiment, api.root, project=args.project, refresh=args.refresh,
+                          progress=not args.quiet)
+    return _report(fidelity, args)
