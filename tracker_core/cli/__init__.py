@@ -73,10 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_b")
     p.add_argument("--all", action="store_true", help="also the keys that are the same")
 
-    p = command("export", c.export, "a run's full history as csv, jsonl or parquet", json=False)
-    p.add_argument("run")
+    p = command("export", c.export, "a run's full history as csv, jsonl or parquet; or, with --to, a project's runs "
+                "into another tracker", json=False)
+    p.add_argument("run", nargs="?", help="the run (with --to: only this run of the project)")
     p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     p.add_argument("--output", "-o", help="file to write (default: standard output; required for parquet)")
+    p.add_argument("--to", metavar="TRACKER", help="export the project's runs to another tracker: mlflow")
+    p.add_argument("--project", "-p", help="with --to: the project to export")
+    p.add_argument("--quiet", "-q", action="store_true", help="with --to: no progress lines")
+    p.add_argument("--json", action="store_true", help="with --to: the fidelity report as JSON")
+    # ----- export --to mlflow
+    p.add_argument("--tracking-uri", help="with --to mlflow: the MLflow store (http://host:5000, sqlite:///x.db)")
+    p.add_argument("--experiment", help="with --to mlflow: the experiment to write into (default: the project)")
+    p.set_defaults(exporters={"mlflow": m.export_mlflow})
+    # ----- end of export --to mlflow
 
     p = command("import", None, "bring runs from another tracker into the local store, with a fidelity report",
                 json=False)

@@ -11,6 +11,7 @@ import sys
 
 import orjson
 
+from tracker_core._errors import SettingsError
 from tracker_core.api import Api
 from tracker_core.migrate import Fidelity
 
@@ -29,4 +30,17 @@ def import_mlflow(api: Api, args: argparse.Namespace) -> int:
 
     fidelity = run_import(args.tracking_uri, args.experiment, api.root, project=args.project, refresh=args.refresh,
                           progress=not args.quiet)
+    return _report(fidelity, args)
+
+
+def export_mlflow(api: Api, args: argparse.Namespace) -> int:
+    from tracker_core.migrate import export_mlflow as run_export
+
+    if not args.project:
+        raise SettingsError("--project", "export --to mlflow needs the project to export", "pass -p PROJECT")
+    if not args.tracking_uri:
+        raise SettingsError("--tracking-uri", "export --to mlflow needs the MLflow store",
+                            "pass --tracking-uri http://host:5000 or sqlite:///mlflow.db")
+    fidelity = run_export(api, args.project, args.tracking_uri, experiment=args.experiment,
+                          runs=[args.run] if args.run else None, progress=not args.quiet)
     return _report(fidelity, args)

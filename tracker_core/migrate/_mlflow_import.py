@@ -15,8 +15,10 @@ What becomes what:
   keep ±Inf as ±1.797e308 (the largest float); that value reads back as ±Inf;
 - the system tags ``mlflow.runName``, ``mlflow.note.content``, ``mlflow.user``, ``mlflow.parentRunId``
   become the name, notes, ``user`` and group (children are grouped under their parent's run id, and so is
-  the parent); ``mlflow.source.name``/``.type``/``.git.commit``/``.git.branch``/``.git.repoURL`` become
-  provenance. Other tags become our tags, ``key`` or ``key=value``; all tags are kept in provenance too;
+  the parent, or else ``tracker.group``); ``mlflow.source.name``, ``.type``, ``.git.commit``, ``.git.branch``
+  and ``.git.repoURL`` become provenance. Other tags become our tags, ``key`` or ``key=value``; all tags are
+  kept in provenance too. The ``tracker.*`` tags of a run this tracker exported restore renamed keys, group
+  and job type;
 - FINISHED, FAILED, KILLED and RUNNING become finished, failed, killed and running, with MLflow's start and
   end times (SCHEDULED reads as running, and is reported);
 - the run's artifacts are downloaded and committed as one artifact version, ``mlflow-<run id>``
@@ -46,7 +48,7 @@ from tracker_core.migrate._imported_run import ImportedRun, imported_source, wri
 from tracker_core.migrate._optional import require
 from tracker_core.migrate._progress import RunProgress
 
-__all__ = ["import_mlflow", "mlflow_client", "parse_params", "project_name"]
+__all__ = ["import_mlflow", "mlflow_client", "param_value", "parse_params", "project_name", "safe_uri"]
 
 _FLOAT_MAX = sys.float_info.max
 _LITERAL_LIMIT = 10_000
@@ -73,8 +75,9 @@ def safe_uri(uri: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _check_uri(uri: str) -> None:
-    """Refuse a URI that names nothing, before MLflow creates an empty store there or retries for minutes.
+def _check_uri(uri: str, must_exist: bool = True) -> None:
+    """Refuse a URI that names nothing, before MLflow creates an empty store there or retries for minutes
+    (with ``must_exist=False``, for an export, a new SQLite file or folder may be made, in a folder that exists).
 
     Raises:
         TrackerError: a SQLite file or folder that does not exist; a server that does not answer.
@@ -82,12 +85,14 @@ def _check_uri(uri: str) -> None:
     scheme = urllib.parse.urlsplit(uri).scheme
     if scheme == "sqlite":
         path = uri.split(":///", 1)[1] if ":///" in uri else ""
-        if path and path != ":memory:" and not os.path.isfile(path):
+        if not must_exist and path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise TrackerError(f"MLflow tracking URI {uri!r}: no folder for the SQLite file {path!r}")
+        if must_exist and path and path != ":memory:" and not os.path.isfile(path):
             raise TrackerError(f"MLflow tracking URI {uri!r}: no SQLite file {path!r}\n"
                                "Hint: check the path (sqlite:///relative.db, sqlite:////absolute/path.db)")
     elif scheme in ("", "file"):
         path = urllib.parse.urlsplit(uri).path if scheme else uri
-        if not os.path.isdir(path):
+        if not os.path.isdir(path if must_exist else os.path.dirname(os.path.abspath(path))):
             raise TrackerError(f"MLflow tracking URI {uri!r}: no folder {path!r}\n"
                                "Hint: pass the mlruns folder, a database URI or the server's URL")
         # MLflow 3 refuses its folder store unless asked; reading old mlruns folders is what an import is for
@@ -103,14 +108,15 @@ def _check_uri(uri: str) -> None:
                                "Hint: start the server or check the address") from None
 
 
-def mlflow_client(uri: str) -> Any:
-    """An ``MlflowClient`` for ``uri`` after checking that the URI names a store.
+def mlflow_client(uri: str, must_exist: bool = True) -> Any:
+    """An ``MlflowClient`` for ``uri`` after checking that the URI names a store (or, with ``must_exist=False``,
+    a place where one can be made).
 
     Raises:
         TrackerError: mlflow is not installed (the ``mlflow`` extra), or the URI names nothing.
     """
     require("mlflow", "mlflow")
-    _check_uri(uri)
+    _check_uri(uri, must_exist)
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
@@ -125,7 +131,7 @@ def project_name(experiment: str) -> str:
 # ----- params ---------------------------------------------------------------------------------------
 
 
-def _param_value(text: str) -> Any:
+def param_value(text: str) -> Any:
     """The value ``log_param`` turned into ``text`` (``str(value)``), when that is certain; else the text."""
     if text in ("True", "False"):
         return text == "True"
@@ -157,7 +163,7 @@ def _plain(value: Any) -> bool:
 def parse_params(params: dict[str, str]) -> dict[str, Any]:
     """MLflow's params as a config: values typed where ``str()`` round-trips, dotted keys nested where no
     key is also another's prefix (then every key stays flat)."""
-    values = {key: _param_value(text) for key, text in params.items()}
+    values = {key: param_value(text) for key, text in params.items()}
     dotted = [key for key in values if "." in key]
     if not dotted or not _nestable(list(values)):
         return values
@@ -200,16 +206,18 @@ def _metric_value(value: float) -> float:
     return float(value)
 
 
-def _rows(client: Any, run_id: str, keys: list[str], fidelity: Fidelity) -> list[tuple[int, float, dict[str, Any]]]:
+def _rows(client: Any, run_id: str, keys: list[str], fidelity: Fidelity,
+          renamed: dict[str, str]) -> list[tuple[int, float, dict[str, Any]]]:
     """Every metric point, grouped into one row per (step, timestamp), in step then time order."""
     grouped: dict[tuple[int, int], dict[str, Any]] = {}
-    for key in sorted(keys):
+    for mlflow_name in sorted(keys):
+        key = renamed.get(mlflow_name, mlflow_name)
         if key in _RESERVED:
             fidelity.drop("points", f"metric named {key!r}, a name reserved here", len(client.get_metric_history(
-                run_id, key)))
+                run_id, mlflow_name)))
             continue
         seen: set[int] = set()
-        history = client.get_metric_history(run_id, key)
+        history = client.get_metric_history(run_id, mlflow_name)
         if not history:
             raise ValueError(f"metric {key!r} has a latest value but no history: a half-written run")
         for point in history:
@@ -225,10 +233,24 @@ def _rows(client: Any, run_id: str, keys: list[str], fidelity: Fidelity) -> list
     return [(step, ts / 1000.0, row) for (step, ts), row in sorted(grouped.items())]
 
 
-def _tags_and_provenance(tags: dict[str, str], params: dict[str, str], run: Any,
-                         uri: str) -> tuple[list[str], dict[str, Any]]:
-    ours = sorted(key if value in ("", None) else f"{key}={value}" for key, value in tags.items()
-                  if not key.startswith("mlflow."))
+def _renamed(tags: dict[str, str]) -> dict[str, str]:
+    """MLflow key -> original name, from the ``tracker.renamed.N`` tags ``tracker export --to mlflow`` writes."""
+    found: dict[str, str] = {}
+    for key, value in tags.items():
+        if key.startswith("tracker.renamed."):
+            try:
+                names = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(names, dict):
+                found.update({str(k): str(v) for k, v in names.items()})
+    return found
+
+
+def _tags_and_provenance(tags: dict[str, str], params: dict[str, str], run: Any, uri: str,
+                         renamed: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
+    ours = sorted(renamed.get(key, key) if value in ("", None) else f"{renamed.get(key, key)}={value}"
+                  for key, value in tags.items() if not key.startswith(("mlflow.", "tracker.")))
     provenance: dict[str, Any] = {"mlflow": {"tracking_uri": uri, "run_id": run.info.run_id,
                                              "experiment_id": run.info.experiment_id,
                                              "artifact_uri": run.info.artifact_uri,
@@ -284,14 +306,16 @@ def _import_run(client: Any, run: Any, uri: str, root: str, project: str, refres
     previous = imported_source(root, project, run_id)
     if not refresh and previous is not None and previous.get("fingerprint") == fingerprint:
         return "unchanged"
-    tags, params = dict(data.tags), dict(data.params)
+    tags: dict[str, str] = dict(data.tags)
+    params: dict[str, str] = dict(data.params)
     parent = tags.get("mlflow.parentRunId")
     status = _STATES.get(info.status, "running")
     if info.status == "SCHEDULED":
         fidelity.drop("run states", "SCHEDULED (read as running)")
-    our_tags, provenance = _tags_and_provenance(tags, params, run, uri)
-    config = parse_params(params)
-    rows = _rows(client, run_id, list(data.metrics), fidelity)
+    renamed = _renamed(tags)
+    our_tags, provenance = _tags_and_provenance(tags, params, run, uri, renamed)
+    config = parse_params({renamed.get(key, key): value for key, value in params.items()})
+    rows = _rows(client, run_id, list(data.metrics), fidelity, renamed)
     artifacts = _artifacts(client, run_id, root, project, fidelity)
     _unread_parts(run, fidelity)
     started = (info.start_time or 0) / 1000.0
@@ -300,7 +324,8 @@ def _import_run(client: Any, run: Any, uri: str, root: str, project: str, refres
         project=project, run_id=run_id, name=tags.get("mlflow.runName") or info.run_name or run_id,
         started=started, status=status, ended=ended if status != "running" else None,
         exit_code=0 if status == "finished" else None,
-        group=parent or (run_id if run_id in parents else None), tags=our_tags,
+        group=parent or (run_id if run_id in parents else None) or tags.get("tracker.group"),
+        job_type=tags.get("tracker.job_type"), tags=our_tags,
         notes=tags.get("mlflow.note.content"), extra_meta={"user": tags.get("mlflow.user") or info.user_id or None},
         config=config, provenance=provenance, rows=rows, artifacts=artifacts,
         source={"source": "mlflow", "tracking_uri": uri, "run_id": run_id, "experiment_id": info.experiment_id,
