@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--experiment", required=True, help="the experiment's name (the project's, unless -p)")
     q.add_argument("--refresh", action="store_true", help="read again the runs that look unchanged since the "
                    "last import")
+    q = importer("tensorboard", m.import_tensorboard, "TensorBoard event files: one run per folder of event "
+                 "files (needs tracker[tensorboard])")
+    q.add_argument("path", help="a folder of event files or of run folders, e.g. ./lightning_logs")
     # ----- end of import mlflow, import tensorboard
 
     p = command("tag", c.tag, "add (+name) or remove (-name) tags", json=False)

@@ -33,6 +33,13 @@ def import_mlflow(api: Api, args: argparse.Namespace) -> int:
     return _report(fidelity, args)
 
 
+def import_tensorboard(api: Api, args: argparse.Namespace) -> int:
+    from tracker_core.migrate import import_tensorboard as run_import
+
+    fidelity = run_import(args.path, api.root, project=args.project, progress=not args.quiet)
+    return _report(fidelity, args)
+
+
 def export_mlflow(api: Api, args: argparse.Namespace) -> int:
     from tracker_core.migrate import export_mlflow as run_export
 

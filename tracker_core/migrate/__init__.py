@@ -9,5 +9,7 @@ from __future__ import annotations
 from tracker_core.migrate._fidelity import Fidelity
 from tracker_core.migrate._mlflow_export import export_mlflow, flatten_config, mlflow_key
 from tracker_core.migrate._mlflow_import import import_mlflow, parse_params
+from tracker_core.migrate._tensorboard_import import import_tensorboard
 
-__all__ = ["Fidelity", "export_mlflow", "flatten_config", "import_mlflow", "mlflow_key", "parse_params"]
+__all__ = ["Fidelity", "export_mlflow", "flatten_config", "import_mlflow", "import_tensorboard", "mlflow_key",
+           "parse_params"]
