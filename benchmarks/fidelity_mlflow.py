@@ -12,6 +12,11 @@ steps with NaN, +Inf and -Inf and a metric logged twice at one step, two artifac
 Each item of each run is compared with the source and counted as kept or not. MLflow's store keeps ±Inf as
 ±1.797e308, which our import reads back as ±Inf; both are compared as MLflow stores them.
 
+A second table goes the other way and back: runs written with ``tracker_core`` (finished, failed and
+crashed; nested config, a text value that looks like a number, history with NaN/±Inf, text and an image, a
+summary-only value, a key MLflow refuses, tags, notes, group, a logged artifact) -> ``tracker export --to
+mlflow`` -> ``tracker import mlflow``, twice (the second export must add nothing).
+
 Run:  python benchmarks/fidelity_mlflow.py [--mei /work/venv-mei/bin]
 """
 
@@ -182,6 +187,106 @@ def run_mei(bin_dir: str, source_uri: str, target_uri: str, out: str) -> None:
                    env=env, check=True, capture_output=True, timeout=600)
 
 
+def write_ours(root: str, files: Path) -> None:
+    import numpy as np
+
+    from tracker_core import Artifact, Image, init
+
+    config = {"lr": 3e-4, "optimizer": {"name": "adam", "betas": [0.9, 0.999]}, "amp": True, "seed": "5"}
+    for name, end in (("finished", 0), ("failed", 1), ("crashed", None)):
+        run = init(project="ours", dir=root, name=name, config=config, tags=["phase-1", "team=vision"],
+                   notes="a note", group="sweep", console="off")
+        for step in (0, 3, 7, 20):
+            run.log({"loss": 1.0 / (step + 1), "acc (%)": step * 5.0, "epoch": step // 7}, step=step)
+        run.log({"odd": math.nan}, step=21)
+        run.log({"odd": math.inf, "comment": "text"}, step=22)
+        run.log({"sample": Image(np.zeros((4, 4, 3), dtype=np.uint8))}, step=23)
+        run.summary["best"] = 0.1
+        files.mkdir(parents=True, exist_ok=True)
+        (files / "weights.bin").write_bytes(os.urandom(1024))
+        artifact = Artifact(f"model-{name}", "model")
+        artifact.add_file(str(files / "weights.bin"))
+        run.log_artifact(artifact)
+        if end is None:  # the writer dies without a word: the run reads crashed
+            code = f"import tracker_core, os; r = tracker_core.init(project='ours', dir={root!r}, id={run.id!r}, " \
+                   "resume='must', console='off'); os._exit(1)"
+            run.detach()
+            subprocess.run([sys.executable, "-c", code], check=False, timeout=120)
+        else:
+            run.finish(exit_code=end)
+
+
+def export_table(tmp: str) -> list[list[str]]:
+    """ours -> MLflow -> ours, item by item."""
+    from tracker_core import Api
+    from tracker_core.migrate import export_mlflow, import_mlflow
+
+    root, back = os.path.join(tmp, "ours-src"), os.path.join(tmp, "ours-back")
+    write_ours(root, Path(tmp, "files-ours"))
+    uri = f"sqlite:///{tmp}/export.db"
+    export_mlflow(Api(root), "ours", uri, progress=False)
+    again = export_mlflow(Api(root), "ours", uri, progress=False)
+    import_mlflow(uri, "ours", back, progress=False)
+    source = {run.name: run for run in Api(root).runs("ours")}
+    moved = {run.name: run for run in Api(back).runs("ours")}
+    counts: dict[str, list[int]] = {}
+
+    def tally(item: str, ok: bool | int, total: int = 1) -> None:
+        counts.setdefault(item, [0, 0])
+        counts[item][0] += int(ok)
+        counts[item][1] += total
+
+    def cells(run: Any) -> dict[tuple[str, int], Any]:
+        return {(k, row["_step"]): (round(row["_timestamp"] * 1000), v) for row in run.history() for k, v in row.items()
+                if k not in ("_step", "_timestamp")}
+
+    tally("runs", len(set(source) & set(moved)), len(source))
+    for name, want in source.items():
+        got = moved.get(name)
+        if got is None:
+            continue
+        have, mine = cells(got), cells(want)
+        for (key, step), (stamp, value) in mine.items():
+            kind = ("NaN / ±Inf points" if isinstance(value, float) and not math.isfinite(value) else
+                    "numeric points (value, step, ms)" if isinstance(value, (int, float)) else
+                    "text points" if isinstance(value, str) else "media")
+            found = have.get((key, step))
+            same = found is not None and found[0] == stamp and (repr(float(found[1])) == repr(float(value))
+                                                                if kind.endswith("points)") or kind.startswith("NaN")
+                                                                else found[1] == value)
+            tally(kind, same)
+            if key == "acc (%)":
+                tally("keys MLflow refuses (restored)", same)
+        flat_want, flat_got = dict(_flat(want.config)), dict(_flat(got.config))
+        for key, value in flat_want.items():
+            tally("config values (value and type)", flat_got.get(key) == value and type(flat_got.get(key)) is
+                  type(value))
+        tally("summary-only values", got.summary.get("best") == want.summary.get("best"))
+        tally("tags", sorted(got.tags) == sorted(want.tags))
+        tally("notes", got.notes == want.notes)
+        tally("group", got.group == want.group)
+        tally("state", got.status == want.status)
+        assert want.created_at is not None and got.created_at is not None
+        tally("start time (ms)", round(got.created_at.timestamp() * 1000) == round(want.created_at.timestamp() * 1000))
+        if want.duration is not None and want.status not in ("crashed", "running"):
+            tally("end time (ms)", abs((got.duration or 0) - want.duration) < 0.002)
+        want_files = {f["path"]: f["sha256"] for a in want.logged_artifacts() for f in a.files()}
+        got_files = {os.path.basename(f["path"]): f["sha256"] for a in got.logged_artifacts() for f in a.files()}
+        tally("artifact files", sum(got_files.get(p) == h for p, h in want_files.items()), len(want_files))
+    tally("runs unchanged on a 2nd export (no duplicates)", again.moved["runs unchanged"], len(source))
+    return [[item, f"{ok}/{total}"] for item, (ok, total) in counts.items()]
+
+
+def _flat(config: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out += _flat(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mei", help="the folder of mlflow-export-import's commands (a separate venv's bin)")
@@ -214,8 +319,10 @@ def main() -> None:
                 columns["mlflow-export-import"] = compare(source, moved, mlflow_view(target_uri, "source", tmp))
             finally:
                 server.close()
-        print(table(["kept (of the source)", *columns], [[item, *(c[item] for c in columns.values())]
-                                                         for item in ITEMS]))
+        print(table(["MLflow -> elsewhere: kept (of the source)", *columns],
+                    [[item, *(c[item] for c in columns.values())] for item in ITEMS]))
+        print()
+        print(table(["ours -> MLflow -> ours: kept (of the source)", "tracker export/import"], export_table(tmp)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
