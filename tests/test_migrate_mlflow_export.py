@@ -7,13 +7,14 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests._mlflow_stores import MlflowClient, source_points
+from tests._mlflow_stores import MlflowClient, mlflow_server, source_points
 from tracker_core import Api, Artifact, Image, init
 from tracker_core.migrate import export_mlflow, flatten_config, import_mlflow, mlflow_key
 
@@ -150,3 +151,28 @@ def test_keys_mlflow_refuses_are_rewritten_uniquely() -> None:
     assert mlflow_key("a:b%c") == "a_b_c"
     assert mlflow_key("/lead//double/./dots/../") == "_/lead/_/double/_/dots/_/_"
     assert len(mlflow_key("k" * 400)) == 250
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    (tmp_path / "server").mkdir()
+    yield from mlflow_server(tmp_path / "server")
+
+
+def test_export_to_a_real_mlflow_server_in_batches(server: str, tmp_path: Path) -> None:
+    """Over REST: 150 params, 2,700 points and an artifact arrive whole, split within MLflow's batch limits."""
+    root = tmp_path / "ours"
+    ids = _write_runs(root, tmp_path)
+    fidelity = export_mlflow(Api(str(root)), "p", server, experiment="from-tracker", progress=False)
+    assert not fidelity.errors, fidelity.errors
+    client = MlflowClient(tracking_uri=server)
+    experiment = client.get_experiment_by_name("from-tracker")
+    assert experiment is not None
+    exported = {r.data.tags["tracker.run_id"]: r for r in client.search_runs([experiment.experiment_id])}
+    big = exported[ids["failed"]]
+    assert len(big.data.params) == 150 and big.info.status == "FAILED"
+    assert sum(len(v) for v in source_points(client, big.info.run_id).values()) == 2700
+    folder = client.download_artifacts(exported[ids["first"]].info.run_id, "artifacts/model", str(tmp_path / "dl"))
+    assert Path(folder, "weights.bin").read_bytes() == (tmp_path / "weights.bin").read_bytes()
+    assert export_mlflow(Api(str(root)), "p", server, experiment="from-tracker", progress=False).moved[
+        "runs unchanged"] == 2
