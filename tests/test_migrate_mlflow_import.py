@@ -213,6 +213,13 @@ def test_half_written_runs_are_named_and_the_others_imported(tmp_path: Path, mon
     assert [r.id for r in Api(str(tmp_path / "runs2")).runs("s")] == [good]
 
 
+def test_a_missing_extra_names_it() -> None:
+    from tracker_core.migrate._optional import require
+
+    with pytest.raises(TrackerError, match=r'(?s)no_such_package_xyz is not installed.*pip install "tracker\[mlflow'):
+        require("no_such_package_xyz", "mlflow")
+
+
 def test_params_become_values_only_where_str_gives_them_back() -> None:
     assert parse_params({"a": "1", "b": "1.50", "c": "true", "d": "[1, 'x']", "e": "{'k': 2}", "f": "0.1"}) == \
         {"a": 1, "b": "1.50", "c": "true", "d": [1, "x"], "e": {"k": 2}, "f": 0.1}
