@@ -158,9 +158,15 @@ def test_an_interrupted_import_continues_where_it_stopped(
     with pytest.raises(KeyboardInterrupt):
         import_mlflow(uri, "foundation_model_v2", root, progress=False, on_run=interrupt_after_two)
     assert len(Api(root).runs("foundation_model_v2")) == 2
+    # a process killed while writing a run leaves its staging log (and maybe an empty folder) behind
+    torn = Path(root, "foundation_model_v2", ids["running"])
+    torn.mkdir()
+    (torn / "events.jsonl.importing").write_bytes(b'{"seq":1,"t":1.0,"type":"run"')
+    assert len(Api(root).runs("foundation_model_v2")) == 2  # not a run yet
     outcomes: dict[str, str] = {}
     import_mlflow(uri, "foundation_model_v2", root, progress=False, on_run=outcomes.__setitem__)
     assert [outcomes[i] for i in done] == ["unchanged", "unchanged"]
+    assert not list(Path(root).glob("*/*/events.jsonl.importing"))
     assert sorted(o for i, o in outcomes.items() if i not in done) == ["imported"] * 3
     _check_imported(client, root, "foundation_model_v2", ids)
 
