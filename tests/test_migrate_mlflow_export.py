@@ -22,6 +22,12 @@ CONFIG = {"lr": 3e-4, "optimizer": {"name": "adam", "betas": [0.9, 0.999]}, "epo
           "seed_text": "5", "weird key!": 1, "empty": None}
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's SQLite store puts its default artifact root, ./mlruns, in the working folder: keep it in tmp."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _numeric(value: Any) -> bool:
     return isinstance(value, (bool, int, float))
 
@@ -129,7 +135,7 @@ def test_the_cli_exports_a_project(tmp_path: Path) -> None:
     run = init(project="cli", dir=str(root), console="off")
     run.log({"x": 1.0}, step=5)
     run.finish()
-    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", os.getcwd())}
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", str(Path(__file__).resolve().parent.parent))}
     uri = f"sqlite:///{tmp_path / 'out.db'}"
     command = [sys.executable, "-m", "tracker_core.cli", "--dir", str(root), "export", "--to", "mlflow", "-p", "cli",
                "--tracking-uri", uri]

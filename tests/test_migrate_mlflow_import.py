@@ -19,6 +19,12 @@ from tracker_core.migrate import import_mlflow, parse_params
 T0 = 1_780_000_000_000  # ms
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's SQLite store puts its default artifact root, ./mlruns, in the working folder: keep it in tmp."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _make_experiment(client: MlflowClient, name: str, tmp: Path, many_points: int = 0) -> dict[str, str]:
     """Runs of every kind: finished parent with children, failed, killed, still running; irregular steps,
     NaN and ±Inf, typed and nested params, system tags, artifacts."""
@@ -98,10 +104,10 @@ def _check_imported(client: MlflowClient, root: str, project: str, ids: dict[str
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, MlflowClient, dict[str, str]]:
+    monkeypatch.chdir(tmp_path)  # the SQLite store's default artifact root (./mlruns) is made absolute here
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
     (tmp_path / "src").mkdir()
-    monkeypatch.chdir(tmp_path)  # the SQLite store puts its default artifact root (./mlruns) here
     ids = _make_experiment(client, "foundation_model_v2", tmp_path / "src")
     return uri, client, ids
 
@@ -245,7 +251,7 @@ def test_a_real_mlflow_server_through_the_cli(server: str, tmp_path: Path) -> No
     (tmp_path / "src").mkdir()
     ids = _make_experiment(client, "foundation_model_v2", tmp_path / "src", many_points=25_500)
     root = tmp_path / "runs"
-    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", os.getcwd())}
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", str(Path(__file__).resolve().parent.parent))}
     done = subprocess.run([sys.executable, "-m", "tracker_core.cli", "--dir", str(root), "import", "mlflow",
                            "--tracking-uri", server, "--experiment", "foundation_model_v2"],
                           capture_output=True, text=True, timeout=300, env=env, check=False)

@@ -112,7 +112,7 @@ def test_importing_again_changes_nothing_and_a_torn_file_is_named(tmp_path: Path
 def test_the_cli_and_a_folder_without_event_files(tmp_path: Path) -> None:
     logs = tmp_path / "lightning_logs"
     _write_logs(logs)
-    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", os.getcwd())}
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", str(Path(__file__).resolve().parent.parent))}
     command = [sys.executable, "-m", "tracker_core.cli", "--dir", str(tmp_path / "runs"), "import", "tensorboard"]
     done = subprocess.run([*command, str(logs)], capture_output=True, text=True, timeout=120, env=env, check=False)
     assert done.returncode == 0, done.stderr
