@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker_server._models import SeriesChunk
-from tracker_server._series_blocks import BLOCK, BLOCK_POINTS, merge_blocks, summarize
+from tracker_server._series_blocks import BLOCK, BLOCK_POINTS, bucket_starts, merge_blocks, summarize
 
 __all__ = ["CHUNK_POINTS", "Points", "SeriesBuffer", "bucketize", "bucketize_blocks", "load_blocks", "load_series"]
 
@@ -294,12 +294,7 @@ def bucketize(x: np.ndarray, y: np.ndarray, buckets: int, as_int: bool) -> dict[
     ``x`` must be sorted; NaN values count but never hide a number in min/max."""
     if len(x) == 0:
         return {name: [] for name in ("x0", "x1", "first", "last", "min", "max", "count")}
-    low, high = float(x[0]), float(x[-1])
-    if high > low:
-        index = np.minimum(((x - low) * (buckets / (high - low))).astype(np.int64), buckets - 1)
-        starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
-    else:
-        starts = np.zeros(1, np.int64)
+    starts = bucket_starts(x, float(x[-1]), buckets)
     ends = np.concatenate((starts[1:], [len(x)]))
     return _bucket_json({"x0": x[starts], "x1": x[ends - 1], "first": y[starts], "last": y[ends - 1],
                          "min": np.fmin.reduceat(y, starts), "max": np.fmax.reduceat(y, starts),
