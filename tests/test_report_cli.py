@@ -93,6 +93,13 @@ def test_report_objects_save_to_the_configured_server(server: Server, monkeypatc
     assert loaded.blocks == report.blocks and loaded.revision == 1 and loaded.markdown == report.markdown
     loaded.blocks.append(Markdown("More.\n"))
     assert loaded.save().revision == 2
+    from tracker_core.reports._remote import RemoteReports
+    from tracker_core.sync import ServerClient
+
+    remote = RemoteReports(ServerClient(server.url, key))
+    assert remote.block_data(str(report.id), 1) == {"type": "line", "pinned": False, "runs": [],
+                                                    "message": "project research/p has no runs"}
+    remote.client.close()
     assert tracker_core.reports.Report.load(str(report.id)).blocks[-1] == Markdown("More.\n")
 
 

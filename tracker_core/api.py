@@ -151,6 +151,8 @@ class StoredRun:
     def _infer_status(self, status: str | None) -> str:
         if status not in (None, "running"):
             return status
+        if status == "running" and self._meta.get("imported"):
+            return "running"  # a run imported as running: the source's word, there is no writer here to check
         snapshot = self._final_state_from_snapshot()
         if snapshot is not None:
             self.exit_code = snapshot.get("exit_code")

@@ -27,7 +27,7 @@ from tracker_server._errors import ApiError
 from tracker_server._listing import RUN_COLUMNS, parse_filters, query_runs
 from tracker_server._models import MetricBest, Project, Run
 from tracker_server._run_view import effective_state
-from tracker_server._series import load_series, tag_values
+from tracker_server._series import load_series, load_series_of_runs, tag_values
 
 __all__ = ["FileUrl", "blocks_of", "diff", "image_refs", "new_text", "panel_data", "pinned_text"]
 
@@ -152,12 +152,10 @@ def _runs(session: Session, scope: Scope, project_id: int, run_set: dict[str, An
     return found, None
 
 
-def _series(session: Session, run: Any, metric: str, x: str) -> dict[str, list[Any]] | None:
+def _series(run: Any, loaded: dict[str, Any], metric: str, x: str) -> dict[str, list[Any]] | None:
     """The run's whole history of ``metric`` against ``x`` (_step, _runtime, _timestamp or a metric)."""
     from tracker_server.routers.read import _x_values
 
-    wanted = {metric} if x.startswith("_") else {metric, x}
-    loaded = load_series(session, run.id, wanted, times=x in ("_timestamp", "_runtime"))
     series = loaded.get(metric)
     if series is None:
         return None
@@ -225,8 +223,11 @@ def panel_data(session: Session, scope: Scope, report_project: str, spec: dict[s
         out["message"] = message
     if kind == "line":
         x = spec.get("x") or "_step"
+        wanted = {spec["metric"]} if x.startswith("_") else {spec["metric"], x}
+        loaded = load_series_of_runs(session, [row.id for row in rows], wanted,
+                                     times=x in ("_timestamp", "_runtime"))
         out["series"] = {row.run_id: found for row in rows
-                         if (found := _series(session, row, spec["metric"], x)) is not None}
+                         if (found := _series(row, loaded.get(row.id, {}), spec["metric"], x)) is not None}
     elif kind == "best":
         out["best"] = _best(session, rows, out["runs"], spec["metric"], spec.get("goal") or "min")
     elif kind == "images":

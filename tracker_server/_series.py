@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker_server._models import SeriesChunk
-from tracker_server._series_blocks import BLOCK, BLOCK_POINTS, merge_blocks, summarize
+from tracker_server._series_blocks import BLOCK, BLOCK_POINTS, bucket_starts, merge_blocks, summarize
 
 __all__ = ["CHUNK_POINTS", "Points", "SeriesBuffer", "bucketize", "bucketize_blocks", "load_blocks", "load_series"]
 
@@ -243,23 +243,40 @@ def load_series(session: Session, run_pk: int, keys: Iterable[str], min_step: in
     by_key: dict[str, list[Any]] = {}
     for chunk in session.connection().execute(query.order_by(table.c.key, table.c.chunk)):
         by_key.setdefault(chunk.key, []).append(chunk)
-    found = {}
-    for key, chunks in by_key.items():
-        extra: dict[int, Any] = {}
-        offset = 0
-        for chunk in chunks:
-            if chunk.extra:
-                extra.update({offset + int(i): v for i, v in orjson.loads(chunk.extra).items()})
-            offset += chunk.count
-        steps = np.concatenate([np.frombuffer(c.steps, "<i8") for c in chunks])
-        numeric = np.ones(len(steps), bool)
-        if extra:
-            numeric[list(extra)] = False
-        found[key] = Series(steps, np.concatenate([np.frombuffer(c.times, "<f8") for c in chunks]) if times
-                            else np.empty(0, "<f8"),
-                            np.concatenate([np.frombuffer(c.values, "<f8") for c in chunks]), numeric, extra,
-                            all(c.all_int for c in chunks))
-    return found
+    return {key: _joined(chunks, times) for key, chunks in by_key.items()}
+
+
+def load_series_of_runs(session: Session, run_pks: list[int], keys: Iterable[str], times: bool = True
+                        ) -> dict[int, dict[str, Series]]:
+    """``load_series`` of several runs in one query: run pk -> key -> the whole series."""
+    table = _TABLE
+    columns = ("run_pk", "key", "count", "steps", "times", "values", "all_int", "extra") if times else (
+        "run_pk", "key", "count", "steps", "values", "all_int", "extra")
+    found: dict[int, dict[str, list[Any]]] = {}
+    for start in range(0, len(run_pks), 500):
+        query = select(*(table.c[name] for name in columns)).where(
+            table.c.run_pk.in_(run_pks[start:start + 500]), table.c.key.in_(list(keys)))
+        for chunk in session.connection().execute(query.order_by(table.c.run_pk, table.c.key, table.c.chunk)):
+            found.setdefault(chunk.run_pk, {}).setdefault(chunk.key, []).append(chunk)
+    return {pk: {key: _joined(chunks, times) for key, chunks in by_key.items()} for pk, by_key in found.items()}
+
+
+def _joined(chunks: list[Any], times: bool) -> Series:
+    """One series from its chunks, in chunk order."""
+    extra: dict[int, Any] = {}
+    offset = 0
+    for chunk in chunks:
+        if chunk.extra:
+            extra.update({offset + int(i): v for i, v in orjson.loads(chunk.extra).items()})
+        offset += chunk.count
+    steps = np.concatenate([np.frombuffer(c.steps, "<i8") for c in chunks])
+    numeric = np.ones(len(steps), bool)
+    if extra:
+        numeric[list(extra)] = False
+    return Series(steps, np.concatenate([np.frombuffer(c.times, "<f8") for c in chunks]) if times
+                  else np.empty(0, "<f8"),
+                  np.concatenate([np.frombuffer(c.values, "<f8") for c in chunks]), numeric, extra,
+                  all(c.all_int for c in chunks))
 
 
 def tag_values(values: np.ndarray, as_int: bool) -> list[Any]:
@@ -277,12 +294,7 @@ def bucketize(x: np.ndarray, y: np.ndarray, buckets: int, as_int: bool) -> dict[
     ``x`` must be sorted; NaN values count but never hide a number in min/max."""
     if len(x) == 0:
         return {name: [] for name in ("x0", "x1", "first", "last", "min", "max", "count")}
-    low, high = float(x[0]), float(x[-1])
-    if high > low:
-        index = np.minimum(((x - low) * (buckets / (high - low))).astype(np.int64), buckets - 1)
-        starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
-    else:
-        starts = np.zeros(1, np.int64)
+    starts = bucket_starts(x, float(x[-1]), buckets)
     ends = np.concatenate((starts[1:], [len(x)]))
     return _bucket_json({"x0": x[starts], "x1": x[ends - 1], "first": y[starts], "last": y[ends - 1],
                          "min": np.fmin.reduceat(y, starts), "max": np.fmax.reduceat(y, starts),

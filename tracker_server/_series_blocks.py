@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BLOCK", "BLOCK_POINTS", "merge_blocks", "summarize"]
+__all__ = ["BLOCK", "BLOCK_POINTS", "bucket_starts", "merge_blocks", "summarize"]
 
 BLOCK_POINTS = 64
 BLOCK = np.dtype([("x0", "<i8"), ("x1", "<i8"), ("first", "<f8"), ("last", "<f8"), ("min", "<f8"),
@@ -35,16 +35,20 @@ def summarize(steps: np.ndarray, values: np.ndarray, numeric: np.ndarray) -> byt
     return out.tobytes()
 
 
+def bucket_starts(x: np.ndarray, high: float, buckets: int) -> np.ndarray:
+    """Where each non-empty one of ``buckets`` equal spans of ``[x[0], high]`` starts in the sorted ``x``."""
+    low = float(x[0])
+    if high <= low:
+        return np.zeros(1, np.int64)
+    index = np.minimum(((x - low) * (buckets / (high - low))).astype(np.int64), buckets - 1)
+    return np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
+
+
 def merge_blocks(blocks: np.ndarray, buckets: int) -> dict[str, np.ndarray]:
     """At most ``buckets`` buckets of whole blocks over the steps' range, by each block's first step:
     x0, x1, first, last, min, max and count arrays, as ``_series.bucketize`` makes from points."""
     x0 = blocks["x0"]
-    low, high = float(x0[0]), float(blocks["x1"][-1])
-    if high > low:
-        index = np.minimum(((x0 - low) * (buckets / (high - low))).astype(np.int64), buckets - 1)
-        starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
-    else:
-        starts = np.zeros(1, np.int64)
+    starts = bucket_starts(x0, float(blocks["x1"][-1]), buckets)
     ends = np.concatenate((starts[1:], [len(blocks)]))
     return {"x0": x0[starts], "x1": blocks["x1"][ends - 1], "first": blocks["first"][starts],
             "last": blocks["last"][ends - 1], "min": np.fmin.reduceat(blocks["min"], starts),

@@ -4,7 +4,8 @@ Commands of other installed packages (``tracker server``) are found through the
 ``tracker.commands`` entry-point group, looked up only when the command is not one of ours.
 
 Exit codes: 0 done; 1 nothing matched (no runs selected, or no numeric value of the metric
-in them); 2 a usage error, an unknown run, field or metric, or a missing optional package. Errors are one line, with a
+in them); 2 a usage error, an unknown run, field or metric, or a missing optional package; 3 an import or export
+that moved what it could but could not read some runs or files (its report names them). Errors are one line, with a
 ``Hint:`` where there is a fix.
 """
 
@@ -22,6 +23,7 @@ __all__ = ["main", "main_exit"]
 def _parser() -> argparse.ArgumentParser:
     from tracker_core.cli import _artifact_commands as a
     from tracker_core.cli import _commands as c
+    from tracker_core.cli import _mlflow_commands as m
     from tracker_core.cli import _report_commands as r
     from tracker_core.cli import _server_commands as s
     from tracker_core.cli import _sweep_commands as w
@@ -74,10 +76,45 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_b")
     p.add_argument("--all", action="store_true", help="also the keys that are the same")
 
-    p = command("export", c.export, "a run's full history as csv, jsonl or parquet", json=False)
-    p.add_argument("run")
+    p = command("export", c.export, "a run's full history as csv, jsonl or parquet; or, with --to, a project's runs "
+                "into another tracker", json=False)
+    p.add_argument("run", nargs="?", help="the run (with --to: only this run of the project)")
     p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     p.add_argument("--output", "-o", help="file to write (default: standard output; required for parquet)")
+    p.add_argument("--to", metavar="TRACKER", help="export the project's runs to another tracker: mlflow")
+    p.add_argument("--project", "-p", help="with --to: the project to export")
+    p.add_argument("--quiet", "-q", action="store_true", help="with --to: no progress lines")
+    p.add_argument("--json", action="store_true", help="with --to: the fidelity report as JSON")
+    # ----- export --to mlflow
+    p.add_argument("--tracking-uri", help="with --to mlflow: the MLflow store (http://host:5000, sqlite:///x.db)")
+    p.add_argument("--experiment", help="with --to mlflow: the experiment to write into (default: the project)")
+    p.set_defaults(exporters={"mlflow": m.export_mlflow})
+    # ----- end of export --to mlflow
+
+    p = command("import", None, "bring runs from another tracker into the local store, with a fidelity report",
+                json=False)
+    importers = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
+
+    def importer(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
+        q = importers.add_parser(name, help=help_text, description=help_text)
+        q.set_defaults(handler=handler)
+        q.add_argument("--project", "-p", help="the local project to import into")
+        q.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+        q.add_argument("--json", action="store_true", help="the fidelity report as JSON")
+        return q
+
+    # ----- import mlflow, import tensorboard
+    q = importer("mlflow", m.import_mlflow, "the runs of an MLflow experiment, read through MlflowClient "
+                 "(needs tracker[mlflow])")
+    q.add_argument("--tracking-uri", required=True, help="the MLflow store: http://host:5000, sqlite:///mlflow.db, "
+                   "an mlruns folder")
+    q.add_argument("--experiment", required=True, help="the experiment's name (the project's, unless -p)")
+    q.add_argument("--refresh", action="store_true", help="read again the runs that look unchanged since the "
+                   "last import")
+    q = importer("tensorboard", m.import_tensorboard, "TensorBoard event files: one run per folder of event "
+                 "files (needs tracker[tensorboard])")
+    q.add_argument("path", help="a folder of event files or of run folders, e.g. ./lightning_logs")
+    # ----- end of import mlflow, import tensorboard
 
     p = command("tag", c.tag, "add (+name) or remove (-name) tags", json=False)
     p.add_argument("run")

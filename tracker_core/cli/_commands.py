@@ -299,6 +299,13 @@ def diff(api: Api, args: argparse.Namespace) -> int:
 
 
 def export(api: Api, args: argparse.Namespace) -> int:
+    if args.to:
+        exporter = args.exporters.get(args.to)
+        if exporter is None:
+            raise SettingsError("--to", f"no exporter to {args.to!r}", f"one of {', '.join(sorted(args.exporters))}")
+        return int(exporter(api, args))
+    if not args.run:
+        raise SettingsError("export", "which run?", "pass a run (tracker export RUN), or --to TRACKER -p PROJECT")
     run = api.run(args.run)
     rows = run.history()
     columns = list(dict.fromkeys(["_step", "_timestamp", *(k for row in rows for k in row)]))

@@ -7,5 +7,9 @@ what the other side could not represent, by kind and reason, so nothing is dropp
 from __future__ import annotations
 
 from tracker_core.migrate._fidelity import Fidelity
+from tracker_core.migrate._mlflow_export import export_mlflow, flatten_config, mlflow_key
+from tracker_core.migrate._mlflow_import import import_mlflow, parse_params
+from tracker_core.migrate._tensorboard_import import import_tensorboard
 
-__all__ = ["Fidelity"]
+__all__ = ["Fidelity", "export_mlflow", "flatten_config", "import_mlflow", "import_tensorboard", "mlflow_key",
+           "parse_params"]

@@ -61,6 +61,12 @@ class RemoteReports:
 
         return dict(self._call("GET", f"/{segment(report_id)}", f"reading report {report_id}"))
 
+    def block_data(self, report_id: str, index: int) -> dict[str, Any]:
+        """Block ``index``'s panel data (its snapshot when pinned), as the report page draws it."""
+        from tracker_core.sync._client import segment
+
+        return dict(self._call("GET", f"/{segment(report_id)}/blocks/{index}/data", f"reading report {report_id}"))
+
     def create(self, project: str, title: str, markdown: str, author: str = "", report_id: str | None = None
                ) -> dict[str, Any]:
         body: dict[str, Any] = {"project": project, "title": title, "markdown": markdown}
