@@ -145,6 +145,15 @@ def test_pdf_has_the_charts(tmp_path: Path) -> None:
                           timeout=60).stdout
     assert "Validation loss" in text and "0.25" in text
     shutil.copy(page, "/tmp/report_export_pdf_page1.png")
+    figures = write_figures(bundle(), tmp_path / "figs", pdf=True)
+    chart = tmp_path / "figs" / "panel-1-validation-loss.pdf"
+    assert chart in figures and (tmp_path / "figs" / "panel-2-best.pdf") not in figures
+    info = subprocess.run(["pdfinfo", str(chart)], capture_output=True, text=True, timeout=60).stdout
+    width, height = (float(v) for v in re.search(r"Page size:\s+([0-9.]+) x ([0-9.]+)", info).groups())  # type: ignore[union-attr]
+    assert abs(width - 3.4 * 72) < 2 and re.search(r"Pages:\s+1\n", info)  # one page, the figure's width
+    subprocess.run(["pdftoppm", "-png", "-r", "150", str(chart), str(tmp_path / "fig")], check=True, timeout=60)
+    shutil.copy(next(tmp_path.glob("fig*.png")), "/tmp/report_figure_pdf.png")
+    assert height > 100
 
 
 @pytest.mark.slow

@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("--output", "-o", help="file to write (default: the report's title, e.g. weekly-best-runs.html)")
     p.add_argument("--figures", help="also write each chart's SVG and CSV into this folder (md: always, default "
                    "<output>_figures)")
+    p.add_argument("--figure-pdf", action="store_true", help="also each chart as a PDF of the figure's size "
+                   "(printed by headless Chromium)")
     p.add_argument("--server", help="the server (default: TRACKER_SERVER, else the one `tracker login` stored)")
     p.set_defaults(handler=export, local_only=True)
 
@@ -47,7 +49,7 @@ def export(_: object, args: argparse.Namespace) -> int:
         client.close()
     title = str(bundle.report.get("title") or args.report_id)
     output = args.output or (re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower() or "report") + "." + args.format
-    for path in export_report(bundle, args.format, output, figures=args.figures):
+    for path in export_report(bundle, args.format, output, figures=args.figures, figure_pdf=args.figure_pdf):
         print(path)
     print(f"tracker: exported report {args.report_id} ({title}) as {args.format}", file=sys.stderr)
     return 0

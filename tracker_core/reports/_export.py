@@ -276,6 +276,8 @@ def _axes(body: list[str], box: tuple[float, float, float, float], xr: tuple[flo
         body.append(f'<line x1="{x}" x2="{x}" y1="{top}" y2="{top + h}" stroke="#eee" stroke-width="0.5"/>'
                     f'<text x="{x}" y="{top + h + 10}" text-anchor="middle" fill="#444">{_e(text_of(t))}</text>')
     for t in _ticks(*yr):
+        if sy(t) > top + h - 6:  # at the x axis: its label would sit on the first x tick's
+            continue
         y = f"{sy(t):.2f}"
         body.append(f'<line x1="{left}" x2="{left + w}" y1="{y}" y2="{y}" stroke="#eee" stroke-width="0.5"/>'
                     f'<text x="{left - 3}" y="{sy(t) + 3:.2f}" text-anchor="end" fill="#444">{_e(text_of(t))}</text>')
@@ -651,6 +653,12 @@ def print_pdf(document: str, path: str | os.PathLike[str], *, chromium: str = CH
     Raises:
         ExportError: Playwright is not installed, or Chromium could not be started.
     """
+    _print([(document, Path(path), {"format": "A4", "margin": {"top": "14mm", "bottom": "14mm", "left": "12mm",
+                                                              "right": "12mm"}})], chromium)
+
+
+def _print(jobs: list[tuple[str, Path, dict[str, Any]]], chromium: str = CHROMIUM) -> None:
+    """Each (HTML, path, page.pdf options) printed by one headless Chromium. Raises ExportError."""
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
@@ -662,9 +670,9 @@ def print_pdf(document: str, path: str | os.PathLike[str], *, chromium: str = CH
                                              args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page()
-                page.set_content(document, wait_until="load")
-                page.pdf(path=str(path), format="A4", print_background=True,
-                         margin={"top": "14mm", "bottom": "14mm", "left": "12mm", "right": "12mm"})
+                for document, path, options in jobs:
+                    page.set_content(document, wait_until="load")
+                    page.pdf(path=str(path), print_background=True, **options)
             finally:
                 browser.close()
     except PlaywrightError as exc:
@@ -676,12 +684,14 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40] or "panel"
 
 
-def write_figures(bundle: ReportBundle, folder: str | os.PathLike[str]) -> list[Path]:
-    """Each panel's chart as ``panel-N-title.svg`` (FIGURE_WIDTH_IN wide) and every panel's data as
-    ``panel-N-title.csv`` in ``folder`` (created); returns the files written."""
+def write_figures(bundle: ReportBundle, folder: str | os.PathLike[str], *, pdf: bool = False) -> list[Path]:
+    """Each panel's chart as ``panel-N-title.svg`` (FIGURE_WIDTH_IN wide; with ``pdf`` also as a PDF page of
+    that size, printed by headless Chromium) and every panel's data as ``panel-N-title.csv`` in ``folder``
+    (created); returns the files written. Raises ExportError for ``pdf`` without Playwright or Chromium."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    prints: list[tuple[str, Path, dict[str, Any]]] = []
     for i, block in enumerate(bundle.report.get("blocks") or []):
         data = bundle.data[i] if i < len(bundle.data) else None
         if block.get("kind") != "panel" or data is None:
@@ -692,15 +702,26 @@ def write_figures(bundle: ReportBundle, folder: str | os.PathLike[str]) -> list[
         if svg:
             (out / f"{stem}.svg").write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n", encoding="utf-8")
             written.append(out / f"{stem}.svg")
+            if pdf:
+                height = re.search(r'height="([0-9.]+)in"', svg)
+                size = {"width": f"{FIGURE_WIDTH_IN}in", "height": f"{float(height.group(1)) if height else 2.5:.3f}in",
+                        "margin": {"top": "0", "bottom": "0", "left": "0", "right": "0"}, "page_ranges": "1"}
+                page = (f"<!doctype html><html><head><style>html,body{{margin:0;padding:0}} svg{{display:block}}"
+                        f"</style></head><body>{svg}</body></html>")
+                prints.append((page, out / f"{stem}.pdf", size))
         (out / f"{stem}.csv").write_text(panel_csv(spec, data), encoding="utf-8")
         written.append(out / f"{stem}.csv")
+    if prints:
+        _print(prints)
+        written += [path for _, path, _ in prints]
     return written
 
 
 def export_report(bundle: ReportBundle, fmt: str, output: str | os.PathLike[str], *,
-                  figures: str | os.PathLike[str] | None = None) -> list[Path]:
+                  figures: str | os.PathLike[str] | None = None, figure_pdf: bool = False) -> list[Path]:
     """Write ``bundle`` as ``fmt`` (html, pdf or md) to ``output``; ``md`` (and any format given ``figures``)
-    also writes each chart's SVG and CSV into ``figures`` (default: ``<output stem>_figures`` beside it).
+    also writes each chart's SVG (and with ``figure_pdf`` its PDF) and CSV into ``figures`` (default:
+    ``<output stem>_figures`` beside it).
     Returns the files written. Raises ExportError (PDF without Playwright or Chromium) or ValueError (format)."""
     path = Path(output)
     if fmt not in ("html", "pdf", "md"):
@@ -714,5 +735,6 @@ def export_report(bundle: ReportBundle, fmt: str, output: str | os.PathLike[str]
         print_pdf(render_html(bundle), path)
     written = [path]
     if fmt == "md" or figures is not None:
-        written += write_figures(bundle, figures if figures is not None else path.with_name(path.stem + "_figures"))
+        folder = figures if figures is not None else path.with_name(path.stem + "_figures")
+        written += write_figures(bundle, folder, pdf=figure_pdf)
     return written
