@@ -137,6 +137,11 @@ def test_write_live_pin_export(browser: Any, team: tuple[Server, str, httpx.Clie
     context, page, errors = _sign_in(browser, server, key)
     report_id = _write_report(page)
 
+    stored = client.get(f"/api/v1/reports/{report_id}").json()
+    specs = [b["spec"] for b in stored["blocks"] if b["kind"] == "panel"]
+    assert [(s["type"], s.get("metric")) for s in specs] == [("line", "val/loss"), ("best", "val/loss"),
+                                                             ("table", None)]
+    assert specs[2]["columns"] == ["config.lr", "summary.val/loss"] and specs[2]["runs"]["order"] == "summary.val/loss"
     page.reload()  # saved: the same document and panels after a reload
     _wait_ready(page, 3)
     assert page.get_by_test_id("report-title").inner_text() == "Weekly best runs"

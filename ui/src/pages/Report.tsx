@@ -263,7 +263,10 @@ function PanelForm({ spec, onChange }: { spec: PanelSpec; onChange: (s: PanelSpe
   return <div class="panel-form" data-type={t}>
     <label>type <select name="type" value={t} onChange={(e) => {
       const type = (e.target as HTMLSelectElement).value as PanelType;
-      onChange({ ...newPanel(type, runs.project ?? ""), title: spec.title ?? "", metric: spec.metric, runs: spec.runs, ...(type === "line" ? { x: spec.x ?? "_step" } : {}) });
+      const next: PanelSpec = { ...newPanel(type, runs.project ?? ""), title: spec.title ?? "", runs: spec.runs };
+      if ("metric" in next && spec.metric) next.metric = spec.metric;  // kept where the new type has one
+      if (type === "line") next.x = spec.x ?? "_step";
+      onChange(next);
     }}>{PANEL_TYPES.map((p) => <option key={p} value={p}>{p}</option>)}</select></label>
     {field("title", "title")}
     {["line", "bar", "scalar", "best", "scatter"].includes(t) && field("metric", t === "scatter" ? "metric (y)" : "metric", "val/loss")}
