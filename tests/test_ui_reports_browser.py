@@ -280,8 +280,9 @@ def test_stale_save_is_refused_and_both_texts_are_kept(browser: Any, team: tuple
     page.goto(f"{server.url}/reports/{report_id}")
     _wait_ready(page, 1)  # a run set that matches nothing says so in its panel
     assert "no run matches" in _panel(page, 1).get_by_test_id("panel-message").inner_text()
+    _panel(page, 1).locator('[data-action="comment"]').click()  # the panel's own comment button picks it
+    assert page.locator('select[name="comment-block"]').input_value() == "1"
     page.fill('textarea[name="comment"]', "<b>is</b> this the final number?")
-    page.select_option('select[name="comment-block"]', "1")
     page.click('.comments button[type="submit"]')
     page.wait_for_selector('.comment[data-block="1"]')
     assert "<b>is</b> this the final number?" in page.locator(".comment-text").inner_text()

@@ -40,6 +40,17 @@ function Markdown({ text }: { text: string }) {
 
 type DataState = { data?: PanelData; error?: string };
 
+/** Point the comment form at block ``index`` and bring it into view. */
+function commentOn(index: number): void {
+  const select = document.querySelector<HTMLSelectElement>('select[name="comment-block"]');
+  const text = document.querySelector<HTMLTextAreaElement>('textarea[name="comment"]');
+  if (!select || !text) return;
+  select.value = String(index);
+  select.dispatchEvent(new Event("change", { bubbles: true }));
+  text.scrollIntoView({ block: "center" });
+  text.focus();
+}
+
 /** Each saved panel's data, re-read (unpinned ones) when a run of the panels' projects changes. */
 function usePanelData(source: Source, report: ReportDoc | null, live: boolean): Record<number, DataState> {
   const [data, setData] = useState<Record<number, DataState>>({});
@@ -94,7 +105,7 @@ function PanelView({ index, spec, state, source, onPin, canComment }: {
       <span class="grow" />
       {data && <button class="link" title="the data behind this panel" onClick={() => download(`panel-${index}.csv`, panelCsv(spec, data), "text/csv")}>csv</button>}
       {onPin && <button class="link" data-action="pin" onClick={() => onPin(!spec.pinned)}>{spec.pinned ? "unpin" : "pin"}</button>}
-      {canComment && <a class="link" href={`#comments`}>comment</a>}
+      {canComment && <button class="link" data-action="comment" onClick={() => commentOn(index)}>comment</button>}
     </div>
     {state?.error && <div class="error">{state.error}</div>}
     {data ? <PanelBody spec={spec} data={data} runLink={runLink} /> : !state?.error && <div class="muted">loading…</div>}
