@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     p.add_argument("--output", "-o", help="file to write (default: standard output; required for parquet)")
 
+    # ----- tracker import SOURCE: each source adds its subparser here -----------------------------
+    p = command("import", None, "bring runs of another tracker into the local store, with a fidelity report",
+                json=False)
+    sources = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    from tracker_core.cli import _wandb_commands
+
+    _wandb_commands.add_import_source(sources)
+    # ----- end of tracker import ------------------------------------------------------------------
+
     p = command("tag", c.tag, "add (+name) or remove (-name) tags", json=False)
     p.add_argument("run")
     p.add_argument("changes", nargs="*", metavar="+TAG|-TAG")

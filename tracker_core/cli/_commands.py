@@ -272,8 +272,8 @@ def export(api: Api, args: argparse.Namespace) -> int:
     columns = list(dict.fromkeys(["_step", "_timestamp", *(k for row in rows for k in row)]))
     if args.format == "parquet":
         try:
-            import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
-            import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+            import pyarrow as pa  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            import pyarrow.parquet as pq  # type: ignore[import-not-found,import-untyped,unused-ignore]
         except ImportError:
             raise TrackerError("--format parquet needs pyarrow\nHint: pip install pyarrow") from None
         if not args.output:
@@ -349,10 +349,10 @@ def remove(api: Api, args: argparse.Namespace) -> int:
 
 def plot(api: Api, args: argparse.Namespace) -> int:
     try:
-        import matplotlib  # type: ignore[import-not-found,unused-ignore]
+        import matplotlib  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         raise TrackerError("plot needs matplotlib\nHint: pip install matplotlib (or the 'plot' extra)") from None
     selected = [api.run(path) for path in args.runs] if args.runs else _selected(api, args)

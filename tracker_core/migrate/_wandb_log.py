@@ -61,6 +61,7 @@ def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]
     type_crc = _TYPE_CRC
     parts: list[bytes] = []  # the chunks of a record begun but not ended
     part_start = 0
+    recovering = False  # after a reported corruption: the rest of a broken record is skipped quietly
     while pos + _CHUNK_HEADER <= size:
         left = BLOCK_SIZE - pos % BLOCK_SIZE
         if left < _CHUNK_HEADER:  # the block's zero padding
@@ -84,9 +85,12 @@ def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]
             fidelity.error(f"{path} at byte {pos}", f"{problem}; reading went on at the next block"
                            + (f" (a record begun at byte {part_start} was lost)" if parts else ""))
             parts = []
+            recovering = True
             pos += left
             continue
         payload = data[pos + _CHUNK_HEADER:end]
+        if kind in (_FULL, _FIRST):
+            recovering = False
         if kind == _FULL:
             if parts:
                 _lost_partial(fidelity, path, part_start, pos)
@@ -97,8 +101,9 @@ def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]
                 _lost_partial(fidelity, path, part_start, pos)
             parts, part_start = [payload], pos
         elif not parts:
-            fidelity.error(f"{path} at byte {pos}", "the middle or last chunk of a record whose start was lost; "
-                           "skipped")
+            if not recovering:
+                fidelity.error(f"{path} at byte {pos}", "the middle or last chunk of a record whose start was "
+                               "lost; skipped")
         elif kind == _MIDDLE:
             parts.append(payload)
         else:
