@@ -72,10 +72,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_b")
     p.add_argument("--all", action="store_true", help="also the keys that are the same")
 
-    p = command("export", c.export, "a run's full history as csv, jsonl or parquet", json=False)
-    p.add_argument("run")
+    p = command("export", c.export, "a run's full history as csv, jsonl or parquet; or, with --to, a project's runs "
+                "to another tracker", json=False)
+    p.add_argument("run", nargs="?", help="the run (without --to)")
     p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     p.add_argument("--output", "-o", help="file to write (default: standard output; required for parquet)")
+    # ----- tracker export --to TRACKER: each destination adds its options and handler here --------
+    p.add_argument("--to", metavar="TRACKER", help="write the runs of a project to another tracker: wandb")
+    p.add_argument("--project", "-p", help="with --to: the project whose runs are written")
+    p.add_argument("--runs", nargs="+", metavar="RUN_ID", help="with --to: only these runs of the project")
+    p.add_argument("--out", help="with --to wandb: the folder to write W&B offline run folders into")
+    p.set_defaults(handler=_export)
+    # ----- end of tracker export --to -------------------------------------------------------------
 
     # ----- tracker import SOURCE: each source adds its subparser here -----------------------------
     p = command("import", None, "bring runs of another tracker into the local store, with a fidelity report",
@@ -146,6 +154,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project", "-p", help="only this project's sweeps")
     p.set_defaults(local_only=True)
     return parser
+
+
+def _export(api: object, args: argparse.Namespace) -> int:
+    """``tracker export RUN`` (a history file) or ``tracker export --to TRACKER`` (runs to another tracker)."""
+    from tracker_core._errors import SettingsError
+    from tracker_core.cli import _commands, _wandb_commands
+
+    destinations = {"wandb": _wandb_commands.export_wandb_command}
+    if args.to is None:
+        if not args.run:
+            raise SettingsError("export", "no run given", "pass the run: tracker export RUN, or --to TRACKER")
+        return _commands.export(api, args)  # type: ignore[arg-type]  # the Api of the local store
+    handler = destinations.get(args.to)
+    if handler is None:
+        raise SettingsError("--to", f"{args.to!r} is not a tracker this can write to", "choose from "
+                            + ", ".join(sorted(destinations)))
+    return handler(api, args)
 
 
 def _api(args: argparse.Namespace) -> object:

@@ -15,7 +15,7 @@ import orjson
 
 from tracker_core.migrate._fidelity import Fidelity
 
-__all__ = ["add_import_source", "import_wandb_command"]
+__all__ = ["add_import_source", "export_wandb_command", "import_wandb_command"]
 
 
 def _root(args: argparse.Namespace) -> str:
@@ -49,3 +49,17 @@ def import_wandb_command(_: object, args: argparse.Namespace) -> int:
     from tracker_core.migrate import import_wandb
 
     return _report(import_wandb(args.path, _root(args), project=args.project), args.json)
+
+
+def export_wandb_command(_: object, args: argparse.Namespace) -> int:
+    """``tracker export --to wandb -p PROJECT --out DIR``."""
+    from tracker_core._errors import SettingsError
+    from tracker_core.migrate import export_wandb
+
+    if not args.project or not args.out:
+        raise SettingsError("--to wandb", "needs the project and the output folder",
+                            "tracker export --to wandb -p PROJECT --out ./wandb_export")
+    fidelity = export_wandb(_root(args), args.project, os.path.abspath(args.out), run_ids=args.runs)
+    print(f"W&B offline runs written under {os.path.join(os.path.abspath(args.out), 'wandb')}; upload them with "
+          f"`wandb sync {os.path.join(os.path.abspath(args.out), 'wandb')}/offline-run-*`", file=sys.stderr)
+    return _report(fidelity, False)

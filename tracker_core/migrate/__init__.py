@@ -7,8 +7,9 @@ what the other side could not represent, by kind and reason, so nothing is dropp
 from __future__ import annotations
 
 from tracker_core.migrate._fidelity import Fidelity
+from tracker_core.migrate._wandb_export import export_wandb
 from tracker_core.migrate._wandb_import import find_wandb_runs, import_wandb
 from tracker_core.migrate._wandb_log import read_records as read_wandb_records
 from tracker_core.migrate._wandb_proto import WandbMissing
 
-__all__ = ["Fidelity", "WandbMissing", "find_wandb_runs", "import_wandb", "read_wandb_records"]
+__all__ = ["Fidelity", "WandbMissing", "export_wandb", "find_wandb_runs", "import_wandb", "read_wandb_records"]

@@ -461,14 +461,16 @@ class _RunBuilder:
         self.meta.update(final, ended=end, records=self.writer.seq, records_not_written=0)
 
     def copy_files(self, folders: list[str]) -> None:
-        """The run folders' ``files/`` (config.yaml, requirements, code, saved files) into ours; the
-        console from the records when the folder has no output.log."""
+        """The run folders' ``files/`` (config.yaml, requirements, code, saved files; not ``media/``) into
+        ours; the console from the records when the folder has no output.log."""
         target = self.run_dir.files
         for folder in folders:
             files = os.path.join(folder, "files")
             if not os.path.isdir(files):
                 continue
-            for current, _, names in os.walk(files):
+            for current, subfolders, names in os.walk(files):
+                if current == files:  # W&B's media files: stored again under media/ by the rows that name them
+                    subfolders[:] = [s for s in subfolders if s != "media"]
                 for name in names:
                     source = os.path.join(current, name)
                     destination = os.path.join(target, os.path.relpath(source, files))
