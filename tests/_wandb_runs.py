@@ -45,6 +45,7 @@ def log(data, step=None):
 for step in [0, 1, 2, 5, 9, 10, 50, 51, 400]:
     log({"train/loss": 1.0 / (step + 1), "train/lr": 3e-4 * step, "weird": [float("nan"), float("inf"),
         -float("inf"), 2.5][step % 4], "count": step * 3}, step=step)
+run.summary["set_mid_run"] = 17  # an explicit summary value between two rows
 for epoch in range(3):
     log({"epoch": epoch, "val/acc": 0.5 + epoch / 10}, step=401 + epoch)
 print("console line one")

@@ -117,6 +117,7 @@ def test_a_full_run_is_imported_point_by_point(made: Path, tmp_path: Path) -> No
     by_epoch = run.history(keys=["val/acc"], x_axis="epoch")
     assert [(r["epoch"], r["val/acc"]) for r in by_epoch] == [(0, 0.5), (1, 0.6), (2, 0.7)]
     assert run.summary_metrics["train/loss"] == {"min": 1.0 / 401}
+    assert run.summary["set_mid_run"] == 17
     assert run.summary["best_acc"] == 0.93 and run.summary["note"] == {"text": "done", "n": 3}
 
     # media: the same bytes W&B stored, as our media kinds

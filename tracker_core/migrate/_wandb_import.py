@@ -2,10 +2,11 @@
 
 Each W&B run becomes the run with the same id in ``<root>/<project>/<id>/``: its records are
 rewritten as this tracker's log records with W&B's own times (``_timestamp`` of each row,
-the start time, system-metric sample times) and steps (``_step``), through the store's
-``LogWriter``. A run is built in ``<root>/.imports/`` and moved into place when complete, so an
-interrupted import leaves no half run; run.json remembers the source files' sizes and times, so
-importing again skips unchanged runs and rebuilds changed ones (never a second copy).
+the start time, system-metric sample times) and steps (``_step``), in the store's log format
+(``RunDir``, records as ``LogWriter`` writes them, in batches). A run is built in ``<root>/.imports/``
+and moved into place when complete, so an interrupted import leaves no half run; run.json remembers
+the source files' sizes and times, so importing again skips unchanged runs and rebuilds changed
+ones (never a second copy).
 Several folders of one run id (an offline run resumed) are read in order into one run.
 """
 
@@ -30,7 +31,6 @@ from tracker_core.migrate._fidelity import Fidelity
 from tracker_core.migrate._wandb_log import read_records
 from tracker_core.migrate._wandb_media import WandbMedia
 from tracker_core.migrate._wandb_proto import wandb_records
-from tracker_core.store._log import LogWriter
 from tracker_core.store._run_dir import FORMAT_VERSION, RunDir
 
 __all__ = ["find_wandb_runs", "import_wandb"]
@@ -81,6 +81,78 @@ def _unset_nested(target: dict[str, Any], keys: list[str]) -> None:
             return
         target = child
     target.pop(keys[-1], None)
+
+
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+_HISTORY, _SUMMARY = 2, 3  # field numbers of Record.history and Record.summary
+
+
+def _after_num(payload: bytes) -> int:
+    """Where a Record's bytes continue after its leading ``num`` (field 1, a varint), if it has one."""
+    if not payload or payload[0] != 0x08:
+        return 0
+    index = 1
+    while index < len(payload) and payload[index] & 0x80:
+        index += 1
+    return index + 1
+
+
+def _record_kind(payload: bytes) -> int:
+    """The field number of a Record's first field after ``num`` (its record type, as wandb writes them)."""
+    index = _after_num(payload)
+    return payload[index] >> 3 if index < len(payload) else 0
+
+
+class _Log:
+    """This store's log format (one JSON record per line, numbered by ``seq``), written in batches.
+
+    The live runs' ``LogWriter`` hands each record to the kernel before returning, for crash safety;
+    an import needs none of that (the run is built beside the store and moved into place when
+    complete), so lines are joined and written 4,096 at a time.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.seq = 0
+        self._lines: list[bytes] = []
+        self._handle = open(path, "wb")  # noqa: SIM115 - closed by close()
+
+    def append(self, fields: dict[str, Any], t: float) -> None:
+        """Add one record at time ``t`` (raises OSError when the disk refuses it)."""
+        self.seq += 1
+        record = {"seq": self.seq, "t": t, **fields}
+        try:
+            line = _dumps(record, option=_NEWLINE)
+        except TypeError:  # an integer beyond 64 bits
+            line = _dumps({**record, "data": tag_row(record.get("data") or {})}, option=_NEWLINE)
+        self._lines.append(line)
+        if len(self._lines) >= 4096:
+            self.flush()
+
+    def append_log(self, step: int, t: float, data: dict[str, Any]) -> None:
+        """``append`` of a row record, on the import's hot path."""
+        self.seq += 1
+        try:
+            line = _dumps({"seq": self.seq, "t": t, "type": "log", "step": step, "data": data}, option=_NEWLINE)
+        except TypeError:  # an integer beyond 64 bits
+            line = _dumps({"seq": self.seq, "t": t, "type": "log", "step": step, "data": tag_row(data)},
+                          option=_NEWLINE)
+        lines = self._lines
+        lines.append(line)
+        if len(lines) >= 4096:
+            self.flush()
+
+    def flush(self) -> None:
+        self._handle.write(b"".join(self._lines))
+        self._lines.clear()
+
+    def close(self) -> None:
+        """Write what is left, fsync and close; raises OSError."""
+        self.flush()
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
 
 
 def _item_keys(item: Any) -> list[str]:
@@ -147,7 +219,7 @@ class _RunBuilder:
         self.run_dir = run_dir
         self.fidelity = fidelity
         self.project_override = project
-        self.writer: LogWriter | None = None
+        self.writer: _Log | None = None
         self.pending: list[dict[str, Any]] = []  # records before the run record (which sets the project)
         self.meta: dict[str, Any] = {}
         self.t = 0.0  # the latest W&B time seen: the time of records that carry none
@@ -164,6 +236,8 @@ class _RunBuilder:
         self.rows = 0
         self.step = -1
         self.artifacts: list[tuple[str, Any]] = []  # ("logged" | "used", record), done after the log is written
+        self.seen_summaries: set[bytes] = set()  # small summary records already folded in
+        self.points = 0
 
     # ----- writing ---------------------------------------------------------------------------
 
@@ -173,14 +247,11 @@ class _RunBuilder:
         if self.writer is None:
             self.pending.append({"t": self.t if t is None else t, **record})
             return
-        writer = self.writer
-        full = {"seq": writer.seq + 1, "t": self.t if t is None else t, **record}
-        if not writer.append(full):
-            raise OSError(f"could not write {writer.path}: {writer.last_error}")
+        self.writer.append(record, self.t if t is None else t)
 
     def open(self) -> None:
         self.run_dir.create()
-        self.writer = LogWriter(self.run_dir.events, 0)
+        self.writer = _Log(self.run_dir.events)
         pending, self.pending = self.pending, []
         for record in pending:
             t = record.pop("t")
@@ -189,25 +260,59 @@ class _RunBuilder:
     # ----- records ---------------------------------------------------------------------------
 
     def feed(self, folder: str, payloads: Iterable[bytes]) -> None:
+        """Fold in the records of one ``.wandb`` file.
+
+        Each logged row comes as summary records and then its history record: the summary record just
+        before a history record is that row's automatic summary (the row's own values), so it is not
+        decoded; every other summary record is (explicit ``run.summary`` sets, define_metric aggregates).
+        Summary records that repeat byte for byte (W&B's runtime ticks) are decoded once.
+        """
         self.folder = folder
-        record_class = self.pb.Record
+        waiting: bytes | None = None  # a summary record, until we know whether a history record follows
         for payload in payloads:
-            record = record_class()
-            try:
-                record.ParseFromString(payload)
-            except Exception as error:  # noqa: BLE001 - protobuf's DecodeError, whichever implementation
-                self.fidelity.error(folder, f"a record that is not a W&B Record ({error}); skipped")
+            kind = _record_kind(payload)
+            if kind == _SUMMARY:
+                if waiting is not None:
+                    self.summary_bytes(waiting)
+                waiting = payload
                 continue
-            kind = record.WhichOneof("record_type")
-            if kind == "history":
+            if kind != _HISTORY and waiting is not None:
+                self.summary_bytes(waiting)
+            waiting = None
+            record = self.parse(payload)
+            if record is None:
+                continue
+            kind_name = record.WhichOneof("record_type")
+            if kind_name == "history":
                 self.history(record.history)
-            else:
-                handler = getattr(self, f"on_{kind}", None)
-                if handler is not None:
-                    handler(getattr(record, kind))
-                elif kind not in ("telemetry", "files", "header", "footer", "final", "request",
-                                  "noop_link_artifact", "output_logger", None):
-                    self.fidelity.drop(kind, "no counterpart here (W&B internal or unsupported record)")
+                continue
+            handler = getattr(self, f"on_{kind_name}", None)
+            if handler is not None:
+                handler(getattr(record, kind_name))
+            elif kind_name not in ("telemetry", "files", "header", "footer", "final", "request",
+                                   "noop_link_artifact", "output_logger", None):
+                self.fidelity.drop(kind_name, "no counterpart here (W&B internal or unsupported record)")
+        if waiting is not None:
+            self.summary_bytes(waiting)
+
+    def parse(self, payload: bytes) -> Any:
+        record = self.pb.Record()
+        try:
+            record.ParseFromString(payload)
+        except Exception as error:  # noqa: BLE001 - protobuf's DecodeError, whichever implementation
+            self.fidelity.error(self.folder, f"a record that is not a W&B Record ({error}); skipped")
+            return None
+        return record
+
+    def summary_bytes(self, payload: bytes) -> None:
+        body = payload[_after_num(payload):]
+        if body in self.seen_summaries:
+            return
+        if len(body) < 256:
+            self.seen_summaries.add(body)
+        record = self.parse(payload)
+        if record is not None:
+            self.on_summary(record.summary)
 
     def on_run(self, run: Any) -> None:
         started = _time(run.start_time)
@@ -304,32 +409,53 @@ class _RunBuilder:
                                                        "step_sync": bool(metric.options.step_sync)}})
 
     def history(self, history: Any) -> None:
+        """One logged row: every item (``_step`` and ``_timestamp`` become the record's step and time)."""
         row: dict[str, Any] = {}
         special = False
-        loads = _loads
+        specials = _SPECIAL
+        loads = orjson.loads
         for item in history.item:
             nested = item.nested_key
-            if len(nested) <= 1:
-                value = loads(item.value_json)
-                row[nested[0] if nested else item.key] = value
-                if type(value) is float and value - value != 0.0:  # NaN or ±Inf: tag them for the log
-                    special = True
+            text = item.value_json
+            value = specials.get(text)
+            if value is not None:
+                special = True
             else:
-                _set_nested(row, nested, loads(item.value_json))
+                try:
+                    value = loads(text)
+                except orjson.JSONDecodeError:
+                    value = json.loads(text)  # NaN inside a list or dict, or an integer beyond 64 bits
+            if len(nested) == 1:
+                row[nested[0]] = value
+            elif nested:
+                _set_nested(row, nested, value)
+            else:
+                row[item.key] = value
         step = row.pop("_step", None)
         if type(step) is not int:
             step = history.step.num if history.step.num else self.step + 1
         t = row.pop("_timestamp", None)
-        if not isinstance(t, (int, float)):
-            t = self.t
-        data = self.flatten(row, step)
-        if special or any(type(v) is dict for v in data.values()):
+        if type(t) is not float:
+            t = float(t) if isinstance(t, int) else self.t
+        types = set(map(type, row.values()))
+        data = row
+        if dict in types or list in types:
+            data = self.flatten(row, step)
+            special = True
+        if special:
             data = tag_row(data)
         self.last.update(row)
-        self.step = max(self.step, step)
+        if step > self.step:
+            self.step = step
         self.rows += 1
-        self.fidelity.count("points", sum(1 for k in data if k != "_runtime"))
-        self.emit({"type": "log", "step": step, "data": data}, float(t))
+        self.points += len(data) - ("_runtime" in data)
+        if t > self.t:
+            self.t = t
+        writer = self.writer
+        if writer is None:
+            self.emit({"type": "log", "step": step, "data": data}, t)
+        else:
+            writer.append_log(step, t, data)
 
     def flatten(self, row: dict[str, Any], step: int) -> dict[str, Any]:
         """Nested values as ``a.b`` keys (W&B's names), media as stored media tags."""
@@ -430,6 +556,7 @@ class _RunBuilder:
         from tracker_core.migrate._wandb_artifacts import import_artifacts
 
         self.config_step_metrics()
+        self.fidelity.count("points", self.points)
         import_artifacts(root, f"{self.meta['project']}/{self.meta['id']}", self.artifacts, self.fidelity, self.emit)
         explicit: dict[str, Any] = {}
         for key, value in self.summary.items():

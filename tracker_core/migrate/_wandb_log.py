@@ -58,17 +58,26 @@ def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]
     pos = len(HEADER)
     unpack = struct.Struct("<IHB").unpack_from
     crc32 = zlib.crc32
+    view = memoryview(data)
     type_crc = _TYPE_CRC
     parts: list[bytes] = []  # the chunks of a record begun but not ended
     part_start = 0
     recovering = False  # after a reported corruption: the rest of a broken record is skipped quietly
+    full_crc = type_crc[_FULL]
     while pos + _CHUNK_HEADER <= size:
         left = BLOCK_SIZE - pos % BLOCK_SIZE
         if left < _CHUNK_HEADER:  # the block's zero padding
             pos += left
             continue
         checksum, length, kind = unpack(data, pos)
-        end = pos + _CHUNK_HEADER + length
+        start = pos + _CHUNK_HEADER
+        end = start + length
+        if kind == _FULL and not parts and length <= left - _CHUNK_HEADER and end <= size \
+                and crc32(view[start:end], full_crc) == checksum:  # the common case, checked in one go
+            recovering = False
+            yield data[start:end]
+            pos = end
+            continue
         problem = None
         if checksum == 0 and length == 0 and kind == 0:
             pos += left  # a zeroed rest of block (preallocated space, or a writer that stopped)
@@ -79,7 +88,7 @@ def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]
             problem = "a chunk longer than the rest of its block"
         elif kind not in (_FULL, _FIRST, _MIDDLE, _LAST):
             problem = f"an unknown chunk type {kind}"
-        elif crc32(data[pos + _CHUNK_HEADER:end], type_crc[kind]) != checksum:
+        elif crc32(view[start:end], type_crc[kind]) != checksum:
             problem = "a CRC-32 mismatch"
         if problem is not None:
             fidelity.error(f"{path} at byte {pos}", f"{problem}; reading went on at the next block"
@@ -88,7 +97,7 @@ def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]
             recovering = True
             pos += left
             continue
-        payload = data[pos + _CHUNK_HEADER:end]
+        payload = data[start:end]
         if kind in (_FULL, _FIRST):
             recovering = False
         if kind == _FULL:
