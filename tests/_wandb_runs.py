@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["MAIN_RUN", "expected", "make_runs", "wandb_env", "wandb_files"]
+__all__ = ["MAIN_RUN", "RESUMED_RUN", "expected", "make_runs", "wandb_env", "wandb_files"]
 
 MAIN_RUN = r'''
 import json, math, os, struct, sys, time, wave
@@ -98,6 +98,20 @@ import wandb
 run = wandb.init(project="mig", id="long0001", config={"blob": "x" * 100000})
 for step in range(3000):
     run.log({"a": step * 0.5, "b": -step}, step=step)
+run.finish()
+'''
+
+
+RESUMED_RUN = r'''
+import wandb
+run = wandb.init(project="mig", id="resum001", resume="allow")
+for step in range(3):
+    run.log({"a": step * 10}, step=step)
+run.alert(title="careful", text="loss is high")
+run.finish()
+run = wandb.init(project="mig", id="resum001", resume="allow", tags=["second-part"])
+for step in range(3, 6):
+    run.log({"a": step * 10}, step=step)
 run.finish()
 '''
 

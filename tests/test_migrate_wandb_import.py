@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("wandb")
 
-from _wandb_runs import CRASHED_RUN, FAILED_RUN, LONG_RUN, MAIN_RUN, expected, make_runs, wandb_files
+from _wandb_runs import CRASHED_RUN, FAILED_RUN, LONG_RUN, MAIN_RUN, RESUMED_RUN, expected, make_runs, wandb_files
 
 from tracker_core.api import Api
 from tracker_core.migrate import Fidelity, WandbMissing, import_wandb, read_wandb_records
@@ -219,6 +219,18 @@ def test_a_corrupt_and_a_truncated_file_are_named_and_the_rest_imported(runs: Pa
     assert long_rows == sorted(long_rows) and long_rows[0] == 0 and long_rows[-1] == 2999
     assert api.run("mig/fail0001").state == "crashed"  # its exit record was cut off
     assert api.run("mig/main0001").state == "finished"
+
+
+def test_a_resumed_offline_run_is_one_run_with_its_alert(tmp_path: Path) -> None:
+    """W&B writes a resumed offline run into a second folder with the same id: both are read, in order."""
+    wandb_dir = make_runs(tmp_path / "src", RESUMED_RUN)
+    assert len(wandb_files(wandb_dir, "resum001")) == 2
+    fidelity = import_wandb(str(wandb_dir), str(tmp_path / "store"), progress=lambda _: None)
+    assert fidelity.moved["runs"] == 1 and fidelity.errors == []
+    run = Api(str(tmp_path / "store")).run("mig/resum001")
+    assert [(row["_step"], row["a"]) for row in run.history()] == [(s, s * 10) for s in range(6)]
+    assert run.tags == ["second-part"] and run.state == "finished"
+    assert [(alert.title, alert.text) for alert in run.alerts()] == [("careful", "loss is high")]
 
 
 def test_not_a_wandb_file_and_nothing_to_import(tmp_path: Path) -> None:
