@@ -215,8 +215,10 @@ def find_wandb_runs(source: str) -> list[_Source]:
 class _RunBuilder:
     """Turns the records of one W&B run into this tracker's records, written to ``run_dir``."""
 
-    def __init__(self, pb: Any, run_dir: RunDir, fidelity: Fidelity, project: str | None) -> None:
+    def __init__(self, pb: Any, run_dir: RunDir, fidelity: Fidelity, project: str | None,
+                 say: Progress | None = None) -> None:
         self.pb = pb
+        self.say = say  # told every 100,000 rows
         self.run_dir = run_dir
         self.fidelity = fidelity
         self.project_override = project
@@ -454,6 +456,8 @@ class _RunBuilder:
         if step > self.step:
             self.step = step
         self.rows += 1
+        if not self.rows % 100_000 and self.say is not None:
+            self.say(f"  {self.rows:,} rows")
         self.points += len(data) - ("_runtime" in data)
         if t > self.t:
             self.t = t
@@ -646,7 +650,8 @@ def import_wandb(source: str, root: str, project: str | None = None, progress: P
     for number, source_run in enumerate(runs, 1):
         label = f"[{number}/{len(runs)}] W&B run {source_run.run_id}"
         try:
-            outcome = _import_one(pb, source_run, root, project, fidelity)
+            say(f"{label} ...")
+            outcome = _import_one(pb, source_run, root, project, fidelity, say)
         except (OSError, TrackerError) as error:
             fidelity.error(source_run.files[0], f"the run could not be imported: {error}")
             say(f"{label}: failed ({error})")
@@ -660,8 +665,8 @@ def import_wandb(source: str, root: str, project: str | None = None, progress: P
     return fidelity
 
 
-def _import_one(pb: Any, source: _Source, root: str, project: str | None, fidelity: Fidelity
-                ) -> tuple[RunDir, _RunBuilder] | None:
+def _import_one(pb: Any, source: _Source, root: str, project: str | None, fidelity: Fidelity,
+                say: Progress) -> tuple[RunDir, _RunBuilder] | None:
     """Build one run beside the store and move it into place; None when it is already imported unchanged."""
     key = source.key()
     staging_root = os.path.join(root, ".imports")
@@ -669,7 +674,7 @@ def _import_one(pb: Any, source: _Source, root: str, project: str | None, fideli
     if os.path.isdir(staging.path):
         shutil.rmtree(staging.path)  # what an interrupted import left
     run_fidelity = Fidelity(fidelity.source, fidelity.destination)
-    builder = _RunBuilder(pb, staging, run_fidelity, project)
+    builder = _RunBuilder(pb, staging, run_fidelity, project, say)
     for path in source.files:
         with collector_paused():  # millions of short-lived rows: the cyclic collector's passes cost a third
             builder.feed(os.path.dirname(path), read_records(path, run_fidelity))
