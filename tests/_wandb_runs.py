@@ -103,12 +103,14 @@ run.finish()
 
 
 RESUMED_RUN = r'''
+import time
 import wandb
 run = wandb.init(project="mig", id="resum001", resume="allow")
 for step in range(3):
     run.log({"a": step * 10}, step=step)
 run.alert(title="careful", text="loss is high")
 run.finish()
+time.sleep(1.1)  # W&B names the folder by the second: a resume within the same second reuses it
 run = wandb.init(project="mig", id="resum001", resume="allow", tags=["second-part"])
 for step in range(3, 6):
     run.log({"a": step * 10}, step=step)
