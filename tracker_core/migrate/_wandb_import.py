@@ -273,10 +273,14 @@ class _RunBuilder:
         self.folder = folder
         waiting: bytes | None = None  # a summary record, until we know whether a history record follows
         for payload in payloads:
-            if payload[0] == 0x08 and payload[1] < 0x80:  # num below 128, then the record type's tag
+            if payload[0] != 0x08:  # no num
+                kind = _record_kind(payload)
+            elif payload[1] < 0x80:  # num below 2^7, then the record type's tag
                 kind = payload[2] >> 3
-            elif payload[0] == 0x08 and payload[2] < 0x80:
+            elif payload[2] < 0x80:  # below 2^14
                 kind = payload[3] >> 3
+            elif payload[3] < 0x80:  # below 2^21
+                kind = payload[4] >> 3
             else:
                 kind = _record_kind(payload)
             if kind == _SUMMARY:
