@@ -7,8 +7,10 @@ import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +233,21 @@ def test_a_resumed_offline_run_is_one_run_with_its_alert(tmp_path: Path) -> None
     assert [(row["_step"], row["a"]) for row in run.history()] == [(s, s * 10) for s in range(6)]
     assert run.tags == ["second-part"] and run.state == "finished"
     assert [(alert.title, alert.text) for alert in run.alerts()] == [("careful", "loss is high")]
+
+
+def test_an_intact_chunk_that_is_not_a_record_is_named(runs: Path, tmp_path: Path) -> None:
+    """A chunk whose CRC is right but whose bytes are no W&B Record (written here after wandb's last block)."""
+    (path,) = wandb_files(runs / "wandb", "fail0001")
+    data = path.read_bytes()
+    data += bytes(BLOCK_SIZE - len(data) % BLOCK_SIZE)  # the rest of the block zeroed, as readers skip it
+    garbage = b"\xff\xff\xff\xff not protobuf"
+    data += struct.pack("<IHB", zlib.crc32(bytes([1]) + garbage), len(garbage), 1) + garbage
+    path.write_bytes(data)
+    fidelity = import_wandb(str(runs / "wandb"), str(tmp_path / "store"), progress=lambda _: None)
+    assert [e for e in fidelity.errors if "not a W&B Record" in e] == [
+        e for e in fidelity.errors if e.startswith(f"{path}: a record that is not a W&B Record")] != []
+    failed = Api(str(tmp_path / "store")).run("mig/fail0001")
+    assert (failed.state, len(failed.history())) == ("failed", 5)
 
 
 def test_not_a_wandb_file_and_nothing_to_import(tmp_path: Path) -> None:

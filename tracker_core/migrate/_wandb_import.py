@@ -236,6 +236,7 @@ class _RunBuilder:
         self.console: list[str] = []
         self.media = WandbMedia(fidelity)
         self.folder = ""
+        self.path = ""  # the .wandb file being read, for error messages
         self.rows = 0
         self.step = -1
         self.artifacts: list[tuple[str, Any]] = []  # ("logged" | "used", record), done after the log is written
@@ -262,7 +263,7 @@ class _RunBuilder:
 
     # ----- records ---------------------------------------------------------------------------
 
-    def feed(self, folder: str, payloads: Iterable[bytes]) -> None:
+    def feed(self, path: str, payloads: Iterable[bytes]) -> None:
         """Fold in the records of one ``.wandb`` file.
 
         Each logged row comes as summary records and then its history record: the summary record just
@@ -270,10 +271,10 @@ class _RunBuilder:
         decoded; every other summary record is (explicit ``run.summary`` sets, define_metric aggregates).
         Summary records that repeat byte for byte (W&B's runtime ticks) are decoded once.
         """
-        self.folder = folder
+        self.path, self.folder = path, os.path.dirname(path)
         waiting: bytes | None = None  # a summary record, until we know whether a history record follows
         for payload in payloads:
-            if payload[0] != 0x08:  # no num
+            if len(payload) < 8 or payload[0] != 0x08:  # short, or no num
                 kind = _record_kind(payload)
             elif payload[1] < 0x80:  # num below 2^7, then the record type's tag
                 kind = payload[2] >> 3
@@ -312,7 +313,7 @@ class _RunBuilder:
         try:
             record.ParseFromString(payload)
         except Exception as error:  # noqa: BLE001 - protobuf's DecodeError, whichever implementation
-            self.fidelity.error(self.folder, f"a record that is not a W&B Record ({error}); skipped")
+            self.fidelity.error(self.path, f"a record that is not a W&B Record ({error}); skipped")
             return None
         return record
 
@@ -681,7 +682,7 @@ def _import_one(pb: Any, source: _Source, root: str, project: str | None, fideli
     builder = _RunBuilder(pb, staging, run_fidelity, project, say)
     for path in source.files:
         with collector_paused():  # millions of short-lived rows: the cyclic collector's passes cost a third
-            builder.feed(os.path.dirname(path), read_records(path, run_fidelity))
+            builder.feed(path, read_records(path, run_fidelity))
     if not builder.meta:
         fidelity.merge(run_fidelity)
         raise TrackerError(f"{source.files[0]} holds no run record (its start is missing or corrupt)")
