@@ -4,7 +4,8 @@ Commands of other installed packages (``tracker server``) are found through the
 ``tracker.commands`` entry-point group, looked up only when the command is not one of ours.
 
 Exit codes: 0 done; 1 nothing matched (no runs selected, or no numeric value of the metric
-in them); 2 a usage error, an unknown run, field or metric, or a missing optional package. Errors are one line, with a
+in them; for ``import`` and ``export --to``: something could not be read, the rest moved); 2 a usage
+error, an unknown run, field or metric, or a missing optional package. Errors are one line, with a
 ``Hint:`` where there is a fix.
 """
 
