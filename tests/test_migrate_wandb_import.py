@@ -266,3 +266,28 @@ def test_without_the_wandb_package_the_error_names_the_extra(tmp_path: Path, mon
     monkeypatch.setitem(sys.modules, "wandb", None)
     with pytest.raises(WandbMissing, match=r'pip install "tracker\[wandb\]"'):
         import_wandb(str(tmp_path), str(tmp_path / "store"))
+
+
+def test_imported_runs_go_to_the_team_server_with_tracker_sync(made: Path, tmp_path: Path) -> None:
+    """The imported log is an ordinary local log: `tracker sync` uploads it, and the server's history
+    is the W&B run's, step for step and time for time."""
+    from _team import TeamServer
+
+    root = tmp_path / "store"
+    import_wandb(str(made / "wandb"), str(root), progress=lambda _: None)
+    server = TeamServer(tmp_path / "server").start()
+    try:
+        env = {**os.environ, "TRACKER_SERVER": server.url, "TRACKER_API_KEY": server.key, "TRACKER_ENTITY": "research"}
+        done = subprocess.run([sys.executable, "-m", "tracker_core.cli", "sync", str(root)], env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr + done.stdout
+        local = Api(str(root)).run("mig/main0001")
+        remote = Api(server=server.url, api_key=server.key).run("research/mig/main0001")
+        assert remote.state == "finished" and remote.config == local.config and remote.tags == local.tags
+        pairs = [(r["_step"], r.get("train/loss")) for r in local.history()]
+        assert [(r["_step"], r.get("train/loss")) for r in remote.history()] == pairs
+        # the server's history has no times; its records keep W&B's, as the local log has them
+        logged = [(r["step"], r["t"]) for r in server.records("main0001", "mig") if r["type"] == "log"]
+        assert logged == [(r["_step"], r["_timestamp"]) for r in local.history()]
+    finally:
+        server.kill()
