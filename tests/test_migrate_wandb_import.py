@@ -151,7 +151,7 @@ def test_a_full_run_is_imported_point_by_point(made: Path, tmp_path: Path) -> No
     assert moved["runs"] == 4 and moved["media"] >= 6 and moved["artifacts"] == 1
     # only the killed run's tail can be torn (wandb-core may die mid-block); a torn tail is reported
     assert all("crash001" in error and "torn" in error for error in report["errors"])
-    assert result.returncode == (1 if report["errors"] else 0)
+    assert result.returncode == (3 if report["errors"] else 0)
 
 
 def test_failed_and_killed_runs_keep_their_true_end(made: Path, tmp_path: Path) -> None:
@@ -211,7 +211,7 @@ def test_a_corrupt_and_a_truncated_file_are_named_and_the_rest_imported(runs: Pa
     fail_file.write_bytes(fail_file.read_bytes()[:-50])  # the end cut off, as by a full disk
     root = tmp_path / "store"
     result = _cli(root, "import", "wandb", str(runs / "wandb"))
-    assert result.returncode == 1
+    assert result.returncode == 3
     (offset,) = re.findall(rf"{re.escape(str(long_file))} at byte (\d+): a CRC-32 mismatch", result.stdout)
     assert 3 * BLOCK_SIZE <= int(offset) < 4 * BLOCK_SIZE
     assert str(fail_file) in result.stdout and "torn" in result.stdout

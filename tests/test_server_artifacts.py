@@ -240,3 +240,20 @@ def test_a_refused_registration_never_holds_up_the_runs_records(
         assert stored["state"] == "finished" and stored["summary"]["loss"] == 0.25
         listed = client.get("/api/v1/artifact-collections/research/p/checkpoint").json()
     assert [(v["version"], v["type"]) for v in listed["versions"]] == [(0, "model")]
+
+
+def test_versions_come_a_page_at_a_time_and_the_client_reads_every_page(
+        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = new_key(server.data, "research", "sf-gpu-box", db=server.db)
+    use_store(monkeypatch, tmp_path / "a", server, key)
+    for epoch in range(3):
+        log_checkpoint(tmp_path / f"src{epoch}", name="paged", aliases=(), content=CHECKPOINT + bytes([epoch]))
+    url = "/api/v1/artifact-collections/research/p/paged"
+    with server.client(key) as client:
+        first = client.get(url, params={"limit": 2}).json()
+        last = client.get(url, params={"limit": 2, "after": first["next_after"]}).json()
+        assert client.get(url, params={"limit": 0}).status_code == 400
+    assert [v["version"] for v in first["versions"]] == [0, 1] and first["next_after"] == 1
+    assert [v["version"] for v in last["versions"]] == [2] and last["next_after"] is None
+    listed = tracker_core.Api(server=server.url, api_key=key).artifacts("research/p/paged")
+    assert [a.version for a in listed] == [0, 1, 2]

@@ -17,11 +17,16 @@ _WRITES = {"put", "post", "patch", "delete"}
 _SWEEP = {"method": "grid", "parameters": {"lr": {"values": [0.1, 0.01]}}}
 
 
-def _request_for(path: str, method: str, run_id: str, sweep_id: str) -> tuple[str, dict]:  # type: ignore[type-arg]
+_REPORT = "---\ntitle: t\nproject: research/p\n---\n```panel\ntype: line\nmetric: loss\nruns: {}\n```\n"
+
+
+def _request_for(path: str, method: str, run_id: str, sweep_id: str, report_id: str = "",  # type: ignore[type-arg]
+                 share: str = "") -> tuple[str, dict]:
     blob = b"x"
     digest = hashlib.sha256(blob).hexdigest()
     values = {"entity": "research", "project": "p", "run_id": run_id, "path": "files/x.txt", "sha256": digest,
-              "name": "ckpt", "selector": "v0", "alias": "best", "sweep_id": sweep_id, "number": "0"}
+              "name": "ckpt", "selector": "v0", "alias": "best", "sweep_id": sweep_id, "number": "1",
+              "report_id": report_id, "index": "0", "share": share, "token": "no-such-token"}
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     bodies = {
         ("put", "/api/v1/runs/{entity}/{project}/{run_id}"): {"json": {"meta": {}}},
@@ -39,8 +44,12 @@ def _request_for(path: str, method: str, run_id: str, sweep_id: str) -> tuple[st
         ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/heartbeat"): {},
         ("post", "/api/v1/sweeps/{entity}/{project}/{sweep_id}/trials/{number}/report"): {
             "json": {"value": 1.0, "iteration": 1}},
+        ("post", "/api/v1/reports"): {"json": {"project": "research/p", "markdown": _REPORT}},
+        ("put", "/api/v1/reports/{report_id}"): {"json": {"base_revision": 1, "markdown": _REPORT}},
+        ("post", "/api/v1/reports/{report_id}/restore"): {"json": {"revision": 1, "base_revision": 1}},
+        ("post", "/api/v1/reports/{report_id}/comments"): {"json": {"text": "hi"}},
     }
-    params = {"metric": "loss"} if "/best/" in path else {}
+    params = {"metric": "loss"} if "/best/" in path else {"from": 1, "to": 1} if path.endswith("/diff") else {}
     return url, {**bodies.get((method, path), {}), "params": params}
 
 
@@ -63,8 +72,10 @@ def test_every_route_is_authenticated_team_scoped_and_read_only_for_viewers(serv
                           json={"files": {"files/x.txt": {"sha256": digest, "size": 1}}}).status_code == 200
         assert client.post("/api/v1/artifact-collections/research/p/ckpt", json=_version(run_id)).status_code == 200
         sweep_id = client.post("/api/v1/sweeps/research/p", json={"config": _SWEEP}).json()["id"]
+        report_id = client.post("/api/v1/reports", json={"project": "research/p", "markdown": _REPORT}).json()["id"]
+        share = client.post(f"/api/v1/reports/{report_id}/shares").json()["id"]
     with server.client() as anonymous:
-        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0005"}
+        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0007"}
         assert anonymous.get("/openapi.json").status_code == 401
     spec = server.client(viewer).get("/openapi.json").json()
     operations = [(path, method) for path, ops in spec["paths"].items() for method in ops if path != "/healthz"]
@@ -75,7 +86,11 @@ def test_every_route_is_authenticated_team_scoped_and_read_only_for_viewers(serv
     with (server.client() as anonymous, server.client("trk_" + "A" * 43) as forged, server.client(outsider) as other,
           server.client(viewer) as reader):
         for path, method in operations:
-            url, options = _request_for(path, method, run_id, sweep_id)
+            url, options = _request_for(path, method, run_id, sweep_id, report_id, share)
+            if path.startswith("/api/v1/shared/"):  # a share token is the credential: an unknown one opens nothing
+                assert anonymous.request(method.upper(), url, **options).status_code == 404, url
+                checked += 1
+                continue
             for client, expected in ((anonymous, 401), (forged, 401)):
                 answer = client.request(method.upper(), url, **options)
                 assert answer.status_code == expected, (method, url, answer.text)

@@ -150,3 +150,32 @@ def test_bayes_on_the_server_never_repeats_a_configuration_and_feeds_optuna(serv
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 10 and study.best_value == 0.0
     assert {t.user_attrs["tracker"]["run_id"] for t in complete} == {t["run_id"] for t in claimed}
+
+
+def test_parameter_importance_comes_from_optuna_once_enough_trials_finished(server: Server) -> None:
+    pytest.importorskip("sklearn", reason="Optuna's fANOVA needs scikit-learn")
+    key = new_key(server.data, "research", "box", db=server.db)
+    outsider = new_key(server.data, "vision", "other", "admin", db=server.db)
+    config = {"method": "grid", "metric": {"name": "loss", "goal": "minimize"},
+              "parameters": {"x": {"values": [1, 2, 3, 4, 5]}, "y": {"values": ["a", "b"]}, "z": {"value": 1}}}
+    with server.client(key) as client:
+        sweep_id = client.post("/api/v1/sweeps/research/p", json={"config": config}).json()["id"]
+        url = f"/api/v1/sweeps/research/p/{sweep_id}/importance"
+        empty = client.get(url).json()
+        assert empty["importances"] is None and "at least 5 finished trials" in empty["reason"]
+        claimed = []
+        for _ in range(4):
+            trial = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/claim", json={}).json()["trial"]
+            claimed.append(trial)
+            client.post(f"/api/v1/sweeps/research/p/{sweep_id}/trials/{trial['number']}/end",
+                        json={"state": "finished", "value": float((trial["params"]["x"] - 3) ** 2)})
+        assert client.get(url).json()["trials"] == 4  # still too few
+    _claim_and_end(server, key, sweep_id)  # the rest: x matters, y a little
+    with server.client(key) as client:
+        found = client.get(url).json()
+        assert found["trials"] == 10 and found["evaluator"] == "fanova"
+        shares = found["importances"]
+        assert list(shares) == ["x", "y"] and abs(sum(shares.values()) - 1) < 1e-9 and shares["x"] > 0.5
+        assert client.get(url).json() == found  # cached until a trial ends, and seeded
+    with server.client(outsider) as other:
+        assert other.get(url).status_code == 404

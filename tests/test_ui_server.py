@@ -178,3 +178,39 @@ def test_tracker_finds_the_ui_command_through_the_entry_point_the_package_declar
                           env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "--no-browser" in done.stdout and "--dir" in done.stdout and "--host" in done.stdout
+
+
+def test_the_importer_copies_the_stores_sweeps_and_follows_them_read_only(tmp_path: Path, store: Path) -> None:
+    pytest.importorskip("optuna")
+    import tracker_core
+    from tracker_server.routers.sweeps import get_importance, get_sweep, list_trials
+
+    config = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"a": {"values": [1, 2, 3]}}}
+    sweep_id = tracker_core.sweep(sweep=config, project="tune")
+
+    def train() -> None:
+        with tracker_core.init() as run:
+            run.log({"loss": float(run.config["a"])})
+
+    assert tracker_core.agent(sweep_id, function=train, count=2) == 2
+    before = {p.name: p.stat().st_mtime_ns for p in (store / ".sweeps").iterdir()}
+    importer, scope = _importer(tmp_path, store)
+    importer.scan()
+    answer = orjson.loads(get_sweep("local", "tune", sweep_id, scope, importer.state).body)
+    assert (answer["state"], answer["method"], answer["config"], answer["counts"]) == (
+        "running", "grid", config, {"finished": 2})
+    trials = orjson.loads(list_trials("local", "tune", sweep_id, scope, importer.state).body)["trials"]
+    assert [(t["params"], t["state"], t["value"]) for t in trials] == [({"a": 1}, "finished", 1.0),
+                                                                       ({"a": 2}, "finished", 2.0)]
+    assert {t["run_id"] for t in trials} == {r.id for r in tracker_core.Api().runs("tune")}
+    few = orjson.loads(get_importance("local", "tune", sweep_id, scope, importer.state).body)
+    assert few["importances"] is None and "at least 5 finished trials" in few["reason"]
+    importer.sweeps.scan()  # SQLite may have made the WAL file for the first read-only reader
+    assert importer.sweeps.scan() == 0  # nothing changed, nothing read
+
+    assert tracker_core.agent(sweep_id, function=train) == 1  # the last grid point: the sweep finishes
+    importer.scan()
+    answer = orjson.loads(get_sweep("local", "tune", sweep_id, scope, importer.state).body)
+    assert answer["state"] == "finished" and answer["counts"] == {"finished": 3}
+    assert len(orjson.loads(list_trials("local", "tune", sweep_id, scope, importer.state).body)["trials"]) == 3
+    assert set(before) <= {p.name for p in (store / ".sweeps").iterdir()}

@@ -133,6 +133,10 @@ def __getattr__(name: str) -> Any:
         from tracker_core import media
 
         return getattr(media, name)
+    if name == "reports":
+        import importlib
+
+        return importlib.import_module("tracker_core.reports")
     if name in _SWEEPS:
         from tracker_core import sweeps
 

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tracker_core._api_sweep import StoredSweep
 from tracker_core._encoding import MediaRef, decode_tree
 from tracker_core._errors import RunLockedError, RunNotFoundError, SettingsError, TrackerError
 from tracker_core._paginated import Runs
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from tracker_core.artifacts import ArtifactStore, ArtifactVersion
     from tracker_core.artifacts._entries import ArtifactEntry
 
-__all__ = ["Api", "Runs", "StoredArtifact", "StoredRun"]
+__all__ = ["Api", "Runs", "StoredArtifact", "StoredRun", "StoredSweep"]
 
 _EDITABLE = ("name", "notes", "tags", "group", "job_type")
 
@@ -150,6 +151,8 @@ class StoredRun:
     def _infer_status(self, status: str | None) -> str:
         if status not in (None, "running"):
             return status
+        if status == "running" and self._meta.get("imported"):
+            return "running"  # a run imported as running: the source's word, there is no writer here to check
         snapshot = self._final_state_from_snapshot()
         if snapshot is not None:
             self.exit_code = snapshot.get("exit_code")
@@ -453,6 +456,37 @@ class Api:
         if goal not in ("min", "max"):
             raise SettingsError("goal", f"{goal!r} is not 'min' or 'max'", "pass goal='min' or goal='max'")
         return find_best(list(self.runs(project, filters, per_page=1000)), metric, goal)
+
+    def sweep(self, path: str) -> StoredSweep:
+        """A sweep of the local store by ``id``, ``project/id`` or ``entity/project/id`` (W&B's path), with its
+        trial runs (``.runs``) and ``.best_run()``; see ``StoredSweep``.
+
+        Raises:
+            SweepNotFoundError: no such sweep in the store (or it is another project's).
+        """
+        from tracker_core.sweeps._errors import SweepNotFoundError
+        from tracker_core.sweeps._store import SweepStore
+
+        parts = path.strip("/").split("/")
+        sweep_id = parts[-1]
+        if not os.path.isfile(os.path.join(self.root, ".sweeps", "sweeps.db")):
+            raise SweepNotFoundError(path, self.root)
+        store = SweepStore(self.root)
+        try:
+            record = store.get(sweep_id)
+            trials, counts = store.trials(sweep_id), store.counts(sweep_id)
+        finally:
+            store.close()
+        if len(parts) >= 2 and parts[-2] != record.project:
+            raise SweepNotFoundError(path, f"project {parts[-2]} of {self.root}")
+
+        def load_runs() -> list[StoredRun]:
+            order = {trial.run_id: trial.number for trial in trials}
+            found = self._matching(None, record.project, lambda run: run.id in order, None)
+            return sorted(found, key=lambda run: order[run.id])
+
+        return StoredSweep(record.id, record.entity, record.project, record.name, record.config, record.state,
+                           record.created, counts, trials, load_runs)
 
     def artifact(self, ref: str) -> StoredArtifact:
         """An artifact version: ``name``, ``name:latest``, ``name:v3`` or ``name:<alias>``.

@@ -19,7 +19,7 @@ from tracker_server._errors import ApiError, SchemaError
 from tracker_server._identity import Identity, ensure_secret
 from tracker_server._schema import current_revision, head_revision, upgrade
 from tracker_server._ui import add_ui_routes
-from tracker_server.routers import artifacts, blobs, events, ingest, read, sessions, sweeps, workspace
+from tracker_server.routers import artifacts, blobs, events, ingest, read, reports, sessions, sweeps, workspace
 
 __all__ = ["create_app", "open_state"]
 
@@ -59,7 +59,7 @@ def create_app(config: ServerConfig | None = None, state: ServerState | None = N
                               "another team's entity, project or run answers 404 like a missing one.")
     app.state.server = state
     for router in (ingest.router, blobs.router, read.router, events.router, workspace.router, sessions.router,
-                   artifacts.router, sweeps.router):
+                   artifacts.router, sweeps.router, reports.router):
         app.include_router(router)
 
     @app.exception_handler(ApiError)
@@ -102,11 +102,12 @@ def create_app(config: ServerConfig | None = None, state: ServerState | None = N
 
 
 def _add_auth(spec: dict[str, Any]) -> None:
-    """Declare bearer authentication on every operation but the health check, and the error body."""
+    """Declare bearer authentication on every operation but the health check and a share link's, and the error
+    body."""
     spec.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = {
         "type": "http", "scheme": "bearer", "description": "an API key from `tracker server keys create`"}
     for path, operations in spec.get("paths", {}).items():
-        if path == "/healthz":
+        if path == "/healthz" or path.startswith("/api/v1/shared/"):  # a share link's token is its credential
             continue
         for operation in operations.values():
             operation["security"] = [{"apiKey": []}]

@@ -25,7 +25,7 @@ from tracker_server._models import Project, Run
 from tracker_server._sessions import session_identity
 
 __all__ = ["JSONResponse", "Scope", "ServerState", "find_project", "find_run", "identity", "json_response", "reader",
-           "server", "writer"]
+           "server", "team_scope", "writer"]
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PROJECT = re.compile(r"^[^./\\\x00][^/\\\x00]{0,127}$")
@@ -39,6 +39,8 @@ class ServerState:
     blobs: BlobStore
     secret: bytes
     schema: str
+    local_reports: str | None = None  # tracker ui: the local store whose .reports folder holds the reports
+    local_team: str | None = None  # tracker ui: the one team its reports belong to
 
 
 class JSONResponse(Response):
@@ -92,6 +94,11 @@ def _scope(entity: str, caller: Identity) -> Scope:
     if membership is None:  # another team's entity answers like one that does not exist
         raise not_found(f"entity {entity!r}")
     return Scope(caller, entity, membership[0], membership[1])
+
+
+def team_scope(entity: str, caller: Identity, write: bool = False) -> Scope:
+    """The caller's scope in team ``entity``: 404 for a team it is not in, 403 for a viewer's write."""
+    return writer(entity, caller) if write else _scope(entity, caller)
 
 
 def reader(entity: str, caller: Annotated[Identity, Depends(identity)]) -> Scope:

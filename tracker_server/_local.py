@@ -3,8 +3,8 @@
 ``tracker ui`` runs the team server's app over a SQLite database in a cache folder. An ``Importer``
 thread feeds it through the server's own ingest path (the same functions the ingest routes call):
 each run's ``run.json``, the complete lines of its ``events.jsonl`` after the acknowledged seq, and its
-``media/`` and ``files/`` as blobs. It polls the store, so live runs appear and grow in the UI; it
-reads, never writes, the store.
+``media/`` and ``files/`` as blobs, and the store's sweeps (``SweepMirror``). It polls the store, so live
+runs appear and grow in the UI; it reads, never writes, the store.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ class Importer:
     def __init__(self, root: str, state: ServerState, scope: Scope, interval: float = 0.25) -> None:
         self.root, self.state, self.scope, self.interval = Path(root), state, scope, interval
         self.tails: dict[Path, _Tail] = {}
+        from tracker_server._local_sweeps import SweepMirror
+
+        self.sweeps = SweepMirror(self.root, state, scope)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -77,6 +81,10 @@ class Importer:
         changed = 0
         if not self.root.is_dir():
             return 0
+        try:  # the sweeps first: a new trial's run then finds its trial in the UI
+            self.sweeps.scan()
+        except (OSError, sqlite3.Error, ValueError, KeyError) as error:  # a store's file being written; next scan
+            _log.warning("the sweeps of %s cannot be imported yet: %s", self.root, error)
         for project in sorted(self.root.iterdir()):
             if not project.is_dir() or project.name.startswith(".") or project.name == "artifacts":
                 continue

@@ -13,7 +13,10 @@
   digest and manifest, producer run), ``artifact_aliases`` (alias -> version, so unique by construction)
   and ``artifact_usage`` (run used version), which together are the lineage graph;
 - sweeps: ``sweeps`` (a W&B sweep config, its state and seed, per project) and ``sweep_trials`` (one row per
-  trial handed out: its number, run id, parameters, grid point, state and value).
+  trial handed out: its number, run id, parameters, grid point, state and value);
+- reports: ``reports`` (a team's report of a project, its title and current revision), ``report_revisions``
+  (every save's full Markdown, author and time; refused stale saves as conflict revisions), ``report_comments``
+  and ``report_shares`` (read-only links, by the sha256 of their token).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["ApiKey", "ArtifactAlias", "ArtifactCollection", "ArtifactUsage", "ArtifactVersionRow", "Base", "Blob",
-           "ConfigValue", "Membership", "MetricBest", "Project", "Record", "Run",
+           "ConfigValue", "Membership", "MetricBest", "Project", "Record", "ReportComment", "ReportRevision",
+           "ReportRow", "ReportShare", "Run",
            "RunFile", "SeriesChunk", "ServerSecret", "SummaryValue", "Sweep", "SweepTrial", "Team", "User"]
 
 _NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -149,7 +153,8 @@ class Record(Base):
 
 class SeriesChunk(Base):
     """Up to ``CHUNK_POINTS`` points of one (run, key) series: little-endian int64 steps, float64 times and
-    float64 values; ``extra`` (JSON) holds the values that are not plain numbers, by position."""
+    float64 values; ``extra`` (JSON) holds the values that are not plain numbers, by position; ``blocks``
+    their min/max summaries (``_series_blocks``)."""
 
     __tablename__ = "series_chunks"
     run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
@@ -163,6 +168,7 @@ class SeriesChunk(Base):
     values: Mapped[bytes] = mapped_column(LargeBinary)
     all_int: Mapped[bool] = mapped_column(Boolean)  # every number in the chunk was an integer
     extra: Mapped[str | None] = mapped_column(Text, nullable=True)  # {"<index>": encoded value}
+    blocks: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # _series_blocks.BLOCK records
 
 
 class SummaryValue(Base):
@@ -314,3 +320,56 @@ class SweepTrial(Base):
     created_at: Mapped[float] = mapped_column(Float)
     seen_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # the agent's last heartbeat
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ReportRow(Base):
+    """A report of a team's project; ``revision`` is its current revision (the text is in ``report_revisions``)."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_team_project", "team_id", "project"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(32), unique=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    project: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class ReportRevision(Base):
+    """Every save of a report, with its full text; ``conflict`` marks a refused save on a stale revision."""
+
+    __tablename__ = "report_revisions"
+    report_pk: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    author: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+    title: Mapped[str] = mapped_column(Text)
+    markdown: Mapped[str] = mapped_column(Text)
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReportComment(Base):
+    """A comment on a report, or on one of its blocks (``block``: its index)."""
+
+    __tablename__ = "report_comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_pk: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    block: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    author: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ReportShare(Base):
+    """A read-only share link of a report: the sha256 of its random token (never the token), until revoked."""
+
+    __tablename__ = "report_shares"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_pk: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -18,8 +18,9 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker_server._models import SeriesChunk
+from tracker_server._series_blocks import BLOCK, BLOCK_POINTS, bucket_starts, merge_blocks, summarize
 
-__all__ = ["CHUNK_POINTS", "Points", "SeriesBuffer", "bucketize", "load_series"]
+__all__ = ["CHUNK_POINTS", "Points", "SeriesBuffer", "bucketize", "bucketize_blocks", "load_blocks", "load_series"]
 
 CHUNK_POINTS = 8192
 _EXACT_INT = 1 << 53
@@ -100,8 +101,12 @@ class Points:
 
 def _chunk_rows(run_pk: int, key: str, first_chunk: int, steps: np.ndarray, times: np.ndarray, values: np.ndarray,
                 extra: dict[int, Any], all_int: bool) -> list[dict[str, Any]]:
-    """The ``series_chunks`` rows of one key's points, ``CHUNK_POINTS`` a row from chunk ``first_chunk`` on."""
+    """The ``series_chunks`` rows of one key's points, ``CHUNK_POINTS`` a row from chunk ``first_chunk`` on,
+    each with its block summaries."""
     rows = []
+    numeric = np.ones(len(steps), bool)
+    if extra:
+        numeric[list(extra)] = False
     for number, start in enumerate(range(0, len(steps), CHUNK_POINTS)):
         end = min(start + CHUNK_POINTS, len(steps))
         part = {str(i - start): v for i, v in extra.items() if start <= i < end}
@@ -109,7 +114,8 @@ def _chunk_rows(run_pk: int, key: str, first_chunk: int, steps: np.ndarray, time
                      "first_step": int(steps[start]), "last_step": int(steps[end - 1]),
                      "steps": steps[start:end].tobytes(), "times": times[start:end].tobytes(),
                      "values": values[start:end].tobytes(), "all_int": all_int,
-                     "extra": orjson.dumps(part).decode() if part else None})
+                     "extra": orjson.dumps(part).decode() if part else None,
+                     "blocks": summarize(steps[start:end], values[start:end], numeric[start:end])})
     return rows
 
 
@@ -237,23 +243,40 @@ def load_series(session: Session, run_pk: int, keys: Iterable[str], min_step: in
     by_key: dict[str, list[Any]] = {}
     for chunk in session.connection().execute(query.order_by(table.c.key, table.c.chunk)):
         by_key.setdefault(chunk.key, []).append(chunk)
-    found = {}
-    for key, chunks in by_key.items():
-        extra: dict[int, Any] = {}
-        offset = 0
-        for chunk in chunks:
-            if chunk.extra:
-                extra.update({offset + int(i): v for i, v in orjson.loads(chunk.extra).items()})
-            offset += chunk.count
-        steps = np.concatenate([np.frombuffer(c.steps, "<i8") for c in chunks])
-        numeric = np.ones(len(steps), bool)
-        if extra:
-            numeric[list(extra)] = False
-        found[key] = Series(steps, np.concatenate([np.frombuffer(c.times, "<f8") for c in chunks]) if times
-                            else np.empty(0, "<f8"),
-                            np.concatenate([np.frombuffer(c.values, "<f8") for c in chunks]), numeric, extra,
-                            all(c.all_int for c in chunks))
-    return found
+    return {key: _joined(chunks, times) for key, chunks in by_key.items()}
+
+
+def load_series_of_runs(session: Session, run_pks: list[int], keys: Iterable[str], times: bool = True
+                        ) -> dict[int, dict[str, Series]]:
+    """``load_series`` of several runs in one query: run pk -> key -> the whole series."""
+    table = _TABLE
+    columns = ("run_pk", "key", "count", "steps", "times", "values", "all_int", "extra") if times else (
+        "run_pk", "key", "count", "steps", "values", "all_int", "extra")
+    found: dict[int, dict[str, list[Any]]] = {}
+    for start in range(0, len(run_pks), 500):
+        query = select(*(table.c[name] for name in columns)).where(
+            table.c.run_pk.in_(run_pks[start:start + 500]), table.c.key.in_(list(keys)))
+        for chunk in session.connection().execute(query.order_by(table.c.run_pk, table.c.key, table.c.chunk)):
+            found.setdefault(chunk.run_pk, {}).setdefault(chunk.key, []).append(chunk)
+    return {pk: {key: _joined(chunks, times) for key, chunks in by_key.items()} for pk, by_key in found.items()}
+
+
+def _joined(chunks: list[Any], times: bool) -> Series:
+    """One series from its chunks, in chunk order."""
+    extra: dict[int, Any] = {}
+    offset = 0
+    for chunk in chunks:
+        if chunk.extra:
+            extra.update({offset + int(i): v for i, v in orjson.loads(chunk.extra).items()})
+        offset += chunk.count
+    steps = np.concatenate([np.frombuffer(c.steps, "<i8") for c in chunks])
+    numeric = np.ones(len(steps), bool)
+    if extra:
+        numeric[list(extra)] = False
+    return Series(steps, np.concatenate([np.frombuffer(c.times, "<f8") for c in chunks]) if times
+                  else np.empty(0, "<f8"),
+                  np.concatenate([np.frombuffer(c.values, "<f8") for c in chunks]), numeric, extra,
+                  all(c.all_int for c in chunks))
 
 
 def tag_values(values: np.ndarray, as_int: bool) -> list[Any]:
@@ -271,17 +294,36 @@ def bucketize(x: np.ndarray, y: np.ndarray, buckets: int, as_int: bool) -> dict[
     ``x`` must be sorted; NaN values count but never hide a number in min/max."""
     if len(x) == 0:
         return {name: [] for name in ("x0", "x1", "first", "last", "min", "max", "count")}
-    low, high = float(x[0]), float(x[-1])
-    if high > low:
-        index = np.minimum(((x - low) * (buckets / (high - low))).astype(np.int64), buckets - 1)
-        starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
-    else:
-        starts = np.zeros(1, np.int64)
+    starts = bucket_starts(x, float(x[-1]), buckets)
     ends = np.concatenate((starts[1:], [len(x)]))
-    x_int = x.dtype.kind == "i"
-    return {"x0": x[starts].tolist() if x_int else tag_values(x[starts], False),
-            "x1": x[ends - 1].tolist() if x_int else tag_values(x[ends - 1], False),
-            "first": tag_values(y[starts], as_int), "last": tag_values(y[ends - 1], as_int),
-            "min": tag_values(np.fmin.reduceat(y, starts), as_int),
-            "max": tag_values(np.fmax.reduceat(y, starts), as_int),
-            "count": (ends - starts).tolist()}
+    return _bucket_json({"x0": x[starts], "x1": x[ends - 1], "first": y[starts], "last": y[ends - 1],
+                         "min": np.fmin.reduceat(y, starts), "max": np.fmax.reduceat(y, starts),
+                         "count": ends - starts}, as_int)
+
+
+def _bucket_json(arrays: dict[str, np.ndarray], as_int: bool) -> dict[str, list[Any]]:
+    x_int = arrays["x0"].dtype.kind == "i"
+    out = {name: arrays[name].tolist() if x_int else tag_values(arrays[name], False) for name in ("x0", "x1")}
+    out |= {name: tag_values(arrays[name], as_int) for name in ("first", "last", "min", "max")}
+    return out | {"count": arrays["count"].tolist()}
+
+
+def load_blocks(session: Session, run_pk: int, keys: Iterable[str]) -> dict[str, tuple[np.ndarray, bool]]:
+    """The block summaries of ``keys``' whole series, with whether all its numbers are integers; a key
+    with a chunk stored before blocks existed is left out (its points are read instead)."""
+    table = _TABLE
+    query = select(table.c.key, table.c.blocks, table.c.all_int).where(
+        table.c.run_pk == run_pk, table.c.key.in_(list(keys))).order_by(table.c.key, table.c.chunk)
+    by_key: dict[str, list[Any]] = {}
+    for chunk in session.connection().execute(query):
+        by_key.setdefault(chunk.key, []).append(chunk)
+    return {key: (np.concatenate([np.frombuffer(c.blocks, BLOCK) for c in chunks]), all(c.all_int for c in chunks))
+            for key, chunks in by_key.items() if all(c.blocks is not None for c in chunks)}
+
+
+def bucketize_blocks(blocks: np.ndarray, buckets: int, as_int: bool) -> dict[str, list[Any]] | None:
+    """``bucketize``'s answer made from block summaries, or None when the buckets would be too few
+    blocks wide to keep their edges near equal spans (then the points are read)."""
+    if len(blocks) == 0 or int(blocks["count"].sum()) < buckets * 4 * BLOCK_POINTS:
+        return None
+    return _bucket_json(merge_blocks(blocks, buckets), as_int)

@@ -34,7 +34,8 @@ from tracker_server._errors import ApiError, not_found
 from tracker_server._models import Project, Sweep, SweepTrial
 
 __all__ = ["AGENT_HEARTBEAT", "SWEEP_STATES", "TRIAL_ENDS", "claim", "create_sweep", "end_trial", "find_sweep",
-           "heartbeat", "optuna_url", "parse_config", "reap", "report", "set_state", "sweep_json", "trial_json"]
+           "heartbeat", "optuna_url", "parse_config", "reap", "report", "set_state", "sweep_config", "sweep_json",
+           "trial_json"]
 
 SWEEP_STATES = ("running", "paused", "finished", "cancelled")
 TRIAL_ENDS = ("finished", "failed", "killed", "stopped", "crashed")
@@ -115,10 +116,12 @@ def _study(url: str, sweep: Sweep, config: Any) -> Any:
                              sampler=optuna.samplers.RandomSampler(), pruner=pruner)
 
 
-def _config(sweep: Sweep) -> Any:
+def sweep_config(sweep: Sweep) -> Any:
+    """The sweep's parsed ``SweepConfig`` (deprecation warnings were shown when it was created)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return parse_config(json.loads(sweep.config))
+
 
 
 def create_sweep(session: Session, scope: Scope, project: str, raw: dict[str, Any], seed: int | None,
@@ -191,7 +194,7 @@ def claim(session: Session, sweep: Sweep, agent: dict[str, Any], retry_crashed: 
     reap(session, sweep, storage_url)
     if sweep.state != "running":
         return {"trial": None, "reason": sweep.state}
-    config = _config(sweep)
+    config = sweep_config(sweep)
     count, last = session.execute(select(func.count(), func.max(SweepTrial.number))
                                   .where(SweepTrial.sweep_pk == sweep.id)).one()
     if config.run_cap is not None and count >= config.run_cap:
@@ -255,7 +258,7 @@ def _tell(storage_url: str, sweep: Sweep, trial: SweepTrial) -> None:
         return
     import optuna
 
-    study = _study(storage_url, sweep, _config(sweep))
+    study = _study(storage_url, sweep, sweep_config(sweep))
     frozen = study._storage.get_trial(trial.optuna_trial_id)
     if frozen.state.is_finished():
         return
@@ -290,7 +293,7 @@ def report(session: Session, sweep: Sweep, number: int, value: float, iteration:
     trial = session.get(SweepTrial, (sweep.id, number))
     if trial is None:
         raise not_found(f"trial {number} of sweep {sweep.sweep_id}")
-    config = _config(sweep)
+    config = sweep_config(sweep)
     if trial.optuna_trial_id is None or trial.state != "running" or config.hyperband is None:
         return False
     import optuna

@@ -1,9 +1,10 @@
 """``tracker ui``: the web UI over a local store, with no account.
 
 The team server's app runs over an embedded SQLite database in a cache folder, fed from the store by
-``Importer``. On loopback (the default) the printed URL carries a random token that signs the browser
-in, as Jupyter's does; on any other interface (``--host``) the browser signs in with the API key printed
-once at start.
+``Importer``; its report routes read and write the store's own ``.reports`` folder (``LocalReports``), so
+a report made in the browser is a file of the store, as one saved by a script is. On loopback (the
+default) the printed URL carries a random token that signs the browser in, as Jupyter's does; on any other
+interface (``--host``) the browser signs in with the API key printed once at start.
 
 Exit codes: 0 stopped; 2 a usage error or a port that cannot be served.
 """
@@ -64,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     cache = args.cache or cache_folder(args.dir)
     state = open_state(ServerConfig(data=cache))
+    state.local_reports, state.local_team = os.path.abspath(args.dir), LOCAL_TEAM  # reports stay files of the store
     user = os.environ.get("USER") or "local"
     with state.db.write() as session:
         revoke_key(session, name=_KEY_NAME)  # one key per UI process; the previous one's sessions end

@@ -4,8 +4,8 @@ Commands of other installed packages (``tracker server``) are found through the
 ``tracker.commands`` entry-point group, looked up only when the command is not one of ours.
 
 Exit codes: 0 done; 1 nothing matched (no runs selected, or no numeric value of the metric
-in them; for ``import`` and ``export --to``: something could not be read, the rest moved); 2 a usage
-error, an unknown run, field or metric, or a missing optional package. Errors are one line, with a
+in them); 2 a usage error, an unknown run, field or metric, or a missing optional package; 3 an import or export
+that moved what it could but could not read some runs or files (its report names them). Errors are one line, with a
 ``Hint:`` where there is a fix.
 """
 
@@ -23,8 +23,11 @@ __all__ = ["main", "main_exit"]
 def _parser() -> argparse.ArgumentParser:
     from tracker_core.cli import _artifact_commands as a
     from tracker_core.cli import _commands as c
+    from tracker_core.cli import _mlflow_commands as m
+    from tracker_core.cli import _report_commands as r
     from tracker_core.cli import _server_commands as s
     from tracker_core.cli import _sweep_commands as w
+    from tracker_core.cli import _wandb_commands as wb
 
     parser = argparse.ArgumentParser(prog="tracker", description="Query the runs in a local tracker store or on "
                                      "the team server.")
@@ -53,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                        "(so does --dir)")
 
     p = command("best", c.best, "the best run on a metric, and how its config differs from the others")
-    p.add_argument("metric")
-    p.add_argument("--goal", choices=["min", "max"], default="min")
+    p.add_argument("metric", nargs="?", help="the metric (with --sweep: default the sweep's)")
+    p.add_argument("--goal", choices=["min", "max"], help="default: min (with --sweep: the sweep's goal)")
+    p.add_argument("--sweep", metavar="[ENTITY/PROJECT/]SWEEP_ID", help="only the trial runs of this sweep")
     selection(p)
     where(p)
 
@@ -74,26 +78,53 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="also the keys that are the same")
 
     p = command("export", c.export, "a run's full history as csv, jsonl or parquet; or, with --to, a project's runs "
-                "to another tracker", json=False)
-    p.add_argument("run", nargs="?", help="the run (without --to)")
+                "into another tracker", json=False)
+    p.add_argument("run", nargs="?", help="the run (with --to: only this run of the project)")
     p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     p.add_argument("--output", "-o", help="file to write (default: standard output; required for parquet)")
-    # ----- tracker export --to TRACKER: each destination adds its options and handler here --------
-    p.add_argument("--to", metavar="TRACKER", help="write the runs of a project to another tracker: wandb")
-    p.add_argument("--project", "-p", help="with --to: the project whose runs are written")
-    p.add_argument("--runs", nargs="+", metavar="RUN_ID", help="with --to: only these runs of the project")
+    p.add_argument("--to", metavar="TRACKER", help="export the project's runs to another tracker: mlflow, wandb")
+    p.add_argument("--project", "-p", help="with --to: the project to export")
+    p.add_argument("--quiet", "-q", action="store_true", help="with --to: no progress lines")
+    p.add_argument("--json", action="store_true", help="with --to: the fidelity report as JSON")
+    # ----- export --to mlflow
+    p.add_argument("--tracking-uri", help="with --to mlflow: the MLflow store (http://host:5000, sqlite:///x.db)")
+    p.add_argument("--experiment", help="with --to mlflow: the experiment to write into (default: the project)")
+    p.set_defaults(exporters={"mlflow": m.export_mlflow})
+    # ----- end of export --to mlflow
+    # ----- export --to wandb
     p.add_argument("--out", help="with --to wandb: the folder to write W&B offline run folders into")
-    p.set_defaults(handler=_export)
-    # ----- end of tracker export --to -------------------------------------------------------------
+    p.set_defaults(exporters={**p.get_default("exporters"), "wandb": wb.export_wandb})
+    # ----- end of export --to wandb
 
-    # ----- tracker import SOURCE: each source adds its subparser here -----------------------------
-    p = command("import", None, "bring runs of another tracker into the local store, with a fidelity report",
+    p = command("import", None, "bring runs from another tracker into the local store, with a fidelity report",
                 json=False)
-    sources = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    from tracker_core.cli import _wandb_commands
+    importers = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
 
-    _wandb_commands.add_import_source(sources)
-    # ----- end of tracker import ------------------------------------------------------------------
+    def importer(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
+        q = importers.add_parser(name, help=help_text, description=help_text)
+        q.set_defaults(handler=handler)
+        q.add_argument("--project", "-p", help="the local project to import into")
+        q.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+        q.add_argument("--json", action="store_true", help="the fidelity report as JSON")
+        return q
+
+    # ----- import mlflow, import tensorboard
+    q = importer("mlflow", m.import_mlflow, "the runs of an MLflow experiment, read through MlflowClient "
+                 "(needs tracker[mlflow])")
+    q.add_argument("--tracking-uri", required=True, help="the MLflow store: http://host:5000, sqlite:///mlflow.db, "
+                   "an mlruns folder")
+    q.add_argument("--experiment", required=True, help="the experiment's name (the project's, unless -p)")
+    q.add_argument("--refresh", action="store_true", help="read again the runs that look unchanged since the "
+                   "last import")
+    q = importer("tensorboard", m.import_tensorboard, "TensorBoard event files: one run per folder of event "
+                 "files (needs tracker[tensorboard])")
+    q.add_argument("path", help="a folder of event files or of run folders, e.g. ./lightning_logs")
+    # ----- end of import mlflow, import tensorboard
+    # ----- import wandb
+    q = importer("wandb", wb.import_wandb, "W&B run folders as they lie on disk, offline or synced: their "
+                 "run-*.wandb transaction logs and files/ (needs tracker[wandb])")
+    q.add_argument("path", help="a wandb folder (./wandb), one run folder, or a run-*.wandb file")
+    # ----- end of import wandb
 
     p = command("tag", c.tag, "add (+name) or remove (-name) tags", json=False)
     p.add_argument("run")
@@ -129,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("url", help="the server, e.g. http://tracker.internal:8750")
     p.set_defaults(local_only=True)
 
-    p = command("sync", s.sync, "upload the runs of a local store that the team server lacks", json=False)
+    p = command("sync", s.sync, "upload the runs and reports of a local store that the team server lacks",
+                json=False)
     p.add_argument("path", nargs="?", metavar="DIR", help="store root (default: --dir, TRACKER_DIR, ./tracker_runs)")
     p.add_argument("--server", help="the server (default: TRACKER_SERVER, else the one `tracker login` stored)")
     p.add_argument("--entity", help="team for runs that name none (default: the key's only team)")
@@ -151,27 +183,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-crashed", action="store_true", help="run again the grid points whose trial crashed")
     p.set_defaults(local_only=True)
 
+    p = command("report", r.report, "reports as Markdown files: push FILE.md, pull ID, list, model-card NAME:vN "
+                "(the team server's when one is configured, else the local store's)", json=False)
+    r.add_report_commands(p)
+    p.set_defaults(local_only=True)
+
     p = command("sweeps", w.sweeps, "the sweeps of the local store, or of the team server when one is configured")
     p.add_argument("--project", "-p", help="only this project's sweeps")
     p.set_defaults(local_only=True)
     return parser
-
-
-def _export(api: object, args: argparse.Namespace) -> int:
-    """``tracker export RUN`` (a history file) or ``tracker export --to TRACKER`` (runs to another tracker)."""
-    from tracker_core._errors import SettingsError
-    from tracker_core.cli import _commands, _wandb_commands
-
-    destinations = {"wandb": _wandb_commands.export_wandb_command}
-    if args.to is None:
-        if not args.run:
-            raise SettingsError("export", "no run given", "pass the run: tracker export RUN, or --to TRACKER")
-        return _commands.export(api, args)  # type: ignore[arg-type]  # the Api of the local store
-    handler = destinations.get(args.to)
-    if handler is None:
-        raise SettingsError("--to", f"{args.to!r} is not a tracker this can write to", "choose from "
-                            + ", ".join(sorted(destinations)))
-    return handler(api, args)
 
 
 def _api(args: argparse.Namespace) -> object:

@@ -83,9 +83,41 @@ def _metric_names(runs: list[StoredRun]) -> list[str]:
     return sorted({key for run in runs for key in (*run.extremes, *run.summary)})
 
 
+def _sweep_selection(api: Api, args: argparse.Namespace) -> tuple[list[StoredRun], str]:
+    """``--sweep``: the sweep's trial runs that match the selection; fills in the metric and goal from its config.
+
+    Raises:
+        SettingsError: no metric given and the sweep's config names none.
+    """
+    from tracker_core._query import compile_filters
+
+    path = args.sweep if "/" in args.sweep or not args.project else f"{args.project}/{args.sweep}"
+    sweep = api.sweep(path)
+    found = sweep.config.get("metric")
+    metric: dict[str, Any] = found if isinstance(found, dict) else {}
+    if args.metric is None:
+        if not metric.get("name"):
+            raise SettingsError("metric", f"none given and sweep {sweep.id}'s config names none",
+                                f"tracker best METRIC --sweep {args.sweep}")
+        args.metric = str(metric["name"])
+        if args.goal is None:
+            args.goal = "max" if metric.get("goal") == "maximize" else "min"
+    elif args.goal is None and metric.get("name") == args.metric:
+        args.goal = "max" if metric.get("goal") == "maximize" else "min"
+    match = compile_filters(_filters(args))
+    return [run for run in sweep.runs if match(run)], f" of sweep {sweep.path}"
+
+
 def best(api: Api, args: argparse.Namespace) -> int:
-    runs = _selected(api, args)
-    if _remote(api):  # the server's indexed answer; the listed runs are for the config comparison
+    scope = ""
+    if args.sweep:
+        runs, scope = _sweep_selection(api, args)
+    elif args.metric is None:
+        raise SettingsError("metric", "none given", "tracker best METRIC (or --sweep SWEEP_ID: its metric)")
+    else:
+        runs = _selected(api, args)
+    args.goal = args.goal or "min"
+    if _remote(api) and not args.sweep:  # the server's indexed answer; the listed runs are for the config comparison
         if not args.project:
             raise SettingsError("--project", "the server finds the best run of one project", "pass -p ENTITY/PROJECT")
         found = api.best(args.project, args.metric, args.goal, _filters(args))
@@ -110,12 +142,12 @@ def best(api: Api, args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({"id": winner.id, "project": winner.project, "name": winner.name, "metric": args.metric,
                     "goal": args.goal, "value": found.value, "step": found.step, "status": winner.status,
-                    "ties": [run.path for run in found.ties], "runs_compared": len(runs),
+                    "ties": [run.path for run in found.ties], "runs_compared": len(runs), "sweep": args.sweep,
                     "config_differences": {k: {"best": v, "others": [[o, n] for o, n in rest]}
                                            for k, (v, rest) in differences.items()}})
         return 0
     at = f" at step {found.step}" if found.step is not None else " (from its summary)"
-    print(f"Best {args.metric} ({args.goal}) over {len(runs)} runs: {value_text(found.value, 6)}{at}")
+    print(f"Best {args.metric} ({args.goal}) over {len(runs)} runs{scope}: {value_text(found.value, 6)}{at}")
     print(_line(f"  run     {winner.path}  {winner.name!r}"))
     print(f"  status  {winner.status}   started {value_text(winner.created_at)}   "
           f"took {duration_text(winner.duration)}")
@@ -267,6 +299,13 @@ def diff(api: Api, args: argparse.Namespace) -> int:
 
 
 def export(api: Api, args: argparse.Namespace) -> int:
+    if args.to:
+        exporter = args.exporters.get(args.to)
+        if exporter is None:
+            raise SettingsError("--to", f"no exporter to {args.to!r}", f"one of {', '.join(sorted(args.exporters))}")
+        return int(exporter(api, args))
+    if not args.run:
+        raise SettingsError("export", "which run?", "pass a run (tracker export RUN), or --to TRACKER -p PROJECT")
     run = api.run(args.run)
     rows = run.history()
     columns = list(dict.fromkeys(["_step", "_timestamp", *(k for row in rows for k in row)]))

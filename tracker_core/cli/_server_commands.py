@@ -56,7 +56,7 @@ def login(_: object, args: argparse.Namespace) -> int:
 
 
 def sync(_: object, args: argparse.Namespace) -> int:
-    """Upload every run of a local store that the server lacks; exit 1 if some could not be."""
+    """Upload every run and report of a local store that the server lacks; exit 1 if some could not be."""
     from tracker_core._settings import resolve_settings
     from tracker_core.sync import ServerClient
     from tracker_core.sync._sync import being_written, needs_sync, store_runs, sync_run
@@ -64,7 +64,8 @@ def sync(_: object, args: argparse.Namespace) -> int:
     root = os.path.abspath(os.path.expanduser(args.path or resolve_settings({"dir": args.dir}).dir))
     url, key = server_settings(args.server)
     client = ServerClient(url, key)
-    done = up_to_date = live = failed = 0
+    done = up_to_date = live = failed = reports = reports_failed = 0
+    unreachable = False
     try:
         for run_dir in store_runs(root):
             path = f"{run_dir.project}/{run_dir.run_id}"
@@ -81,6 +82,7 @@ def sync(_: object, args: argparse.Namespace) -> int:
                 failed += 1
                 print(f"{path}: {sent}; stopped: {result.error}. The server is unreachable: the rest waits for "
                       "the next `tracker sync`")
+                unreachable = True
                 break
             if result.error:
                 failed += 1
@@ -88,7 +90,21 @@ def sync(_: object, args: argparse.Namespace) -> int:
             else:
                 done += 1
                 print(f"{path}: {sent}")
+        if not unreachable:
+            from tracker_core.reports._sync import sync_reports
+            from tracker_core.sync import ServerError
+
+            try:
+                for report_id, what, bad in sync_reports(client, root, args.entity):
+                    print(f"report {report_id}: {what}")
+                    reports += 1
+                    reports_failed += bad
+            except ServerError as error:
+                reports_failed += 1
+                print(f"reports: stopped: {error}")
     finally:
         client.close()
     print(f"synced {done} runs to {client.url}; {up_to_date} already there, {live} still running, {failed} failed")
-    return 1 if failed else 0
+    if reports or reports_failed:
+        print(f"synced {reports - reports_failed} reports; {reports_failed} failed")
+    return 1 if failed or reports_failed else 0

@@ -24,9 +24,16 @@ from tracker_core.sync._client import ServerClient, ServerError, segment
 from tracker_core.sync._retry import retrying
 
 __all__ = ["RemoteController", "RemoteStore", "create_remote_sweep", "list_remote_sweeps", "server_client",
-           "sweep_path"]
+           "sweep_path", "trial_row"]
 
 _MAX_WAIT = 5.0
+
+
+def trial_row(sweep_id: str, data: dict[str, Any]) -> TrialRow:
+    """A trial as the server's trials route gives it."""
+    return TrialRow(sweep_id, int(data["number"]), str(data["run_id"]), dict(data["params"]), str(data["state"]),
+                    data.get("optuna_trial_id"), dict(data.get("agent") or {}), data.get("value"),
+                    data.get("grid_index"), float(data.get("created_at") or 0.0), data.get("ended_at"))
 
 
 def server_client(settings: Any) -> ServerClient:
@@ -168,8 +175,7 @@ class RemoteController:
 
     def trials(self) -> list[TrialRow]:
         rows = _retried(self.store.client, "GET", self.path + "/trials", "listing the trials")["trials"]
-        return [TrialRow(self.sweep.id, r["number"], r["run_id"], r["params"], r["state"], None, r["agent"],
-                         r["value"], r["grid_index"]) for r in rows]
+        return [trial_row(self.sweep.id, r) for r in rows]
 
     def state_probe(self, number: int) -> tuple[Callable[[], str], Callable[[], None]]:
         """For a trial's watcher thread (its own connection), called every second while the trial runs: the

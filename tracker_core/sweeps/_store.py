@@ -74,6 +74,8 @@ class TrialRow:
     agent: dict[str, Any]
     value: float | None
     grid_index: int | None
+    created: float = 0.0
+    ended: float | None = None
 
 
 class SweepStore:
@@ -142,8 +144,10 @@ class SweepStore:
 
     def trials(self, sweep_id: str) -> list[TrialRow]:
         rows = self._db.execute("SELECT sweep_id, number, run_id, params, state, optuna_trial_id, agent, value, "
-                                "grid_index FROM trials WHERE sweep_id = ? ORDER BY number", (sweep_id,)).fetchall()
-        return [TrialRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in rows]
+                                "grid_index, created, ended FROM trials WHERE sweep_id = ? ORDER BY number",
+                                (sweep_id,)).fetchall()
+        return [TrialRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], json.loads(r[6]), r[7], r[8], r[9], r[10])
+                for r in rows]
 
     def counts(self, sweep_id: str) -> dict[str, int]:
         rows = self._db.execute("SELECT state, COUNT(*) FROM trials WHERE sweep_id = ? GROUP BY state",

@@ -21,6 +21,7 @@ from tracker_core.api import _EDITABLE, Api, StoredArtifact, StoredRun
 from tracker_core.sync._client import ServerClient, ServerError, segment
 
 if TYPE_CHECKING:
+    from tracker_core._api_sweep import StoredSweep
     from tracker_core.artifacts import ArtifactStore, ArtifactVersion
 
 __all__ = ["LazyRemoteArtifact", "RemoteApi", "RemoteArtifact", "RemoteRun", "filter_expressions"]
@@ -316,6 +317,47 @@ class RemoteApi(Api):
         return Best(RemoteRun(self, answer["run"]), decode_tree(answer.get("value")),  # type: ignore[arg-type]
                     step if isinstance(step, int) else None, [])
 
+    def sweep(self, path: str) -> StoredSweep:
+        """A sweep on the server by ``entity/project/id`` (or ``project/id`` with a default team), with its trial
+        runs (``.runs``, as ``runs()`` gives them) and ``.best_run()``; see ``StoredSweep``.
+
+        Raises:
+            SettingsError: the path names no project.
+            SweepNotFoundError: the server has no such sweep (or it is another team's).
+            ServerError: the server refused or could not be reached.
+        """
+        from tracker_core._api_sweep import StoredSweep
+        from tracker_core.sweeps._errors import SweepNotFoundError
+        from tracker_core.sweeps._remote import trial_row
+
+        project_path, _, sweep_id = path.strip("/").rpartition("/")
+        if not project_path or not sweep_id:
+            raise SettingsError(f"sweep {path!r}", "names no project", "pass 'entity/project/SWEEP_ID'")
+        entity, project = self._entity_project(project_path)
+        base = f"/api/v1/sweeps/{segment(entity)}/{segment(project)}/{segment(sweep_id)}"
+        try:
+            data = self.client.call("GET", base, "reading the sweep")
+            rows = self.client.call("GET", base + "/trials", "listing the sweep's trials")["trials"]
+        except ServerError as exc:
+            if exc.status == 404:
+                raise SweepNotFoundError(f"{entity}/{project}/{sweep_id}", self.client.url) from None
+            raise
+        trials = [trial_row(sweep_id, row) for row in rows]
+
+        def load_runs() -> list[StoredRun]:
+            order = {trial.run_id: trial.number for trial in trials}
+            found = {run.id: run for run in self.runs(f"{entity}/{project}", [f"group={sweep_id}"], per_page=1000)
+                     if run.id in order}  # trial runs are grouped by their sweep...
+            for run_id in order.keys() - found.keys():  # ...unless the training code named another group
+                try:
+                    found[run_id] = self.run(f"{entity}/{project}/{run_id}")
+                except RunNotFoundError:
+                    continue  # the trial never started its run
+            return sorted(found.values(), key=lambda run: order[run.id])
+
+        return StoredSweep(sweep_id, entity, project, data.get("name"), dict(data["config"]), str(data["state"]),
+                           float(data["created_at"]), dict(data.get("counts") or {}), trials, load_runs)
+
     def artifact(self, ref: str) -> StoredArtifact:
         """An artifact version on the server: ``entity/project/name:vN`` (or ``:alias``, ``:latest``; the entity
         may be left out as for runs), fetched into the local store (``dir``, else TRACKER_DIR) with every file
@@ -354,8 +396,11 @@ class RemoteApi(Api):
         found: list[StoredArtifact] = []
         for collection in names:
             path = f"/api/v1/artifact-collections/{segment(entity)}/{segment(project)}/{segment(collection)}"
-            listed = self.client.call("GET", path, f"listing versions of {collection}")
-            found += [LazyRemoteArtifact(self, data) for data in listed.get("versions", [])]
+            after: int | None = -1
+            while after is not None:
+                listed = self.client.call("GET", path, f"listing versions of {collection}", params={"after": after})
+                found += [LazyRemoteArtifact(self, data) for data in listed.get("versions", [])]
+                after = listed.get("next_after")
         return found
 
     def _cache_store(self) -> ArtifactStore:

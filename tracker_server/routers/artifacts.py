@@ -105,6 +105,7 @@ class Collections(BaseModel):
 class Versions(BaseModel):
     collection: CollectionOut
     versions: list[VersionOut]
+    next_after: int | None = Field(description="pass as `after` for the next page; null on the last page")
 
 
 class Node(BaseModel):
@@ -135,16 +136,23 @@ def collections(entity: str, project: str, scope: Annotated[Scope, Depends(reade
         return json_response({"collections": [collection_json(session, row) for row in rows]})
 
 
-@router.get("/{entity}/{project}/{name}", response_model=Versions, summary="The versions of an artifact, oldest first")
+@router.get("/{entity}/{project}/{name}", response_model=Versions,
+            summary="The versions of an artifact, oldest first, a page at a time")
 def versions(entity: str, project: str, name: str, scope: Annotated[Scope, Depends(reader)],
-             state: Annotated[ServerState, Depends(server)]) -> Response:
+             state: Annotated[ServerState, Depends(server)],
+             after: Annotated[int, Query(ge=-1, description="only versions above this one")] = -1,
+             limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Response:
     with state.db.read() as session:
         collection = find_collection(session, find_project(session, scope, project), scope, check_name(name))
-        rows = session.scalars(select(ArtifactVersionRow).where(ArtifactVersionRow.collection_id == collection.id)
-                               .order_by(ArtifactVersionRow.version)).all()
+        rows = session.scalars(select(ArtifactVersionRow)
+                               .where(ArtifactVersionRow.collection_id == collection.id,
+                                      ArtifactVersionRow.version > after)
+                               .order_by(ArtifactVersionRow.version).limit(limit + 1)).all()
+        page = rows[:limit]
         return json_response({"collection": collection_json(session, collection),
                               "versions": [version_json(session, collection, row, scope.team, project, False)
-                                           for row in rows]})
+                                           for row in page],
+                              "next_after": page[-1].version if len(rows) > limit else None})
 
 
 @router.post("/{entity}/{project}/{name}", response_model=VersionOut, summary="Register a version (by manifest)",

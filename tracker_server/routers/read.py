@@ -29,7 +29,7 @@ from tracker_server._ingest import load_fold, refresh_meta
 from tracker_server._listing import best_run, parse_filters, query_runs
 from tracker_server._models import Project, Record, Run, SeriesChunk
 from tracker_server._run_view import run_json
-from tracker_server._series import Series, bucketize, load_series, tag_values
+from tracker_server._series import Series, bucketize, bucketize_blocks, load_blocks, load_series, tag_values
 
 __all__ = ["router"]
 
@@ -204,16 +204,21 @@ def history(entity: str, project: str, run_id: str, scope: Annotated[Scope, Depe
         if not keys:
             keys = list(session.scalars(select(SeriesChunk.key).where(SeriesChunk.run_pk == run.id).distinct()))
         by_step = x == "_step"
-        wanted = set(keys) if x.startswith("_") else {*keys, x}
+        out: dict[str, dict[str, list[Any]]] = {}
+        if buckets is not None and by_step and min_x is None and max_x is None:  # a whole history's chart
+            for key, (blocks, as_int) in load_blocks(session, run.id, keys).items():
+                coarse = bucketize_blocks(blocks, buckets, as_int)
+                if coarse is not None:
+                    out[key] = coarse
+        wanted = {key for key in keys if key not in out} if x.startswith("_") else {*keys, x}
         loaded = load_series(session, run.id, wanted,
                              int(np.floor(min_x)) if by_step and min_x is not None else None,
                              int(np.ceil(max_x)) if by_step and max_x is not None else None,
                              times=x == "_timestamp")
     axis = None if x.startswith("_") else loaded.get(x)
-    out: dict[str, dict[str, list[Any]]] = {}
     for key in keys:
         series = loaded.get(key)
-        if series is None:
+        if series is None or key in out:
             continue
         xs, index = _x_values(series, x, axis)
         keep = np.ones(len(xs), bool)

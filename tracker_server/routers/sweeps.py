@@ -4,6 +4,8 @@ and list a project's sweeps and a sweep's trials."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
@@ -13,6 +15,7 @@ from sqlalchemy import select
 
 from tracker_server._deps import Scope, ServerState, check_names, find_project, json_response, reader, server, writer
 from tracker_server._models import Sweep, SweepTrial
+from tracker_server._sweep_importance import importance
 from tracker_server._sweeps import (
     claim,
     create_sweep,
@@ -22,6 +25,7 @@ from tracker_server._sweeps import (
     optuna_url,
     report,
     set_state,
+    sweep_config,
     sweep_json,
     trial_json,
 )
@@ -106,6 +110,14 @@ class HeartbeatOut(BaseModel):
     trial: str = Field(description="the trial's state (crashed: the server gave up on it)")
 
 
+class ImportanceOut(BaseModel):
+    importances: dict[str, float] | None = Field(description="each searched parameter's share (sums to 1), most "
+                                                 "important first; null when it cannot be said (see reason)")
+    trials: int = Field(description="the finished trials with a value of the metric that were used")
+    evaluator: str | None = Field(None, description="fanova, or mean_decrease_impurity for many trials")
+    reason: str | None = None
+
+
 class ClaimOut(BaseModel):
     trial: TrialOut | None
     reason: str | None = None
@@ -145,6 +157,22 @@ def list_trials(entity: str, project: str, sweep_id: str, scope: Annotated[Scope
         rows = session.scalars(select(SweepTrial).where(SweepTrial.sweep_pk == sweep.id)
                                .order_by(SweepTrial.number)).all()
         return json_response({"trials": [trial_json(row) for row in rows]})
+
+
+@router.get("/{entity}/{project}/{sweep_id}/importance", response_model=ImportanceOut,
+            summary="Parameter importance for the sweep metric (Optuna's fANOVA over the finished trials)")
+def get_importance(entity: str, project: str, sweep_id: str, scope: Annotated[Scope, Depends(reader)],
+                   state: Annotated[ServerState, Depends(server)]) -> Response:
+    """Too few finished trials (or no metric, nothing searched) answer ``importances: null`` with a ``reason``."""
+    with state.db.read() as session:
+        sweep = find_sweep(session, scope, project, sweep_id)
+        rows = session.execute(select(SweepTrial.params, SweepTrial.value).where(
+            SweepTrial.sweep_pk == sweep.id, SweepTrial.state == "finished", SweepTrial.value.is_not(None))
+            .order_by(SweepTrial.number)).all()
+        config, pk = sweep_config(sweep), sweep.id
+    finished = [(json.loads(params), float(value)) for params, value in rows
+                if value is not None and math.isfinite(value)]
+    return json_response(importance((state.config.data, pk), config, finished))
 
 
 @router.post("/{entity}/{project}/{sweep_id}/claim", response_model=ClaimOut,

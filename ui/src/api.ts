@@ -100,11 +100,40 @@ const collectionsPath = (e: string, p: string, ...rest: string[]) =>
 
 export const artifactCollections = (e: string, p: string) =>
   get<{ collections: ArtifactCollection[] }>(collectionsPath(e, p)).then((r) => r.collections);
-export const artifactVersions = (e: string, p: string, name: string) =>
-  get<{ versions: ArtifactVersionInfo[] }>(collectionsPath(e, p, name)).then((r) => r.versions);
+/** Every version of an artifact, fetched a page at a time. */
+export async function artifactVersions(e: string, p: string, name: string): Promise<ArtifactVersionInfo[]> {
+  const all: ArtifactVersionInfo[] = [];
+  for (let after: number | null = -1; after !== null;) {
+    const page: { versions: ArtifactVersionInfo[]; next_after: number | null } =
+      await get(collectionsPath(e, p, name), { after });
+    all.push(...page.versions);
+    after = page.next_after;
+  }
+  return all;
+}
 export const artifactVersion = (e: string, p: string, name: string, selector: string) =>
   get<ArtifactVersionInfo>(collectionsPath(e, p, name, selector));
 export const artifactLineage = (e: string, p: string, name: string, selector: string, depth = 4) =>
   get<ArtifactGraph>(collectionsPath(e, p, name, selector, "lineage"), { depth });
 export const moveAlias = (e: string, p: string, name: string, alias: string, version: number) =>
   send<ArtifactVersionInfo>("PUT", collectionsPath(e, p, name, "aliases", alias), { version });
+
+// ----- sweeps (the team server's, or the local store's as the local UI imports them) -----
+
+export interface SweepInfo {
+  id: string; entity: string; project: string; name: string | null; method: string; state: string; seed: number;
+  config: Record<string, unknown>; created_at: number; counts: Record<string, number>;
+}
+export interface Trial {
+  number: number; run_id: string; params: Record<string, unknown>; grid_index: number | null; state: string;
+  value: number | null; created_at: number; ended_at: number | null;
+}
+export interface Importance { importances: Record<string, number> | null; trials: number; evaluator?: string | null; reason?: string | null }
+
+export const sweepPath = (e: string, p: string, id = "", rest = "") =>
+  `/api/v1/sweeps/${encodeURIComponent(e)}/${encodeURIComponent(p)}${id ? "/" + encodeURIComponent(id) : ""}${rest}`;
+export const sweeps = (e: string, p: string) => get<{ sweeps: SweepInfo[] }>(sweepPath(e, p)).then((r) => r.sweeps);
+export const sweep = (e: string, p: string, id: string) => get<SweepInfo>(sweepPath(e, p, id));
+export const trials = (e: string, p: string, id: string) =>
+  get<{ trials: Trial[] }>(sweepPath(e, p, id, "/trials")).then((r) => r.trials);
+export const importance = (e: string, p: string, id: string) => get<Importance>(sweepPath(e, p, id, "/importance"));

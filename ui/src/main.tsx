@@ -7,6 +7,7 @@ import { Compare } from "./pages/Compare";
 import { Projects } from "./pages/Projects";
 import { RunPage } from "./pages/RunPage";
 import { SignIn } from "./pages/SignIn";
+import { SweepPage, SweepsList } from "./pages/Sweeps";
 import { prefetchWorkspace, Workspace } from "./pages/Workspace";
 import "./style.css";
 
@@ -33,6 +34,7 @@ function App() {
       {view.entity && <a href={link({ page: "projects", project: "", run: "" })}>{view.entity}</a>}
       {view.project && <a href={link({ page: "workspace", run: "", tab: "overview" })}>{view.project}</a>}
       {view.project && <a href={link({ page: "artifacts", run: "", tab: "overview" })}>artifacts</a>}
+      {view.project && <a href={link({ page: "sweeps", run: "", sweep: "", tab: "overview" })}>sweeps</a>}
       <span class="grow" />
       <span class="muted" data-testid="user">{session.user}</span>
       {!session.credential.startsWith("session:tracker-ui") && <button class="link" onClick={signOut}>sign out</button>}
@@ -43,6 +45,8 @@ function App() {
       {view.page === "run" && <RunPage view={view} />}
       {view.page === "compare" && <Compare view={view} />}
       {view.page === "artifacts" && <Artifacts view={view} />}
+      {view.page === "sweeps" && <SweepsList view={view} />}
+      {view.page === "sweep" && <SweepPage view={view} />}
     </main>
   </>;
 }

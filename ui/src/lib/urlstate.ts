@@ -1,12 +1,13 @@
 // Every view is a link: the page, its filters, selection, panel settings and x-axis live in the URL.
 
-export type Page = "projects" | "workspace" | "run" | "compare" | "artifacts";
+export type Page = "projects" | "workspace" | "run" | "compare" | "artifacts" | "sweeps" | "sweep";
 
 export interface ViewState {
   page: Page;
   entity: string;
   project: string;
   run: string;            // the run page's run id
+  sweep: string;          // the sweep page's sweep id
   filters: string[];      // Api().runs filter expressions, all must hold
   sort: string;           // "[-]field", e.g. "-summary.val/acc"
   selected: string[];     // run ids charted and compared
@@ -21,7 +22,7 @@ export interface ViewState {
 }
 
 export const DEFAULTS: ViewState = {
-  page: "projects", entity: "", project: "", run: "", filters: [], sort: "-created_at", selected: [], columns: [],
+  page: "projects", entity: "", project: "", run: "", sweep: "", filters: [], sort: "-created_at", selected: [], columns: [],
   group: "", x: "_step", smoothing: 0, log: false, range: null, tab: "overview", metric: "",
 };
 
@@ -36,6 +37,8 @@ export function encodeState(state: ViewState): string {
     if (state.page === "run") path += `/runs/${seg(state.run)}`;
     if (state.page === "compare") path += "/compare";
     if (state.page === "artifacts") path += "/artifacts";
+    if (state.page === "sweeps") path += "/sweeps";
+    if (state.page === "sweep") path += `/sweeps/${seg(state.sweep)}`;
   }
   const query = new URLSearchParams();
   for (const f of state.filters) query.append("f", f);
@@ -66,6 +69,8 @@ export function decodeState(pathname: string, search: string): ViewState {
   if (parts.length >= 4 && parts[2] === "runs") { state.page = "run"; state.run = parts[3]!; }
   else if (parts[2] === "compare") state.page = "compare";
   else if (parts[2] === "artifacts") state.page = "artifacts";
+  else if (parts[2] === "sweeps" && parts.length >= 4) { state.page = "sweep"; state.sweep = parts[3]!; }
+  else if (parts[2] === "sweeps") state.page = "sweeps";
   else state.page = parts.length >= 2 ? "workspace" : "projects";
   state.sort = query.get("sort") || DEFAULTS.sort;
   state.group = query.get("group") ?? "";

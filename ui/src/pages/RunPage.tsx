@@ -78,6 +78,9 @@ function Overview({ run, onSaved }: { run: Run; onSaved: (run: Run) => void }) {
       <dt>started</dt><dd>{new Date(run.created_at * 1000).toLocaleString()}</dd>
       <dt>duration</dt><dd>{duration(run)}</dd>
       {run.group && <><dt>group</dt><dd>{run.group}</dd></>}
+      {typeof run.meta.sweep === "string" && <><dt>sweep</dt><dd data-testid="run-sweep">
+        <a href={link({ page: "sweep", sweep: run.meta.sweep, run: "", tab: "overview" })}>{run.meta.sweep}</a>
+        {typeof run.meta.sweep_trial === "number" && <span class="muted"> trial {run.meta.sweep_trial}</span>}</dd></>}
       {run.job_type && <><dt>job type</dt><dd>{run.job_type}</dd></>}
       {Array.isArray(command) && <><dt>command</dt><dd><code data-testid="provenance-command">{command.join(" ")}</code></dd></>}
       {git && <><dt>git</dt><dd><code>{display(git.commit)}</code>{git.dirty ? " (dirty)" : ""} {display(git.remote)}</dd></>}

@@ -1,7 +1,7 @@
 // A project's workspace: the best run on the main metric, the runs table, and charts of the selected runs.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ApiFailure, get, type Params, prefetch, runPath, type Run } from "../api";
+import { ApiFailure, get, type Params, prefetch, runPath, type Run, type SweepInfo, sweeps } from "../api";
 import { ChartSettings, Charts, historyRequest } from "../components/Charts";
 import { fieldValue, RunsTable, StateBadge } from "../components/RunsTable";
 import { sortRuns } from "../lib/sort";
@@ -70,6 +70,7 @@ export function Workspace({ view }: { view: ViewState }) {
   return <div class="workspace">
     <h1><a href={link({ page: "projects", project: "", selected: [], filters: [] })}>{view.entity}</a> / {view.project}</h1>
     <BestBanner view={view} metrics={metrics} runs={runs ?? []} fields={fields} />
+    <ProjectSweeps view={view} reload={reload} />
     <Filters view={view} />
     {error && <div class="error" data-testid="error">{error}</div>}
     {runs === null ? <div class="muted">loading runs…</div> : <>
@@ -98,6 +99,19 @@ export function prefetchWorkspace(view: ViewState): void {
     const request = historyRequest({ entity: view.entity, project: view.project, id, created_at: 0 }, view);
     if (request) prefetch(...request);
   }
+}
+
+/** The project's sweeps, each a link to its page (nothing when it has none). */
+function ProjectSweeps({ view, reload }: { view: ViewState; reload: number }) {
+  const [list, setList] = useState<SweepInfo[]>([]);
+  useEffect(() => { sweeps(view.entity, view.project).then(setList).catch(() => setList([])); }, [view.entity, view.project, reload]);
+  if (!list.length) return null;
+  const shown = list.slice(-5).reverse();
+  return <div class="project-sweeps" data-testid="project-sweeps"><b>Sweeps</b>
+    {shown.map((s) => <a key={s.id} class="chip" data-sweep={s.id} href={link({ page: "sweep", sweep: s.id, run: "" })}>
+      {s.name || s.id} <StateBadge state={s.state} /> <span class="muted">{Object.values(s.counts).reduce((a, b) => a + b, 0)} trials</span></a>)}
+    <a href={link({ page: "sweeps", sweep: "", run: "" })}>{list.length > shown.length ? `all ${list.length} sweeps` : "sweeps list"}</a>
+  </div>;
 }
 
 function Filters({ view }: { view: ViewState }) {

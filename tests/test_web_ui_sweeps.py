@@ -1,0 +1,189 @@
+"""The sweep view in a real browser (Chromium via Playwright) over sweeps run by real agent processes: the local
+``tracker ui`` over a store whose sweeps live in its SQLite file, and the team server with sign-in. The page
+shows the sweep's state, method, metric and counts, its trials over time with the best so far, parallel
+coordinates, Optuna's parameter importance (or why there is none yet) and the trials table linking to the
+runs; new trials appear without a reload; sweep names and parameter values stay text."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import test_web_ui
+from _server import Server, new_key
+from test_web_ui import LocalUI, _env, screenshot
+
+bundle, browser = test_web_ui.bundle, test_web_ui.browser  # the module's fixtures: the built UI and Chromium
+
+pytest.importorskip("optuna")
+pytest.importorskip("sklearn", reason="parameter importance needs scikit-learn")
+
+pytestmark = pytest.mark.slow
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+CONFIG = {"method": "random", "name": f"lr search {HOSTILE}", "metric": {"name": "val/loss", "goal": "minimize"},
+          "parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
+                         "optimizer": {"values": ["adam", "<b>sgd</b>"]},
+                         "depth": {"distribution": "int_uniform", "min": 1, "max": 6}}}
+AGENT = """
+import math, sys, time
+import tracker_core
+
+config = {config!r}
+
+def train():
+    with tracker_core.init() as run:
+        lr, depth = run.config["lr"], run.config["depth"]
+        for step in range(3):  # the loss is mostly a matter of lr: importance must say so
+            run.log({{"val/loss": (math.log10(lr) + 2.5) ** 2 + 0.01 * depth + 0.1 / (step + 1)}})
+            time.sleep(float(sys.argv[3]))
+
+sweep_id = sys.argv[1]
+if sweep_id == "new":
+    sweep_id = tracker_core.sweep(sweep=config, project="tune", seed=int(sys.argv[4]))
+    print(sweep_id, flush=True)
+tracker_core.agent(sweep_id, function=train, count=int(sys.argv[2]))
+"""
+SHOT = Path("/tmp/sweep_view.png")
+
+
+def _agent(tmp_path: Path, env: dict[str, str], sweep: str, count: int, pause: float, seed: int = 7,
+           config: dict[str, Any] | None = None) -> subprocess.Popen[str]:
+    script = tmp_path / f"agent-{time.monotonic_ns()}.py"
+    script.write_text(AGENT.format(config=config or CONFIG))
+    return subprocess.Popen([sys.executable, str(script), sweep, str(count), str(pause), str(seed)], env=env,
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float = 180) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err
+    return out.strip().splitlines()[0] if out.strip() else ""
+
+
+@pytest.fixture(scope="module")
+def sweep_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalUI, str, str, Path]]:
+    base = tmp_path_factory.mktemp("sweep-ui")
+    env = {**_env(), "TRACKER_DIR": str(base / "store")}
+    env.pop("TRACKER_SERVER", None)
+    sweep_id = _finish(_agent(base, env, "new", 8, 0.0))
+    few = {**CONFIG, "name": "tiny"}
+    tiny = _finish(_agent(base, env, "new", 2, 0.0, config=few))
+    ui = LocalUI(base / "store", base / "cache")
+    yield ui, sweep_id, tiny, base
+    ui.stop()
+
+
+def _rows(page: Any) -> list[str]:
+    return [str(n) for n in page.locator('[data-testid="trials"] tbody tr[data-trial]').evaluate_all(
+        "rows => rows.map(r => r.dataset.trial)")]
+
+
+def _check_view(page: Any, trials: int) -> None:
+    """What the page must show for a finished random sweep of ``trials`` trials of CONFIG."""
+    page.wait_for_function(f"document.querySelectorAll('[data-testid=trials] tbody tr[data-trial]').length == {trials}",
+                           timeout=30_000)
+    title = page.locator(".sweep-page h1").inner_text()
+    assert HOSTILE in title  # the name is text: shown as written, never an element
+    assert page.locator(".sweep-page h1 img").count() == 0
+    facts = page.locator(".sweep-facts").inner_text()
+    assert "random" in facts and "val/loss" in facts and "minimize" in facts
+    assert f"{trials} finished" in page.get_by_test_id("counts").inner_text()
+    page.wait_for_selector('[data-testid="trials-chart"] canvas')
+    page.wait_for_function(f"document.querySelector('[data-testid=trials-chart]').dataset.points == '{trials}'")
+    assert page.locator('[data-testid="parallel"] polyline').count() == trials
+    axes = page.locator('[data-testid="parallel"] [data-axis]').evaluate_all("gs => gs.map(g => g.dataset.axis)")
+    assert axes == ["lr", "optimizer", "depth", "val/loss"]
+    assert page.locator('[data-testid="parallel"] text', has_text="<b>sgd</b>").count() == 1  # a category, as text
+    assert page.locator(".sweep-page b:text-is('sgd')").count() == 0
+    page.wait_for_selector('[data-testid="importance"] [data-param]', timeout=60_000)
+    shares = dict(page.locator('[data-testid="importance"] [data-param]').evaluate_all(
+        "rows => rows.map(r => [r.dataset.param, Number(r.dataset.share)])"))
+    assert set(shares) == {"lr", "optimizer", "depth"} and abs(sum(shares.values()) - 1) < 1e-6
+    assert max(shares, key=lambda name: shares[name]) == "lr"
+    best = page.get_by_test_id("sweep-best").inner_text()
+    assert "trial" in best
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_the_local_ui_shows_a_local_sweep_and_its_new_trials_without_reload(
+        browser: Any, sweep_store: tuple[LocalUI, str, str, Path], tmp_path: Path) -> None:
+    ui, sweep_id, tiny, base = sweep_store
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(ui.url)
+    page.goto(f"http://127.0.0.1:{ui.port}/local/tune")
+    page.wait_for_selector(f'[data-testid="project-sweeps"] [data-sweep="{sweep_id}"]')  # from the workspace
+    screenshot(page, tmp_path, "workspace-sweeps")
+    page.locator(f'[data-testid="project-sweeps"] [data-sweep="{sweep_id}"]').click()
+    page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
+    _check_view(page, 8)
+    assert page.get_by_test_id("sweep-state").inner_text() == "running"  # random: it goes on while agents come
+
+    page.evaluate("window.__still_here = true")
+    env = {**_env(), "TRACKER_DIR": str(ui.store)}
+    more = _agent(base, env, sweep_id, 3, 0.3)  # a new agent joins while the page is open
+    page.wait_for_function("document.querySelectorAll('[data-testid=trials] tbody tr[data-trial]').length == 11",
+                           timeout=60_000)
+    _finish(more)
+    page.wait_for_function("document.querySelector('[data-testid=trials-chart]').dataset.points == '11'",
+                           timeout=30_000)
+    assert page.evaluate("window.__still_here") is True  # no reload
+    assert _rows(page)[0] == "10"  # newest first
+    page.wait_for_function("document.querySelectorAll('[data-testid=parallel] polyline').length == 11")
+    page.wait_for_timeout(500)
+    screenshot(page, tmp_path, "sweep-view")
+    shutil.copy(tmp_path / "sweep-view.png", SHOT)
+
+    page.locator('[data-testid="trials"] tbody tr[data-trial="3"] a').click()  # a trial's row opens its run
+    page.wait_for_selector(".run-page")
+    assert page.get_by_test_id("state").inner_text().startswith("finished")
+    assert page.get_by_test_id("run-sweep").inner_text() == f"{sweep_id} trial 3"  # and back to its sweep
+    page.get_by_test_id("run-sweep").locator("a").click()
+    page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
+
+    page.goto(f"http://127.0.0.1:{ui.port}/local/tune/sweeps")
+    page.wait_for_selector(f'[data-testid="sweeps"] [data-sweep="{tiny}"]')
+    assert page.locator('[data-testid="sweeps"] tbody tr[data-sweep]').count() == 2
+    page.locator(f'[data-testid="sweeps"] [data-sweep="{tiny}"] a').first.click()
+    page.wait_for_selector('[data-testid="importance-note"]', timeout=30_000)
+    assert "needs at least 5 finished trials" in page.get_by_test_id("importance-note").inner_text()
+    context.close()
+    assert not errors, errors
+
+
+def test_the_team_servers_sweep_view_after_sign_in(browser: Any, tmp_path: Path) -> None:
+    server = Server(tmp_path / "server").start()
+    try:
+        key = new_key(server.data, "research", "box")
+        env = {**_env(), "TRACKER_SERVER": server.url, "TRACKER_API_KEY": key, "TRACKER_DIR": str(tmp_path / "a")}
+        path = _finish(_agent(tmp_path, env, "new", 6, 0.0, seed=3))
+        sweep_id = path.rsplit("/", 1)[1]
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server.url + "/research/tune/sweeps")
+        page.wait_for_selector("form.signin")
+        page.fill('input[name="key"]', key)
+        page.click('button[type="submit"]')
+        page.wait_for_selector(f'[data-testid="sweeps"] [data-sweep="{sweep_id}"]')
+        page.locator(f'[data-testid="sweeps"] [data-sweep="{sweep_id}"] a').first.click()
+        page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
+        _check_view(page, 6)
+        screenshot(page, tmp_path, "sweep-view-team-server")
+        page.locator('[data-testid="trials"] tbody tr[data-trial="0"] a').click()  # the trial's run on the server
+        page.wait_for_selector(".run-page")
+        assert page.get_by_test_id("run-sweep").inner_text() == f"{sweep_id} trial 0"
+        context.close()
+        assert not errors, errors
+    finally:
+        server.kill()

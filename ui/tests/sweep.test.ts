@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import type { Trial } from "../src/api";
+import { bestSoFar, bestTrial, makeAxis, paramValue, sweepMetric, sweepParams } from "../src/lib/sweep";
+
+const trial = (number: number, created_at: number, value: number | null, state = "finished"): Trial =>
+  ({ number, run_id: `r${number}`, params: {}, grid_index: null, state, value, created_at, ended_at: null });
+
+describe("sweep config", () => {
+  const config = { method: "bayes", metric: { name: "val/loss" },
+    parameters: { lr: { distribution: "log_uniform_values", min: 1e-4, max: 0.1 }, opt: { values: ["adam", "sgd"] },
+      epochs: { value: 3 }, model: { parameters: { depth: { min: 1, max: 8 } } } } };
+  it("reads the metric (minimize by default) and the searched parameters, nested ones by path", () => {
+    expect(sweepMetric(config)).toEqual({ name: "val/loss", goal: "minimize" });
+    expect(sweepMetric({ method: "grid" })).toBeNull();
+    expect(sweepParams(config)).toEqual([
+      { name: "lr", path: ["lr"], categories: null, log: true },
+      { name: "opt", path: ["opt"], categories: ["adam", "sgd"], log: false },
+      { name: "model.depth", path: ["model", "depth"], categories: null, log: false }]);
+    expect(paramValue({ model: { depth: 4 } }, ["model", "depth"])).toBe(4);
+    expect(paramValue({ model: {} }, ["model", "depth"])).toBeUndefined();
+  });
+});
+
+describe("best so far", () => {
+  const trials = [trial(0, 10, 5), trial(1, 20, 7), trial(2, 15, null, "running"), trial(3, 30, 2), trial(4, 25, 9, "stopped")];
+  it("follows the goal over the scored trials in start order", () => {
+    expect(bestSoFar(trials, "minimize")).toEqual([[10, 5, 5], [20, 7, 5], [30, 2, 2]]);
+    expect(bestSoFar(trials, "maximize")).toEqual([[10, 5, 5], [20, 7, 7], [30, 2, 7]]);
+    expect(bestTrial(trials, "minimize")?.number).toBe(3);
+    expect(bestTrial(trials, "maximize")?.number).toBe(1);
+    expect(bestTrial([trial(0, 1, null, "running")], "maximize")).toBeNull();
+  });
+});
+
+describe("parallel coordinates axes", () => {
+  it("spaces categories evenly and scales numbers, log ones by their logarithm", () => {
+    const cats = makeAxis("opt", ["sgd"], ["adam", "sgd", "lion"], false);
+    expect([cats.position("adam"), cats.position("sgd"), cats.position("lion"), cats.position("nope")]).toEqual([0, 0.5, 1, null]);
+    const log = makeAxis("lr", [0.001, 0.01, 0.1], null, true);
+    expect(log.position(0.01)).toBeCloseTo(0.5);
+    expect(log.ticks.map((t) => t[1])).toEqual(["0.001", "0.1"]);
+    const flat = makeAxis("depth", [4, 4], null, false);
+    expect(flat.position(4)).toBe(0.5);
+    expect(makeAxis("x", [1, 3], null, false).position(2)).toBe(0.5);
+  });
+});
