@@ -103,6 +103,9 @@ def test_a_full_run_is_imported_point_by_point(made: Path, tmp_path: Path) -> No
     (path,) = wandb_files(made / "wandb", "main0001")
     wandb_times = {}
     for record in _records(path):
+        if record.WhichOneof("record_type") == "run":
+            started = record.run.start_time.seconds + record.run.start_time.nanos / 1e9
+            assert run.created_at is not None and abs(run.created_at.timestamp() - started) < 1e-6
         if record.WhichOneof("record_type") == "history":
             items = {item.nested_key[0]: item.value_json for item in record.history.item if len(item.nested_key) == 1}
             wandb_times[int(items["_step"])] = float(items["_timestamp"])
