@@ -4,6 +4,7 @@ by `tracker import wandb`, and compared point by point (us -> W&B -> us)."""
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,11 @@ from tracker_core.migrate import Fidelity, read_wandb_records
 
 
 def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tracker_core.cli", "--dir", str(root), *args],
+    """The CLI, with wandb's caches (its artifact staging among them) under the test's folder."""
+    wandb_home = root.parent / "wandb_home"
+    env = {**os.environ, **{name: str(wandb_home / name.lower()) for name in (
+        "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR", "WANDB_ARTIFACT_DIR")}}
+    return subprocess.run([sys.executable, "-m", "tracker_core.cli", "--dir", str(root), *args], env=env,
                           capture_output=True, text=True, timeout=600, check=False)
 
 
