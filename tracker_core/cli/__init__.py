@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     from tracker_core.cli import _report_commands as r
     from tracker_core.cli import _server_commands as s
     from tracker_core.cli import _sweep_commands as w
+    from tracker_core.cli import _wandb_commands as wb
 
     parser = argparse.ArgumentParser(prog="tracker", description="Query the runs in a local tracker store or on "
                                      "the team server.")
@@ -81,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", help="the run (with --to: only this run of the project)")
     p.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     p.add_argument("--output", "-o", help="file to write (default: standard output; required for parquet)")
-    p.add_argument("--to", metavar="TRACKER", help="export the project's runs to another tracker: mlflow")
+    p.add_argument("--to", metavar="TRACKER", help="export the project's runs to another tracker: mlflow, wandb")
     p.add_argument("--project", "-p", help="with --to: the project to export")
     p.add_argument("--quiet", "-q", action="store_true", help="with --to: no progress lines")
     p.add_argument("--json", action="store_true", help="with --to: the fidelity report as JSON")
@@ -90,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", help="with --to mlflow: the experiment to write into (default: the project)")
     p.set_defaults(exporters={"mlflow": m.export_mlflow})
     # ----- end of export --to mlflow
+    # ----- export --to wandb
+    p.add_argument("--out", help="with --to wandb: the folder to write W&B offline run folders into")
+    p.set_defaults(exporters={**p.get_default("exporters"), "wandb": wb.export_wandb})
+    # ----- end of export --to wandb
 
     p = command("import", None, "bring runs from another tracker into the local store, with a fidelity report",
                 json=False)
@@ -115,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
                  "files (needs tracker[tensorboard])")
     q.add_argument("path", help="a folder of event files or of run folders, e.g. ./lightning_logs")
     # ----- end of import mlflow, import tensorboard
+    # ----- import wandb
+    q = importer("wandb", wb.import_wandb, "W&B run folders as they lie on disk, offline or synced: their "
+                 "run-*.wandb transaction logs and files/ (needs tracker[wandb])")
+    q.add_argument("path", help="a wandb folder (./wandb), one run folder, or a run-*.wandb file")
+    # ----- end of import wandb
 
     p = command("tag", c.tag, "add (+name) or remove (-name) tags", json=False)
     p.add_argument("run")

@@ -13,11 +13,11 @@ import orjson
 from tracker_core._encoding import decode_row
 from tracker_core.store._log import read_log
 
-__all__ = ["read_history"]
+__all__ = ["collector_paused", "read_history"]
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building millions of acyclic rows.
 
     Every new dict is tracked by the collector, and its passes over the growing heap
@@ -39,7 +39,7 @@ def read_history(path: str, keep: frozenset[str] | None = None) -> list[dict[str
     dropped). A ``rewind`` record drops the rows of later steps written before it. A torn
     last line and undecodable lines are skipped. Raises OSError if the log cannot be read.
     """
-    with _collector_paused():
+    with collector_paused():
         return _read_rows(path, keep)
 
 

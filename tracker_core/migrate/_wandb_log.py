@@ -1,0 +1,131 @@
+"""Reading the framing of W&B's ``.wandb`` transaction logs, without the wandb package.
+
+A ``.wandb`` file is a 7-byte header (``:W&B``, the magic 0xBEE1 little-endian, version 0)
+and then LevelDB-style 32 KiB blocks. Each block holds chunks: a 7-byte chunk header (CRC-32,
+a little-endian uint16 length, a type: 1 full, 2 first, 3 middle, 4 last) and the payload.
+A chunk never crosses a block; fewer than 7 bytes left in a block are zero padding. The header
+shares the first block. The CRC is the standard CRC-32 (zlib's, IEEE) over the type byte and
+the payload; wandb-core writes this variant (``CRCAlgoIEEE``), not LevelDB's masked CRC-32C.
+A record (a serialized ``wandb_internal_pb2.Record``) is one full chunk, or first, middles, last.
+
+A chunk with a bad CRC, length or type is reported with the file and byte offset, and reading
+goes on at the next block (as LevelDB's recovery does); a torn tail is reported once.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tracker_core.migrate._fidelity import Fidelity
+
+__all__ = ["BLOCK_SIZE", "HEADER", "frame_records", "read_records"]
+
+BLOCK_SIZE = 32 * 1024
+HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)
+_CHUNK_HEADER = 7
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+_TYPE_CRC = [zlib.crc32(bytes([kind])) for kind in range(256)]  # the CRC of the type byte, to continue from
+
+
+def read_records(path: str, fidelity: Fidelity) -> Iterator[bytes]:
+    """Yield the payload of every intact record in the ``.wandb`` file at ``path``.
+
+    A bad header, a corrupt chunk or a torn tail is recorded with ``fidelity.error`` (the file and byte
+    offset) instead of raised; what can be read is still yielded.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if data[:len(HEADER)] != HEADER:
+        if len(data) < len(HEADER) and HEADER.startswith(data):
+            fidelity.error(f"{path} at byte 0", "the file ends inside its 7-byte header (torn); nothing to read")
+        else:
+            fidelity.error(f"{path} at byte 0", f"not a W&B transaction log (header {data[:7]!r}, expected "
+                           f"{HEADER!r}); the file was skipped")
+        return
+    yield from frame_records(data, path, fidelity)
+
+
+def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]:
+    """The records in the bytes of a whole ``.wandb`` file whose header was checked (see ``read_records``)."""
+    size = len(data)
+    pos = len(HEADER)
+    unpack = struct.Struct("<IHB").unpack_from
+    crc32 = zlib.crc32
+    view = memoryview(data)
+    type_crc = _TYPE_CRC
+    parts: list[bytes] = []  # the chunks of a record begun but not ended
+    part_start = 0
+    recovering = False  # after a reported corruption: the rest of a broken record is skipped quietly
+    full_crc = type_crc[_FULL]
+    while pos + _CHUNK_HEADER <= size:
+        left = BLOCK_SIZE - pos % BLOCK_SIZE
+        if left < _CHUNK_HEADER:  # the block's zero padding
+            pos += left
+            continue
+        checksum, length, kind = unpack(data, pos)
+        start = pos + _CHUNK_HEADER
+        end = start + length
+        if kind == _FULL and not parts and length <= left - _CHUNK_HEADER and end <= size \
+                and crc32(view[start:end], full_crc) == checksum:  # the common case, checked in one go
+            recovering = False
+            yield data[start:end]
+            pos = end
+            continue
+        problem = None
+        if checksum == 0 and length == 0 and kind == 0:
+            pos += left  # a zeroed rest of block (preallocated space, or a writer that stopped)
+            continue
+        if end > size:
+            problem = "the file ends inside a chunk (torn)"
+        elif length > left - _CHUNK_HEADER:
+            problem = "a chunk longer than the rest of its block"
+        elif kind not in (_FULL, _FIRST, _MIDDLE, _LAST):
+            problem = f"an unknown chunk type {kind}"
+        elif crc32(view[start:end], type_crc[kind]) != checksum:
+            problem = "a CRC-32 mismatch"
+        if problem is not None:
+            fidelity.error(f"{path} at byte {pos}", f"{problem}; reading went on at the next block"
+                           + (f" (a record begun at byte {part_start} was lost)" if parts else ""))
+            parts = []
+            recovering = True
+            pos += left
+            continue
+        payload = data[start:end]
+        if kind in (_FULL, _FIRST):
+            recovering = False
+        if kind == _FULL:
+            if parts:
+                _lost_partial(fidelity, path, part_start, pos)
+                parts = []
+            yield payload
+        elif kind == _FIRST:
+            if parts:
+                _lost_partial(fidelity, path, part_start, pos)
+            parts, part_start = [payload], pos
+        elif not parts:
+            if not recovering:
+                fidelity.error(f"{path} at byte {pos}", "the middle or last chunk of a record whose start was "
+                               "lost; skipped")
+        elif kind == _MIDDLE:
+            parts.append(payload)
+        else:
+            parts.append(payload)
+            yield b"".join(parts)
+            parts = []
+        pos = end
+    if parts:
+        fidelity.error(f"{path} at byte {part_start}", "the file ends inside a record (torn); that record was lost")
+    elif pos < size and any(data[pos:]):
+        fidelity.error(f"{path} at byte {pos}", "the file ends inside a chunk header (torn)")
+
+
+def _lost_partial(fidelity: Fidelity, path: str, start: int, pos: int) -> None:
+    fidelity.error(f"{path} at byte {start}", f"a record begun here was not ended (a new one starts at byte {pos}); "
+                   "it was lost")
