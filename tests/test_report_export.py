@@ -8,6 +8,7 @@ import io
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tracker_core.reports._export import (
     render_html,
     write_figures,
 )
+from tracker_core.reports._math import MATHML_ATTRIBUTES, MATHML_ELEMENTS
 
 XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
        "[x](JAVASCRIPT:alert(1))", "![y](javascript:alert(2))", "<a href=\"javascript:alert(1)\">a</a>",
@@ -96,8 +98,74 @@ def test_markdown_renders_structure_and_keeps_payloads_inert() -> None:
     walker = _walk(rendered)
     assert walker.bad == []
     assert {"h1", "ul", "li", "code", "a"} <= set(walker.tags)
-    assert '<span class="math">e^{i\\pi}</span>' in rendered
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><msup><mi>e</mi>' in rendered
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+
+
+MATH_XSS = [r"$\text{<script>alert(1)</script>}$", r"$\text{</math><script>alert(2)</script>}$",
+            r"$$\href{javascript:alert(3)}{x}$$", r"$\style{background:url(//evil)}{x}$",
+            r"$\mathrm{<img src=x onerror=alert(4)>}$", r'$\color{red" onmouseover="alert(5)}{x}$',
+            r"$\operatorname{<svg onload=alert(6)>}$", r"$$\text{<iframe src=//evil></iframe>}$$"]
+
+
+def _math_elements(document: str) -> list[tuple[str, list[str]]]:
+    """(tag, attribute names) of every element inside a <math> of ``document``."""
+    found: list[tuple[str, list[str]]] = []
+    depth = [0]
+
+    class Math(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "math" or depth[0]:
+                depth[0] += 1
+                found.append((tag, [name for name, _ in attrs]))
+
+        def handle_endtag(self, tag: str) -> None:
+            if depth[0]:
+                depth[0] -= 1
+
+    Math().feed(document)
+    return found
+
+
+def test_math_becomes_mathml_with_the_pages_delimiters() -> None:
+    rendered = markdown_html("Inline $\\frac{a}{b}$ costs \\$5 and $6, not $ x $.\n\n$$\n\\sum_{i=1}^{n} i^2\n$$\n\n"
+                             "Broken $\\frac{$ stays TeX, $\\color{red}{c}$.\n\n$$\\sqrt{x}$$")
+    inline = re.findall(r'<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">', rendered)
+    blocks = re.findall(r'<div class="math-block"><math xmlns="http://www.w3.org/1998/Math/MathML" '
+                        r'display="block">', rendered)
+    assert len(inline) == 2 and len(blocks) == 2, rendered
+    assert "<mfrac>" in rendered and "<munderover><mo>\u2211</mo>" in rendered and "<msqrt>" in rendered
+    assert '<mstyle mathcolor="red">' in rendered
+    assert "costs $5 and $6, not $ x $." in rendered  # an escaped dollar, prices and spaced dollars are text
+    assert '<span class="math">\\frac{</span> stays TeX' in rendered  # latex2mathml cannot read it: its TeX
+    for tag, attrs in _math_elements(rendered):
+        assert tag in MATHML_ELEMENTS and set(attrs) <= MATHML_ATTRIBUTES | {"xmlns"}, (tag, attrs)
+
+
+def test_payloads_inside_math_stay_inert() -> None:
+    rendered = markdown_html("\n\n".join(MATH_XSS))
+    walker = _walk(rendered)
+    assert walker.bad == [], walker.bad
+    assert rendered.count("<math ") == len(MATH_XSS)  # each converted (none fell back), and each sanitised
+    assert "<script" not in rendered and "<img" not in rendered and "<svg" not in rendered and "<iframe" not in rendered
+    assert "href" not in rendered and "style=" not in rendered and "url(" not in rendered
+    assert "onmouseover" not in rendered and "<mstyle><mrow><mi>x</mi>" in rendered  # the bad colour dropped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered  # \text keeps the characters, escaped
+    for tag, attrs in _math_elements(rendered):
+        assert tag in MATHML_ELEMENTS and set(attrs) <= MATHML_ATTRIBUTES | {"xmlns"}, (tag, attrs)
+
+
+def test_math_without_latex2mathml_stays_tex_with_one_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker_core import TrackerWarning
+    from tracker_core.reports import _math
+
+    monkeypatch.setitem(sys.modules, "latex2mathml.converter", None)  # what an install without it sees
+    monkeypatch.setattr(_math, "_warned", False)
+    with pytest.warns(TrackerWarning, match="latex2mathml") as caught:
+        rendered = markdown_html("$a<b$ and $c$\n\n$$\\frac{1}{2}$$")
+    assert len(caught) == 1
+    assert '<span class="math">a&lt;b</span>' in rendered and '<span class="math">c</span>' in rendered
+    assert '<div class="math-block"><span class="math display">\\frac{1}{2}</span></div>' in rendered
 
 
 def test_html_is_self_contained_inert_and_shows_the_numbers() -> None:
@@ -208,3 +276,26 @@ def test_sweep_lineage_and_images_panels() -> None:
     assert 'data-node="model:v2"' in lineage_svg and "train &lt;b&gt;" in lineage_svg
     assert f'<img src="{png}"' in document and "svg+xml" not in document  # only raster images inline
     assert "a cat" in document
+
+
+@pytest.mark.slow
+def test_pdf_typesets_math(tmp_path: Path) -> None:
+    if not Path("/usr/bin/chromium").exists() or shutil.which("pdftoppm") is None:
+        pytest.skip("needs /usr/bin/chromium and pdftoppm (poppler-utils)")
+    pytest.importorskip("playwright.sync_api")
+    text = ("# Math\n\nThe loss $\\mathcal{L} = \\frac{1}{N}\\sum_{i=1}^{N} (y_i - \\hat{y}_i)^2$ falls.\n\n"
+            "$$\n\\sigma(x) = \\frac{1}{1 + e^{-x}}\n$$\n\n"
+            "$$\\int_0^{\\infty} e^{-x^2}\\,dx = \\frac{\\sqrt{\\pi}}{2}$$\n\n" + "\n\n".join(MATH_XSS))
+    b = ReportBundle({"title": "Math", "project": "t/p", "revision": 1, "updated_by": "ana",
+                      "blocks": [{"kind": "markdown", "text": text}]}, [None])
+    document = render_html(b)
+    assert document.count("<math ") == 3 + len(MATH_XSS) and _walk(document).bad == []
+    export_report(b, "pdf", tmp_path / "math.pdf")
+    pdf_text = subprocess.run(["pdftotext", str(tmp_path / "math.pdf"), "-"], capture_output=True, text=True,
+                              timeout=60).stdout
+    assert "\\frac" not in pdf_text and "\\sum" not in pdf_text and "\\int" not in pdf_text  # no TeX source shown
+    assert "∑" in pdf_text and "∫" in pdf_text and "\U0001d70e" in pdf_text  # typeset: sum, integral, italic sigma
+    assert "<script>alert(1)</script>" in pdf_text  # \text shows the characters as text; nothing ran
+    subprocess.run(["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", str(tmp_path / "math.pdf"),
+                    str(tmp_path / "math")], check=True, timeout=60)
+    shutil.copy(next(tmp_path.glob("math*.png")), "/tmp/report_math.png")

@@ -2,7 +2,9 @@
 write a report with three panels in the editor, save, reload; a new better run shows up in the live best-run
 card and line chart without editing; a pinned block stays as it was; the export opens from file:// with the
 server stopped and shows the same numbers; the PDF has the charts; a share link shows the report and nothing
-else; XSS payloads in Markdown and in run names render inert; a stale save is refused with both texts kept."""
+else and, with no event stream for its token, re-reads its unpinned panels while visible (a new better run
+appears, a pinned block stays); XSS payloads in Markdown and in run names render inert; a stale save is refused
+with both texts kept."""
 
 from __future__ import annotations
 
@@ -121,9 +123,16 @@ def _write_report(page: Any) -> str:
     return report_id
 
 
-def _best(page: Any) -> tuple[str, str]:
-    card = _panel(page, 2).locator('[data-testid="best-card"]')
+def _best(page: Any, index: int = 2) -> tuple[str, str]:
+    card = _panel(page, index).locator('[data-testid="best-card"]')
     return str(card.get_attribute("data-run")), card.get_attribute("data-value") or ""
+
+
+def _visibility(page: Any, state: str) -> None:
+    """The page as the browser reports it when its tab goes to the back ("hidden") or to the front again."""
+    page.evaluate("""state => {
+        Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => state});
+        document.dispatchEvent(new Event('visibilitychange')); }""", state)
 
 
 def _line_runs(page: Any) -> int:
@@ -218,17 +227,22 @@ def test_write_live_pin_export(browser: Any, team: tuple[Server, str, httpx.Clie
 def test_share_link_shows_the_report_and_nothing_else(browser: Any, team: tuple[Server, str, httpx.Client]) -> None:
     server, key, client = team
     shown = post_run(client, TEAM, _run("shown", 0.1, 0.5))
+    best = {"type": "best", "title": "Best run", "metric": "val/loss", "goal": "min",
+            "runs": {"project": f"{TEAM}/{PROJECT}"}}
     hidden = post_run(client, TEAM, make_run(project="secret", steps=3, config={"lr": 9}, name="hidden"),
                       project="secret")
     made = client.post("/api/v1/reports", json={"project": f"{TEAM}/{PROJECT}", "title": "Shared <i>view</i>",
                                                 "blocks": [{"kind": "markdown", "text": "Only **this**."},
                                                            {"kind": "panel", "spec": {"type": "table", "title": "Runs",
-                                                            "columns": ["config.lr"], "runs": {"ids": [shown]}}}]})
+                                                            "columns": ["config.lr"], "runs": {"ids": [shown]}}},
+                                                           {"kind": "panel", "spec": best},
+                                                           {"kind": "panel", "spec": {**best, "title": "Pinned"}}]})
     assert made.status_code == 201, made.text
     report_id = made.json()["id"]
+    assert client.post(f"/api/v1/reports/{report_id}/blocks/3/pin").status_code in (200, 201)  # a snapshot of `shown`
     context, page, errors = _sign_in(browser, server, key)
     page.goto(f"{server.url}/reports/{report_id}")
-    _wait_ready(page, 1)
+    _wait_ready(page, 3)
     page.click('[data-action="share"]')
     page.wait_for_selector('[data-testid="share-link"]')
     link = page.get_by_test_id("share-link").inner_text()
@@ -239,13 +253,30 @@ def test_share_link_shows_the_report_and_nothing_else(browser: Any, team: tuple[
     calls: list[str] = []
     reader.on("request", lambda request: calls.append(request.url))
     reader.goto(link)
-    _wait_ready(reader, 1)
+    _wait_ready(reader, 3)
+    assert _best(reader) == (shown, "0.5") and _best(reader, 3) == (shown, "0.5")
     assert reader.get_by_test_id("report-title").inner_text() == "Shared <i>view</i>"
     assert reader.locator('tr[data-run]').all_inner_texts()[0].startswith("shown")
     assert reader.locator("form.signin").count() == 0 and reader.locator("header").count() == 0
     api = sorted({re.sub(r"\?.*", "", u.replace(server.url, "")) for u in calls if "/api/" in u})
-    assert api == [f"/api/v1/shared/{token}", f"/api/v1/shared/{token}/blocks/1/data"], api
+    assert api == [f"/api/v1/shared/{token}"] + [f"/api/v1/shared/{token}/blocks/{i}/data" for i in (1, 2, 3)], api
     _shot(reader, "shared")
+
+    # live without the event stream: the page re-reads its unpinned panels while it is visible, no reload
+    better = post_run(client, TEAM, _run("better", 0.01, 0.2))
+    reader.wait_for_function(f"document.querySelector('.report-panel[data-block=\"2\"] [data-testid=\"best-card\"]')"
+                             f"?.dataset.run === '{better}'", timeout=30_000)
+    assert _best(reader) == (better, "0.2")
+    assert _best(reader, 3) == (shown, "0.5")  # pinned: the snapshot, not the newest best
+    assert reader.locator('.report-panel[data-block="1"] tr[data-run]').count() == 1  # its run set is one id
+    assert sum(u.endswith("/blocks/3/data") for u in calls) == 1  # the pinned panel is not read again
+    _shot(reader, "shared_live")
+    hidden_at = len(calls)  # hidden (another tab in front): no reads; shown again: one at once
+    _visibility(reader, "hidden")
+    reader.wait_for_timeout(7_000)  # more than one poll interval (5 s)
+    assert [u for u in calls[hidden_at:] if "/blocks/" in u] == []
+    with reader.expect_request(lambda r: r.url.endswith("/blocks/2/data"), timeout=3_000):  # before the next tick
+        _visibility(reader, "visible")
 
     with httpx.Client(base_url=server.url) as nobody:
         data = nobody.get(f"/api/v1/shared/{token}/blocks/1/data").json()

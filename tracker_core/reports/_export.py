@@ -4,7 +4,8 @@ HTML by headless Chromium, and each chart as an SVG (or PDF) sized for a LaTeX f
 
 Nothing here talks to a database: the report and its panels' payloads come from the server's report routes
 (``fetch_bundle``) or are handed in (``ReportBundle``). markdown-it-py renders Markdown with raw HTML off (a tag
-in the text stays text) and only http(s), mailto and relative links; Playwright is imported only for PDF.
+in the text stays text) and only http(s), mailto and relative links; math becomes MathML (``_math``), which
+Chromium typesets in the PDF; Playwright is imported only for PDF.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from tracker_core._errors import TrackerError
 from tracker_core.reports._charts import FIGURE_WIDTH_IN, best_of, chart_svg, columns_of, field_of, panel_csv, text_of
+from tracker_core.reports._math import tex_html
 
 __all__ = ["CHROMIUM_ARGS", "ExportError", "ReportBundle", "chart_svg", "export_report", "fetch_bundle",
            "markdown_html", "panel_csv", "print_pdf", "render_html", "write_figures"]
@@ -90,6 +92,55 @@ def _image_type(body: bytes) -> str:
 def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
+# The page's delimiters (ui/src/lib/markdown.ts): ``$...$`` inline, its body neither empty nor starting or ending
+# in whitespace ("$5 and $6" stays prices) and ``$$`` not inline; ``$$...$$`` a block from a line starting with
+# ``$$`` to the line ending in ``$$``; ``\$`` is a dollar sign (the escape rule runs first).
+
+
+def _inline_math(state: Any, silent: bool) -> bool:
+    src, start = state.src, state.pos
+    if src[start] != "$" or src[start + 1: start + 2] == "$":
+        return False
+    end = src.find("$", start + 1)
+    if end < 0 or end == start + 1:
+        return False
+    body = src[start + 1: end]
+    if body[0].isspace() or body[-1].isspace():
+        return False
+    if not silent:
+        state.push("math_inline", "math", 0).content = body
+    state.pos = end + 1
+    return True
+
+
+def _block_math(state: Any, start_line: int, end_line: int, silent: bool) -> bool:
+    def line_text(n: int) -> str:
+        return str(state.src[state.bMarks[n] + state.tShift[n]: state.eMarks[n]])
+
+    first = line_text(start_line)
+    if not first.startswith("$$"):
+        return False
+    if silent:
+        return True
+    body = first[2:]
+    line = start_line
+    closed = body.rstrip().endswith("$$") and len(body.strip()) >= 2
+    if closed:
+        body = body.rstrip()[:-2]
+    while not closed and line + 1 < end_line:
+        line += 1
+        text = line_text(line)
+        if text.rstrip().endswith("$$"):
+            body += "\n" + text.rstrip()[:-2]
+            closed = True
+        else:
+            body += "\n" + text
+    token = state.push("math_block", "math", 0)
+    token.block = True
+    token.content = body.strip()
+    token.map = [start_line, line + 1]
+    state.line = line + 1
+    return True
 
 
 def _md() -> Any:
@@ -101,33 +152,18 @@ def _md() -> Any:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable("strikethrough")
     md.validateLink = lambda url: bool(_SAFE_LINK.match(url.strip()))  # type: ignore[method-assign]
 
-    def math_inline(state: Any, silent: bool) -> bool:
-        src, start = state.src, state.pos
-        if src[start] != "$":
-            return False
-        display = src.startswith("$$", start)
-        mark = "$$" if display else "$"
-        end = src.find(mark, start + len(mark))
-        body = src[start + len(mark): end]
-        if end < 0 or not body or (not display and (body[0].isspace() or body[-1].isspace())):
-            return False
-        if not silent:
-            token = state.push("math_display" if display else "math_inline", "", 0)
-            token.content = body
-        state.pos = end + len(mark)
-        return True
-
-    md.inline.ruler.after("escape", "math", math_inline)
-    md.add_render_rule("math_inline", lambda self, tokens, i, options, env:
-                       f'<span class="math">{html.escape(tokens[i].content)}</span>')
-    md.add_render_rule("math_display", lambda self, tokens, i, options, env:
-                       f'<span class="math display">{html.escape(tokens[i].content)}</span>')
+    md.inline.ruler.after("escape", "math_inline", _inline_math)
+    md.block.ruler.after("blockquote", "math_block", _block_math, {"alt": ["paragraph", "reference", "blockquote",
+                                                                           "list"]})
+    md.add_render_rule("math_inline", lambda self, tokens, i, options, env: tex_html(tokens[i].content, False))
+    md.add_render_rule("math_block", lambda self, tokens, i, options, env:
+                       f'<div class="math-block">{tex_html(tokens[i].content, True)}</div>\n')
     return md
 
 
 def markdown_html(text: str) -> str:
-    """Markdown as safe HTML: raw HTML escaped, links only to http(s), mailto and relative addresses, math kept
-    as its TeX source (no script runs to typeset it)."""
+    """Markdown as safe HTML: raw HTML escaped, links only to http(s), mailto and relative addresses, ``$...$``
+    and ``$$...$$`` as sanitised MathML (``_math.tex_html``; TeX text where it cannot convert), no script."""
     return str(_md().render(text))
 
 
@@ -137,7 +173,8 @@ margin:24px auto;padding:0 18px}
 h1{font-size:24px} .meta{color:#6b7385;font-size:12px;margin-bottom:18px}
 pre{background:#f3f4f7;padding:8px;overflow:auto} code{background:#f3f4f7;padding:0 3px}
 .math{font-family:"Latin Modern Math","STIX Two Math","Cambria Math",serif;font-style:italic}
-.math.display{display:block;text-align:center;margin:8px 0}
+.math.display{display:block;text-align:center;margin:8px 0} .math-block{margin:8px 0;text-align:center}
+math{font-family:"Latin Modern Math","STIX Two Math","Cambria Math",math} math[display="block"]{margin:0 auto}
 .panel{border:1px solid #d5dae3;border-radius:4px;padding:10px 12px;margin:14px 0;break-inside:avoid}
 .panel h3{margin:0 0 6px;font-size:14px} .pinned{color:#6a4b00;background:#fff4d6;font-size:11px;padding:0 5px}
 .message{color:#6a4b00;background:#fff4d6;padding:6px 8px}

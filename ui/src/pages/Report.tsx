@@ -1,7 +1,8 @@
 // A report: Markdown blocks and live panels. Panels re-read their data as the project's runs change (unless
 // pinned); the editor adds, removes and reorders blocks, edits text and configures panels, and saves on the
 // revision it started from (a stale save is refused, and both texts are kept). History with diff and restore,
-// comments, share links and exports sit below. A share token's page shows the same document read-only.
+// comments, share links and exports sit below. A share token's page shows the same document read-only; a token
+// cannot open the event stream, so that page re-reads its unpinned panels every SHARE_POLL_MS while it is visible.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiFailure, AuthError } from "../api";
@@ -51,8 +52,12 @@ function commentOn(index: number): void {
   text.focus();
 }
 
-/** Each saved panel's data, re-read (unpinned ones) when a run of the panels' projects changes. */
-function usePanelData(source: Source, report: ReportDoc | null, live: boolean): Record<number, DataState> {
+/** How often the share page re-reads its unpinned panels (only while the tab is visible). */
+const SHARE_POLL_MS = 5000;
+
+/** Each saved panel's data, re-read (unpinned ones) when a run of the panels' projects changes (``live``: the
+ * event stream) or every ``pollMs`` while the page is visible (and at once when it shows again). */
+function usePanelData(source: Source, report: ReportDoc | null, live: boolean, pollMs = 0): Record<number, DataState> {
   const [data, setData] = useState<Record<number, DataState>>({});
   const [tick, setTick] = useState(0);
   const first = useRef(true);
@@ -65,7 +70,8 @@ function usePanelData(source: Source, report: ReportDoc | null, live: boolean): 
     report.blocks.forEach((block, i) => {
       if (block.kind !== "panel" || (!initial && block.spec.pinned)) return;
       blockData(source, i, abort.signal)
-        .then((d) => setData((old) => ({ ...old, [i]: { data: d } })))
+        .then((d) => setData((old) => (old[i]?.data && !old[i]?.error && JSON.stringify(old[i]!.data) === JSON.stringify(d)
+          ? old : { ...old, [i]: { data: d } })))  // the same data again keeps the drawn panel as it is
         .catch((e: Error) => { if (e.name !== "AbortError") setData((old) => ({ ...old, [i]: { error: message(e), data: old[i]?.data } })); });
     });
     return () => abort.abort();
@@ -76,6 +82,17 @@ function usePanelData(source: Source, report: ReportDoc | null, live: boolean): 
     for (const b of report.blocks) if (b.kind === "panel" && !b.spec.pinned) found.add(b.spec.runs?.project ?? report.project);
     return [...found].filter((p) => p.includes("/"));
   }, [report?.revision, report?.id]);
+  const unpinned = !!report?.blocks.some((b) => b.kind === "panel" && !b.spec.pinned);
+  useEffect(() => {  // polling: a timer while the page is visible, none while it is hidden
+    if (!pollMs || !unpinned) return;
+    let timer: number | undefined;
+    const start = () => { if (timer === undefined && document.visibilityState === "visible") timer = window.setInterval(() => setTick((n) => n + 1), pollMs); };
+    const stop = () => { window.clearInterval(timer); timer = undefined; };
+    const shown = () => { if (document.visibilityState === "visible") { setTick((n) => n + 1); start(); } else stop(); };
+    start();
+    document.addEventListener("visibilitychange", shown);
+    return () => { stop(); document.removeEventListener("visibilitychange", shown); };
+  }, [pollMs, unpinned]);
   useEffect(() => {  // live: any run or log record of the panels' projects re-reads them, at most every 2 s
     if (!live || !projects.length) return;
     let timer: number | undefined;
@@ -101,7 +118,7 @@ function PanelView({ index, spec, state, source, onPin, canComment }: {
     <div class="report-panel-head">
       <b>{spec.title || `${spec.type}${spec.metric ? " · " + spec.metric : ""}`}</b>
       {pinnedAt ? <span class="note" title="a snapshot: this panel no longer follows its run set">pinned {when(pinnedAt)}</span>
-        : !source.shared && <span class="live-dot" title="live: follows its run set">live</span>}
+        : <span class="live-dot" title={source.shared ? `live: re-read every ${SHARE_POLL_MS / 1000} s` : "live: follows its run set"}>live</span>}
       <span class="grow" />
       {data && <button class="link" title="the data behind this panel" onClick={() => download(`panel-${index}.csv`, panelCsv(spec, data), "text/csv")}>csv</button>}
       {onPin && <button class="link" data-action="pin" onClick={() => onPin(!spec.pinned)}>{spec.pinned ? "unpin" : "pin"}</button>}
@@ -363,13 +380,14 @@ function Shares({ id }: { id: string }) {
   </section>;
 }
 
-/** The read-only page of a share link: the report and its panels, nothing else (no sign-in). */
+/** The read-only page of a share link: the report and its panels, nothing else (no sign-in); unpinned panels
+ * re-read their data every SHARE_POLL_MS while the tab is visible. */
 export function SharedReport({ token }: { token: string }) {
   const source = useMemo(() => sharedSource(token), [token]);
   const [report, setReport] = useState<ReportDoc | null>(null);
   const [error, setError] = useState("");
   useEffect(() => { loadReport(source).then(setReport).catch((e) => setError(e instanceof ApiFailure && e.status === 404 ? "This share link is unknown or was revoked." : message(e))); }, [token]);
-  const data = usePanelData(source, report, false);
+  const data = usePanelData(source, report, false, SHARE_POLL_MS);
   if (error) return <div class="error pad" data-testid="error">{error}</div>;
   if (!report) return <div class="muted pad">loading report…</div>;
   return <div class="report shared">
