@@ -290,3 +290,87 @@ def test_simultaneous_saves_on_one_revision_let_exactly_one_through_and_keep_eve
     assert current["revision"] == 2 and current["markdown"] == next(m for s, m in answers if s == 200)
     assert len(revisions) == 7 and sum(r["conflict"] for r in revisions) == 5
     assert kept == {text, *(m for _, m in answers)}
+
+
+def grouped_text(group: str) -> str:
+    return f"""---
+title: Grouped
+project: research/g
+---
+```panel
+type: line
+metric: loss
+runs:
+  group: {group}
+```
+
+```panel
+type: bar
+metric: acc
+runs:
+  group: {group}
+```
+"""
+
+
+def test_grouped_run_set_aggregates_full_histories_per_group_and_pins_them(
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = new_key(server.data, "research", "alice", db=server.db)
+    online(monkeypatch, server, key)
+    logged: dict[str, tuple[str, dict[int, float], float]] = {}  # run id -> (optimizer, loss by step, acc)
+    plans = [("adam", 0.1, range(0, 300)), ("adam", 0.2, range(0, 450, 3)), ("sgd", 0.3, range(0, 200, 2)),
+             ("sgd", 0.5, range(100, 400)), ("adam", 0.05, range(0, 300, 7))]
+    for number, (opt, scale, steps) in enumerate(plans):
+        run = tracker_core.init(project="g", entity="research", config={"train": {"opt": opt}, "seed": number},
+                                job_type="train" if number % 2 else "eval")
+        losses = {step: scale * (1 + number) / (step + 1) + 0.01 * (step % 5) for step in steps}
+        for step, loss in losses.items():
+            run.log({"loss": loss, "acc": 1 - scale}, step=step)
+        run.finish()
+        logged[str(run.id)] = (opt, losses, 1 - scale)
+    with server.client(key) as client:
+        report_id = client.post("/api/v1/reports", json={"project": "research/g",
+                                                         "markdown": grouped_text("config.train.opt")}).json()["id"]
+        line = client.get(f"/api/v1/reports/{report_id}/blocks/0/data").json()
+        assert {g["key"] for g in line["groups"]} == {"adam", "sgd"}
+        for group in line["groups"]:
+            members = [run_id for run_id, (opt, _, _) in logged.items() if opt == group["key"]]
+            assert sorted(group["runs"]) == sorted(members) and group["count"] == len(members)
+            steps = sorted({step for run_id in members for step in logged[run_id][1]})
+            at = {step: [logged[run_id][1][step] for run_id in members if step in logged[run_id][1]] for step in steps}
+            series = group["series"]
+            assert series["x"] == steps  # every step any run of the group logged, from the full histories
+            assert series["count"] == [len(at[s]) for s in steps]
+            assert series["mean"] == pytest.approx([sum(at[s]) / len(at[s]) for s in steps])
+            assert series["min"] == pytest.approx([min(at[s]) for s in steps])
+            assert series["max"] == pytest.approx([max(at[s]) for s in steps])
+            last = [logged[run_id][1][max(logged[run_id][1])] for run_id in members]  # the summary: last loss
+            assert group["summary"] == {"mean": pytest.approx(sum(last) / len(last)), "min": pytest.approx(min(last)),
+                                        "max": pytest.approx(max(last)), "count": len(last)}
+        assert all(run["config"] == {"train.opt": logged[run["id"]][0]} for run in line["runs"])
+        assert len(line["series"]) == len(plans)  # each run's own history still comes with the groups
+        bar = client.get(f"/api/v1/reports/{report_id}/blocks/2/data").json()
+        for group in bar["groups"]:
+            accs = [acc for opt, _, acc in logged.values() if opt == group["key"]]
+            assert group["summary"] == {"mean": pytest.approx(sum(accs) / len(accs)), "min": pytest.approx(min(accs)),
+                                        "max": pytest.approx(max(accs)), "count": len(accs)}
+            assert "series" not in group
+
+        by_job = client.post("/api/v1/reports", json={"project": "research/g",
+                                                      "markdown": grouped_text("job_type")}).json()["id"]
+        jobs = client.get(f"/api/v1/reports/{by_job}/blocks/2/data").json()["groups"]
+        assert {g["key"]: g["count"] for g in jobs} == {"eval": 3, "train": 2}
+        bad = client.post("/api/v1/reports", json={"project": "research/g", "markdown": grouped_text("tags")})
+        refused = client.get(f"/api/v1/reports/{bad.json()['id']}/blocks/0/data").json()
+        assert "groups" not in refused and "run set `group` must be config.<key>, group or job_type" in refused[
+            "message"] and len(refused["runs"]) == len(plans)
+
+        assert client.post(f"/api/v1/reports/{report_id}/blocks/0/pin").status_code == 200
+    extra = tracker_core.init(project="g", entity="research", config={"train": {"opt": "lion"}})
+    extra.log({"loss": 9.0, "acc": 0.0}, step=0)
+    extra.finish()
+    with server.client(key) as client:
+        frozen = client.get(f"/api/v1/reports/{report_id}/blocks/0/data").json()
+        assert frozen["pinned"] is True and frozen["groups"] == line["groups"]  # the groups are frozen too
+        live = client.get(f"/api/v1/reports/{report_id}/blocks/2/data").json()
+        assert {g["key"] for g in live["groups"]} == {"adam", "sgd", "lion"}

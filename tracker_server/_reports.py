@@ -3,7 +3,10 @@
 A panel's data resolves its run set with the listing code (``query_runs``: the same filter language as
 ``Api().runs``) or its explicit ids, within the report's team only; a run set that matches nothing or names a
 deleted run answers ``runs: []`` or fewer runs and a ``message``, never an error. Line panels carry each run's
-full history of the metric (never sampled). A pinned panel answers its snapshot.
+full history of the metric (never sampled). A run set with ``group`` (``config.<key>``, ``group`` or
+``job_type``) adds ``groups``: each group's runs, for line panels its mean/min/max/count series over the full
+histories, for panels with a metric its summary mean/min/max (see ``tracker_core.reports._groups``). A pinned
+panel answers its snapshot (groups included).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from tracker_core._query import MISSING, lookup
 from tracker_core.reports._format import Document, ReportFormatError, parse, serialize
+from tracker_core.reports._groups import check_group, group_key, group_series, group_summary, grouped
 from tracker_server._deps import Scope
 from tracker_server._errors import ApiError
 from tracker_server._listing import RUN_COLUMNS, parse_filters, query_runs
@@ -215,12 +219,22 @@ def panel_data(session: Session, scope: Scope, report_project: str, spec: dict[s
     if not rows:
         return {**out, "message": message or "no run matches this run set"}
     config_keys, summary_keys = _named(spec)
+    group = (spec.get("runs") or {}).get("group")
+    problem = None if group is None else check_group(group)
+    if problem is None and isinstance(group, str) and group.startswith("config.") and group[7:] not in config_keys:
+        config_keys.append(group[7:])
     out["runs"] = [{"id": row.run_id, "name": row.name or row.run_id, "project": f"{scope.team}/{name}",
                     "state": effective_state(row, now), "group": row.group_name,
                     "config": _pick(orjson.loads(row.config), config_keys, "config"),
                     "summary": _pick(orjson.loads(row.summary), summary_keys, "summary")} for row in rows]
-    if message:
-        out["message"] = message
+    if message or problem:
+        out["message"] = "; ".join(m for m in (message, problem) if m)
+    groups = None if group is None or problem is not None else grouped(
+        [(row.run_id, group_key(group, orjson.loads(row.config), row.group_name, row.job_type)) for row in rows])
+    if groups is not None and "metric" in spec:
+        values = {run["id"]: run["summary"].get(spec["metric"]) for run in out["runs"]}
+        for one in groups:
+            one["summary"] = group_summary([values[run_id] for run_id in one["runs"]])
     if kind == "line":
         x = spec.get("x") or "_step"
         wanted = {spec["metric"]} if x.startswith("_") else {spec["metric"], x}
@@ -228,10 +242,14 @@ def panel_data(session: Session, scope: Scope, report_project: str, spec: dict[s
                                      times=x in ("_timestamp", "_runtime"))
         out["series"] = {row.run_id: found for row in rows
                          if (found := _series(row, loaded.get(row.id, {}), spec["metric"], x)) is not None}
+        for one in groups or []:
+            one["series"] = group_series([out["series"][run_id] for run_id in one["runs"] if run_id in out["series"]])
     elif kind == "best":
         out["best"] = _best(session, rows, out["runs"], spec["metric"], spec.get("goal") or "min")
     elif kind == "images":
         out["images"] = [image for row in rows for image in _images(session, row, name, spec["key"], file_url)]
+    if groups is not None:
+        out["groups"] = groups
     return out
 
 
