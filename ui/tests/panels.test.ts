@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { axisPosition, bestOf, fieldOf, lines, panelCsv, parallelAxes, ranked, scatterPoints, ticks } from "../src/lib/panels";
+import { axisPosition, bestOf, fieldOf, groupBars, groupedRows, groupLines, lines, panelCsv, parallelAxes, ranked, scatterPoints, ticks } from "../src/lib/panels";
 import type { PanelData, PanelRun } from "../src/lib/reports";
 
 const run = (id: string, lr: number, loss: number | null, extra: Record<string, unknown> = {}): PanelRun => ({
@@ -59,5 +59,36 @@ describe("report panels", () => {
     expect(ticks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(ticks(3, 3)).toEqual([3]);
     expect(ticks(0.001, 0.1).length).toBeGreaterThan(2);
+  });
+
+  it("draws a grouped line panel as one mean line per group with its min–max band and run count", () => {
+    const data: PanelData = {
+      type: "line", pinned: false, runs: runs.slice(0, 3),
+      series: { a: { x: [0, 1], y: [1, 2] }, b: { x: [0], y: [3] }, c: { x: [0], y: [5] } },
+      groups: [
+        { key: "adam", runs: ["a", "b"], count: 2, series: { x: [0, 1], mean: [2, 2], min: [1, 2], max: [3, 2], count: [2, 1] } },
+        { key: null, runs: ["c"], count: 1, series: { x: [0], mean: [5], min: [5], max: [5], count: [1] } },
+        { key: "empty", runs: [], count: 0, series: { x: [], mean: [], min: [], max: [], count: [] } },
+      ],
+    };
+    const drawn = groupLines(data);
+    expect(drawn.map((l) => l.label)).toEqual(["adam (2 runs)", "(none) (1 run)"]);
+    expect(drawn[0]!.data).toEqual({ x: [0, 1], y: [2, 2], lo: [1, 2], hi: [3, 2], bucketed: false });
+    expect(drawn[1]!.data.lo).toEqual([5]);
+  });
+
+  it("draws a grouped bar chart as one bar per group, best mean first, and lists table rows by group", () => {
+    const data: PanelData = {
+      type: "bar", pinned: false, runs,
+      groups: [
+        { key: "adam", runs: ["a"], count: 1, summary: { mean: 0.5, min: 0.5, max: 0.5, count: 1 } },
+        { key: "sgd", runs: ["b", "c", "d"], count: 3, summary: { mean: 0.2, min: 0.1, max: 0.3, count: 2 } },
+        { key: "none", runs: [], count: 0, summary: { mean: null, min: null, max: null, count: 0 } },
+      ],
+    };
+    expect(groupBars(data, "min").map((b) => [b.group.key, b.value, b.min, b.max])).toEqual([["sgd", 0.2, 0.1, 0.3], ["adam", 0.5, 0.5, 0.5]]);
+    expect(groupBars(data, "max").map((b) => b.group.key)).toEqual(["adam", "sgd"]);
+    expect(groupedRows(data).map((r) => [r.run.id, r.group?.key])).toEqual([["a", "adam"], ["b", "sgd"], ["c", "sgd"], ["d", "sgd"]]);
+    expect(groupedRows({ ...data, groups: undefined }).map((r) => r.group)).toEqual([null, null, null, null]);
   });
 });

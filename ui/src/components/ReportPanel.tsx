@@ -3,7 +3,7 @@
 // are plain markup. Every run name and value is rendered as text (never as HTML).
 
 import { useMemo, useState } from "preact/hooks";
-import { axisPosition, bestOf, fieldOf, lines, panelColumns, parallelAxes, ranked, scatterPoints, ticks } from "../lib/panels";
+import { axisPosition, bestOf, fieldOf, groupBars, groupedRows, groupLines, groupName, lines, panelColumns, parallelAxes, ranked, scatterPoints, ticks } from "../lib/panels";
 import type { PanelData, PanelRun, PanelSpec } from "../lib/reports";
 import type { Trial } from "../api";
 import { sweepMetric, sweepParams } from "../lib/sweep";
@@ -39,17 +39,51 @@ export function PanelBody({ spec, data, runLink }: { spec: PanelSpec; data: Pane
 
 function LinePanel({ spec, data }: { spec: PanelSpec; data: PanelData }) {
   const [range, setRange] = useState<[number, number] | null>(null);
-  const runs = useMemo(() => lines(data).map(({ run, data: d }, i) => {
-    if (!range) return { id: run.id, label: run.name, color: colorOf(i), data: d };
-    const keep = d.x.map((x) => x >= range[0] && x <= range[1]);
-    return { id: run.id, label: run.name, color: colorOf(i), data: { ...d, x: d.x.filter((_, j) => keep[j]), y: d.y.filter((_, j) => keep[j]) } };
-  }), [data, range]);
+  const runs = useMemo(() => {
+    // grouped: one line per group (its mean) with the min–max band; else one line per run
+    const drawn = data.groups ? groupLines(data).map(({ group, label, data: d }) => ({ id: "group:" + groupName(group), label, data: d }))
+      : lines(data).map(({ run, data: d }) => ({ id: run.id, label: run.name, data: d }));
+    return drawn.map(({ id, label, data: d }, i) => {
+      if (!range) return { id, label, color: colorOf(i), data: d };
+      const keep = d.x.map((x) => x >= range[0] && x <= range[1]);
+      const pick = <T,>(values: T[]) => values.filter((_, j) => keep[j]);
+      return { id, label, color: colorOf(i), data: { ...d, x: pick(d.x), y: pick(d.y), lo: d.lo && pick(d.lo), hi: d.hi && pick(d.hi) } };
+    });
+  }, [data, range]);
   const x = spec.x ?? "_step";
   return <Chart title={spec.metric ?? ""} runs={runs} xLabel={{ _step: "step", _timestamp: "wall time", _runtime: "runtime (s)" }[x] ?? x}
     time={x === "_timestamp"} log={false} smoothing={0} integerX={x === "_step"} onZoom={setRange} />;
 }
 
+function GroupBarPanel({ spec, data }: { spec: PanelSpec; data: PanelData }) {
+  const rows = groupBars(data, spec.goal ?? "min");
+  if (!rows.length) return <div class="panel-message">no group in this set has {spec.metric}</div>;
+  const lo = Math.min(0, ...rows.map((r) => r.min)), hi = Math.max(0, ...rows.map((r) => r.max));
+  const W = 560, label = 170, row = 22, plot = W - label - 110;
+  const at = (v: number) => label + (hi === lo ? 0 : ((v - lo) / (hi - lo)) * plot);
+  return <svg class="svg-chart" viewBox={`0 0 ${W} ${rows.length * row + 24}`} width="100%" data-testid="bar-chart" data-grouped="1">
+    {rows.map(({ group, value, min, max }, i) => <g key={groupName(group)} data-group={groupName(group)} data-value={value} data-count={group.count}>
+      <text x={label - 6} y={i * row + 15} text-anchor="end" font-size="12">{shortName(groupName(group))} ({group.count})</text>
+      <rect x={Math.min(at(0), at(value))} y={i * row + 3} width={Math.max(1, Math.abs(at(value) - at(0)))} height={row - 6} fill={colorOf(i)} />
+      <line x1={at(min)} x2={at(max)} y1={i * row + 11} y2={i * row + 11} stroke="#333" />
+      <text x={Math.max(at(0), at(max)) + 4} y={i * row + 15} font-size="12">{formatNumber(value)}</text>
+    </g>)}
+    <line x1={at(0)} x2={at(0)} y1={0} y2={rows.length * row} stroke="#666" />
+    <text x={label} y={rows.length * row + 18} font-size="11" fill="#666">mean {spec.metric} per group, min–max whisker ({spec.goal === "max" ? "higher" : "lower"} is better)</text>
+  </svg>;
+}
+
+/** Each group's mean (min–max) of the panel's metric, under a scalar or best-run card of a grouped run set. */
+function GroupSummaries({ data }: { data: PanelData }) {
+  if (!data.groups) return null;
+  return <div class="group-summaries">{data.groups.map((g) => <span key={groupName(g)} class="chip" data-group={groupName(g)}>
+    <b>{groupName(g)}</b> ({runCount(g.count)}): {g.summary && g.summary.count > 0
+      ? `mean ${formatNumber(Number(g.summary.mean))} (${formatNumber(Number(g.summary.min))}–${formatNumber(Number(g.summary.max))})` : "–"}
+  </span>)}</div>;
+}
+
 function BarPanel({ spec, data }: { spec: PanelSpec; data: PanelData }) {
+  if (data.groups) return <GroupBarPanel spec={spec} data={data} />;
   const all = ranked(data.runs, spec.metric ?? "", spec.goal ?? "min");
   if (!all.length) return <div class="panel-message">no run in this set has {spec.metric}</div>;
   const rows = all.slice(0, BAR_ROWS);
@@ -74,15 +108,19 @@ function ScalarPanel({ spec, data }: { spec: PanelSpec; data: PanelData }) {
   return <div class="scalar" data-testid="scalar" data-value={best.value}>
     <div class="scalar-value">{formatNumber(best.value)}</div>
     <div class="muted">{spec.goal === "max" ? "highest" : "lowest"} {spec.metric} · {best.run.name} · {runCount(data.runs.length)}</div>
+    <GroupSummaries data={data} />
   </div>;
 }
 
 function TablePanel({ spec, data, runLink }: { spec: PanelSpec; data: PanelData; runLink: (run: PanelRun) => string | null }) {
   const columns = panelColumns(spec);
+  const grouped = !!data.groups;
   return <div class="report-table"><table class="list" data-testid="runs-table">
-    <thead><tr><th>run</th><th>state</th>{columns.map((c) => <th key={c}>{c}</th>)}</tr></thead>
-    <tbody>{data.runs.map((run) => { const href = runLink(run);
-      return <tr key={run.id} data-run={run.id}>
+    <thead><tr>{grouped && <th>group</th>}<th>run</th><th>state</th>{columns.map((c) => <th key={c}>{c}</th>)}</tr></thead>
+    <tbody>{groupedRows(data).map(({ run, group }, i, rows) => { const href = runLink(run);
+      const first = group !== null && rows[i - 1]?.group !== group;
+      return <tr key={run.id} data-run={run.id} data-group={group ? groupName(group) : undefined} class={first ? "group-start" : undefined}>
+        {grouped && <td>{first && group ? <b>{groupName(group)} ({runCount(group.count)})</b> : ""}</td>}
         <td>{href ? <a href={href}>{run.name}</a> : run.name}</td><td><StateBadge state={run.state} /></td>
         {columns.map((c) => <td key={c} data-field={c}>{display(fieldOf(run, c))}</td>)}
       </tr>; })}</tbody></table></div>;
@@ -138,6 +176,7 @@ function BestPanel({ spec, data, runLink }: { spec: PanelSpec; data: PanelData; 
       <span class="value" data-testid="best-value">{formatNumber(best.value)}</span> <StateBadge state={best.run.state} /></div>
     {config.length > 0 && <div class="best-diff">{config.map(([k, v]) => <span key={k} class="chip"><b>{k}</b>={display(v)}</span>)}</div>}
     <div class="muted">out of {runCount(data.runs.length)}</div>
+    <GroupSummaries data={data} />
   </div>;
 }
 

@@ -2,7 +2,7 @@
 // the value of a field of a run, runs ranked on a metric, scatter points, parallel-coordinate axes, and the
 // CSV behind each chart.
 
-import type { PanelData, PanelRun, PanelSpec } from "./reports";
+import type { PanelData, PanelGroup, PanelRun, PanelSpec } from "./reports";
 import { type Drawable, fromRaw } from "./series";
 import { display, flatten, toNumber } from "./values";
 
@@ -47,6 +47,43 @@ export function lines(data: PanelData): { run: PanelRun; data: Drawable }[] {
     if (s) out.push({ run, data: fromRaw(s) });
   }
   return out;
+}
+
+/** A group's name as drawn: its key ("(none)" for runs without the group field). */
+export const groupName = (group: PanelGroup): string => group.key ?? "(none)";
+const runsText = (n: number) => `${n} ${n === 1 ? "run" : "runs"}`;
+
+/** A grouped line panel: one line per group (the mean at each x) with its min–max band, labelled with the
+ * group's name and run count; groups without a series are left out. */
+export function groupLines(data: PanelData): { group: PanelGroup; label: string; data: Drawable }[] {
+  const out: { group: PanelGroup; label: string; data: Drawable }[] = [];
+  for (const group of data.groups ?? []) {
+    const s = group.series;
+    if (!s || !s.x.length) continue;
+    const mean = fromRaw({ x: s.x, y: s.mean });
+    const lo = fromRaw({ x: s.x, y: s.min }).y, hi = fromRaw({ x: s.x, y: s.max }).y;
+    out.push({ group, label: `${groupName(group)} (${runsText(group.count)})`, data: { ...mean, lo, hi } });
+  }
+  return out;
+}
+
+/** A grouped bar chart: one bar per group at its mean summary value (min and max alongside), best first. */
+export function groupBars(data: PanelData, goal: "min" | "max" = "min"): { group: PanelGroup; value: number; min: number; max: number }[] {
+  const out: { group: PanelGroup; value: number; min: number; max: number }[] = [];
+  for (const group of data.groups ?? []) {
+    const value = toNumber(group.summary?.mean);
+    if (value === null || !Number.isFinite(value)) continue;
+    out.push({ group, value, min: toNumber(group.summary?.min) ?? value, max: toNumber(group.summary?.max) ?? value });
+  }
+  return out.sort((a, b) => (goal === "max" ? b.value - a.value : a.value - b.value));
+}
+
+/** The runs in their groups' order (each group's runs together), with the group each run is in; null
+ * groups when the run set is not grouped. */
+export function groupedRows(data: PanelData): { run: PanelRun; group: PanelGroup | null }[] {
+  if (!data.groups) return data.runs.map((run) => ({ run, group: null }));
+  const byId = new Map(data.runs.map((run) => [run.id, run]));
+  return data.groups.flatMap((group) => group.runs.flatMap((id) => { const run = byId.get(id); return run ? [{ run, group }] : []; }));
 }
 
 export interface Point { run: PanelRun; x: number; y: number }

@@ -21,9 +21,18 @@ export interface ReportInfo { id: string; title: string; project: string; revisi
 export interface Report extends ReportInfo { markdown: string; blocks: Block[] }
 
 export interface PanelRun { id: string; name: string; project: string; state: string; config: Record<string, unknown>; summary: Record<string, unknown> }
+/** One group of a grouped run set: its key (the group field's value as text; null for runs without it), its
+ * runs, for a line panel the mean/min/max of the metric at each x and how many runs logged that x, and for a
+ * panel with a metric the mean/min/max of the runs' summary value. */
+export interface PanelGroup {
+  key: string | null; runs: string[]; count: number;
+  series?: { x: unknown[]; mean: unknown[]; min: unknown[]; max: unknown[]; count: number[] };
+  summary?: { mean: unknown; min: unknown; max: unknown; count: number };
+}
 export interface PanelData {
   type: PanelType; pinned: boolean; pinned_at?: string; runs: PanelRun[];
   series?: Record<string, { x: unknown[]; y: unknown[] }>;
+  groups?: PanelGroup[];
   best?: (PanelRun & { value: unknown }) | null;
   images?: { run_id: string; step: number | null; url: string; caption?: string | null }[];
   lineage?: { root?: string | null; nodes: { id: string; kind: string; name: string; version?: number; ref?: string; run_id?: string }[]; edges: { from: string; to: string }[] } | null;
