@@ -302,15 +302,21 @@ def test_share_link_shows_the_report_and_nothing_else(browser: Any, team: tuple[
 
 def test_stale_save_is_refused_and_both_texts_are_kept(browser: Any, team: tuple[Server, str, httpx.Client]) -> None:
     server, key, client = team
-    post_run(client, TEAM, _run("only", 0.1, 0.5))
+    for name, lr, final in (("only", 0.1, 0.5), ("twin", 0.1, 0.3), ("small", 0.01, 0.2)):
+        post_run(client, TEAM, _run(name, lr, final))
     made = client.post("/api/v1/reports", json={"project": f"{TEAM}/{PROJECT}", "title": "Shared doc", "blocks": [
         {"kind": "markdown", "text": "original"},
-        {"kind": "panel", "spec": {"type": "best", "metric": "val/loss", "runs": {"filters": "config.lr>100"}}}]})
+        {"kind": "panel", "spec": {"type": "best", "metric": "val/loss", "runs": {"filters": "config.lr>100"}}},
+        {"kind": "panel", "spec": {"type": "line", "metric": "val/loss", "runs": {"group": "config.lr"}}}]})
     report_id = made.json()["id"]
     context, page, errors = _sign_in(browser, server, key)
     page.goto(f"{server.url}/reports/{report_id}")
-    _wait_ready(page, 1)  # a run set that matches nothing says so in its panel
+    _wait_ready(page, 2)  # a run set that matches nothing says so in its panel
     assert "no run matches" in _panel(page, 1).get_by_test_id("panel-message").inner_text()
+    grouped = _panel(page, 2).locator(".panel")  # grouped by config.lr: one mean line (and band) per group
+    assert grouped.get_attribute("data-series") == "2"
+    assert sorted(grouped.locator(".legend").all_inner_texts()) == ["0.01 (1 run)", "0.1 (2 runs)"]
+    _shot(page, "grouped")
     _panel(page, 1).locator('[data-action="comment"]').click()  # the panel's own comment button picks it
     assert page.locator('select[name="comment-block"]').input_value() == "1"
     page.fill('textarea[name="comment"]', "<b>is</b> this the final number?")
