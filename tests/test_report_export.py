@@ -299,3 +299,40 @@ def test_pdf_typesets_math(tmp_path: Path) -> None:
     subprocess.run(["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", str(tmp_path / "math.pdf"),
                     str(tmp_path / "math")], check=True, timeout=60)
     shutil.copy(next(tmp_path.glob("math*.png")), "/tmp/report_math.png")
+
+
+def test_grouped_line_and_bar_draw_one_series_per_group() -> None:
+    import xml.etree.ElementTree as ET
+
+    from tracker_core.reports._groups import group_series, group_summary, grouped
+
+    runs = _runs()
+    series = {r["id"]: {"x": list(range(k, 4)), "y": [1.0 + k + s for s in range(k, 4)]} for k, r in enumerate(runs)}
+    groups = grouped([(r["id"], "big" if r["config"]["lr"] > 0.05 else "small") for r in runs])
+    for g in groups:
+        g["series"] = group_series([series[i] for i in g["runs"]])
+        g["summary"] = group_summary([next(r for r in runs if r["id"] == i)["summary"]["val/loss"] for i in g["runs"]])
+    line_spec = {"type": "line", "title": "Grouped", "metric": "val/loss", "runs": {"group": "config.lr"}}
+    bar_spec = {"type": "bar", "metric": "val/loss", "goal": "min", "runs": {"group": "config.lr"}}
+    payload = {"type": "line", "pinned": False, "runs": runs, "series": series, "groups": groups}
+    ns = {"s": "http://www.w3.org/2000/svg"}
+
+    drawn = ET.fromstring(chart_svg(line_spec, payload) or "")
+    shown = drawn.findall("s:g[@data-group]", ns)
+    assert [(g.get("data-group"), g.get("data-count")) for g in shown] == [("big", "2"), ("small", "2")]
+    # y = 1 + k + x for run rk: at x=3 "big" (r0, r1) has the mean (4 + 5) / 2, "small" (r2, r3) (6 + 7) / 2
+    assert shown[0].get("data-last") == "4.5" and shown[1].get("data-last") == "6.5"
+    for g, expected in zip(shown, groups, strict=True):
+        line, band = g.find("s:polyline", ns), g.find("s:polygon", ns)
+        assert line is not None and band is not None
+        assert len(line.get("points", "").split()) == len(expected["series"]["x"])  # the mean at each x
+        assert len(band.get("points", "").split()) == 2 * len(expected["series"]["x"])  # max forth, min back
+    legend = [t.text for t in drawn.findall("s:text", ns)]
+    assert "big (2 runs)" in legend and "small (2 runs)" in legend and "run-1" not in legend
+
+    bars = ET.fromstring(chart_svg(bar_spec, {**payload, "type": "bar"}) or "")
+    assert [(g.get("data-group"), g.get("data-value")) for g in bars.findall("s:g[@data-group]", ns)] == [
+        ("small", "0.291667"), ("big", "0.75")]  # mean of 1/3, 1/4 and of 1, 1/2: the lower first
+    assert len(bars.findall(".//s:line[@class='whisker']", ns)) == 2
+    page = render_html(ReportBundle({**bundle().report, "blocks": [{"kind": "panel", "spec": line_spec}]}, [payload]))
+    assert 'data-group="big" data-count="2"' in page

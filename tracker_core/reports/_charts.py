@@ -229,10 +229,47 @@ def _pad(lo: float, hi: float) -> tuple[float, float]:
     return lo, hi
 
 
+def _group_name(group: Mapping[str, Any]) -> str:
+    key = group.get("key")
+    return "(none)" if key is None else str(key)
+
+
+def _runs_text(n: Any) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def _group_lines(data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], list[tuple[float, float | None]],
+                                                        list[tuple[float, float, float]]]]:
+    """Each group of a grouped line panel: (group, its mean points, its (x, min, max) band)."""
+    out = []
+    for group in data.get("groups") or []:
+        s = group.get("series") or {}
+        points: list[tuple[float, float | None]] = []
+        band: list[tuple[float, float, float]] = []
+        for x, mean, low, high in zip(s.get("x") or [], s.get("mean") or [], s.get("min") or [], s.get("max") or [],
+                                      strict=False):
+            fx, fm, fl, fh = _finite(x), _finite(mean), _finite(low), _finite(high)
+            if fx is None:
+                continue
+            points.append((fx, fm))
+            if fl is not None and fh is not None:
+                band.append((fx, fl, fh))
+        if points:
+            out.append((group, points, band))
+    return out
+
+
 def _line_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) -> str | None:
-    lines = _lines(data)
-    xs = [x for _, pts in lines for x, _ in pts]
-    ys = [y for _, pts in lines for _, y in pts if y is not None]
+    """One line per run; for a grouped run set one line per group (its mean) over its min-max band."""
+    lines: list[tuple[str, str, list[tuple[float, float | None]], list[tuple[float, float, float]]]]
+    if data.get("groups") is not None:
+        lines = [(f'data-group="{_e(_group_name(g))}" data-count="{_e(g.get("count"))}"',
+                  f"{_group_name(g)} ({_runs_text(g.get('count'))})", pts, band) for g, pts, band in _group_lines(data)]
+    else:
+        lines = [(f'data-run="{_e(run.get("id"))}"', str(run.get("name")), pts, []) for run, pts in _lines(data)]
+    xs = [x for _, _, pts, _ in lines for x, _ in pts]
+    ys = [y for _, _, pts, band in lines for y in [*(y for _, y in pts), *(v for _, lo, hi in band for v in (lo, hi))]
+          if y is not None]
     if not ys:
         return None
     width, height = 340.0, 200.0 + 11 * math.ceil(len(lines) / 3)
@@ -243,7 +280,7 @@ def _line_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) ->
     x_label = {"_step": "step", "_runtime": "runtime (s)", "_timestamp": "wall time"}.get(x_name, x_name)
     _axes(body, box, xr, yr, x_label, str(spec.get("metric") or ""))
     sx, sy = _scale(xr, box[0], box[0] + box[2]), _scale(yr, box[1] + box[3], box[1])
-    for i, (run, pts) in enumerate(lines):
+    for i, (attrs, name, pts, band) in enumerate(lines):
         color = PALETTE[i % len(PALETTE)]
         segments: list[list[str]] = [[]]
         for x, y in pts:
@@ -252,7 +289,12 @@ def _line_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) ->
             else:
                 segments[-1].append(f"{sx(x):.2f},{sy(y):.2f}")
         last = next((y for _, y in reversed(pts) if y is not None), None)
-        body.append(f'<g data-run="{_e(run.get("id"))}" data-last="{_e(text_of(last))}">')
+        body.append(f'<g {attrs} data-last="{_e(text_of(last))}">')
+        if len(band) > 1:
+            outline = [f"{sx(x):.2f},{sy(hi):.2f}" for x, _, hi in band]
+            outline += [f"{sx(x):.2f},{sy(lo):.2f}" for x, lo, _ in reversed(band)]
+            body.append(f'<polygon class="band" points="{" ".join(outline)}" fill="{color}" fill-opacity="0.2" '
+                        'stroke="none"/>')
         for seg in segments:
             if len(seg) == 1:
                 cx, cy = seg[0].split(",")
@@ -262,35 +304,63 @@ def _line_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) ->
         body.append("</g>")
         lx, ly = 46 + (i % 3) * 98, 190 + (i // 3) * 11
         body.append(f'<rect x="{lx}" y="{ly - 5}" width="8" height="3" fill="{color}"/>'
-                    f'<text x="{lx + 11}" y="{ly}">{_e(_short(run.get("name"), 17))}</text>')
+                    f'<text x="{lx + 11}" y="{ly}">{_e(_short(name, 17))}</text>')
     return _svg(width, height, body, figure=figure, label=f"{spec.get('metric')} over {x_name}")
 
 
+def _group_bars(data: Mapping[str, Any], goal: str) -> list[tuple[Mapping[str, Any], float, float, float]]:
+    """(group, mean, min, max) of each group with a summary value, best mean first."""
+    rows = []
+    for group in data.get("groups") or []:
+        summary = group.get("summary") or {}
+        mean = _finite(summary.get("mean"))
+        if mean is not None:
+            low, high = _finite(summary.get("min")), _finite(summary.get("max"))
+            rows.append((group, mean, mean if low is None else low, mean if high is None else high))
+    return sorted(rows, key=lambda row: -row[1] if goal == "max" else row[1])
+
+
 def _bar_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) -> str | None:
-    ranked = _ranked(data.get("runs") or [], str(spec.get("metric") or ""), str(spec.get("goal") or "min"))
-    if not ranked:
+    """One bar per run (the best BAR_ROWS); for a grouped run set one bar per group at its mean, with a min-max
+    whisker."""
+    goal = str(spec.get("goal") or "min")
+    grouped = data.get("groups") is not None
+    bars: list[tuple[str, str, float, float, float]]  # attributes, name, value, whisker low, whisker high
+    if grouped:
+        bars = [(f'data-group="{_e(_group_name(g))}" data-count="{_e(g.get("count"))}"',
+                 f"{_group_name(g)} ({g.get('count')})", mean, low, high)
+                for g, mean, low, high in _group_bars(data, goal)]
+        total = len(bars)
+    else:
+        ranked = _ranked(data.get("runs") or [], str(spec.get("metric") or ""), goal)
+        bars = [(f'data-run="{_e(run.get("id"))}"', str(run.get("name")), v, v, v) for run, v in ranked]
+        total = len(bars)
+    if not bars:
         return None
-    rows = ranked[:BAR_ROWS]
-    values = [v for _, v in rows]
-    lo, hi = min(0.0, *values), max(0.0, *values)
+    rows = bars[:BAR_ROWS]
+    lo = min(0.0, *(low for *_, low, _ in rows))
+    hi = max(0.0, *(high for *_, high in rows))
     width, row, label = 340.0, 14.0, 110.0
     at = _scale((lo, hi), label, width - 50)
     body = []
-    for i, (run, value) in enumerate(rows):
+    for i, (attrs, name, value, low, high) in enumerate(rows):
         y = 4 + i * row
         x0, x1 = sorted((at(0.0), at(value)))
-        body.append(f'<g data-run="{_e(run.get("id"))}" data-value="{_e(text_of(value))}">'
-                    f'<text x="{label - 4}" y="{y + 9}" text-anchor="end">{_e(_short(run.get("name"), 20))}</text>'
+        whisker = (f'<line class="whisker" x1="{at(low):.2f}" x2="{at(high):.2f}" y1="{y + row / 2 - 1}" '
+                   f'y2="{y + row / 2 - 1}" stroke="#333" stroke-width="0.8"/>' if grouped else "")
+        body.append(f'<g {attrs} data-value="{_e(text_of(value))}">'
+                    f'<text x="{label - 4}" y="{y + 9}" text-anchor="end">{_e(_short(name, 20))}</text>'
                     f'<rect x="{x0:.2f}" y="{y + 1}" width="{max(0.5, x1 - x0):.2f}" height="{row - 4}" '
-                    f'fill="{PALETTE[i % len(PALETTE)]}"/>'
-                    f'<text x="{x1 + 3:.2f}" y="{y + 9}">{_e(text_of(value))}</text></g>')
+                    f'fill="{PALETTE[i % len(PALETTE)]}"/>{whisker}'
+                    f'<text x="{max(x1, at(high)) + 3:.2f}" y="{y + 9}">{_e(text_of(value))}</text></g>')
     height = 4 + len(rows) * row + 16
     zero = f"{at(0.0):.2f}"
+    what = "groups" if grouped else "runs"
     body.append(f'<line x1="{zero}" x2="{zero}" y1="2" y2="{height - 14}" stroke="#666" stroke-width="0.6"/>'
-                f'<text x="{label}" y="{height - 3}" fill="#444">{_e(spec.get("metric"))} '
-                f'({"higher" if spec.get("goal") == "max" else "lower"} is better)'
-                f'{f" · the best {len(rows)} of {len(ranked)} runs" if len(ranked) > len(rows) else ""}</text>')
-    return _svg(width, height, body, figure=figure, label=f"{spec.get('metric')} by run")
+                f'<text x="{label}" y="{height - 3}" fill="#444">{"mean " if grouped else ""}{_e(spec.get("metric"))} '
+                f'({"higher" if goal == "max" else "lower"} is better)'
+                f'{f" · the best {len(rows)} of {total} {what}" if total > len(rows) else ""}</text>')
+    return _svg(width, height, body, figure=figure, label=f"{spec.get('metric')} by {'group' if grouped else 'run'}")
 
 
 def _scatter_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) -> str | None:
