@@ -334,5 +334,17 @@ def test_grouped_line_and_bar_draw_one_series_per_group() -> None:
     assert [(g.get("data-group"), g.get("data-value")) for g in bars.findall("s:g[@data-group]", ns)] == [
         ("small", "0.291667"), ("big", "0.75")]  # mean of 1/3, 1/4 and of 1, 1/2: the lower first
     assert len(bars.findall(".//s:line[@class='whisker']", ns)) == 2
-    page = render_html(ReportBundle({**bundle().report, "blocks": [{"kind": "panel", "spec": line_spec}]}, [payload]))
+    table_spec = {"type": "table", "columns": ["config.lr"], "runs": {"group": "config.lr"}}
+    page = render_html(ReportBundle({**bundle().report, "blocks": [{"kind": "panel", "spec": line_spec},
+                                                                    {"kind": "panel", "spec": table_spec}]},
+                                    [payload, {**payload, "type": "table"}]))
     assert 'data-group="big" data-count="2"' in page
+    assert page.count('<td data-field="group">big</td>') == 2 and "<th>group</th><th>run</th>" in page
+
+    rows = list(csv.reader(io.StringIO(panel_csv(line_spec, payload))))  # the data the grouped chart draws
+    assert rows[0] == ["group", "runs", "_step", "mean", "min", "max", "count"]
+    assert rows[1:5] == [["big", "2", "0", "1", "1", "1", "1"], ["big", "2", "1", "2.5", "2", "3", "2"],
+                         ["big", "2", "2", "3.5", "3", "4", "2"], ["big", "2", "3", "4.5", "4", "5", "2"]]
+    table = list(csv.reader(io.StringIO(panel_csv(table_spec, payload))))
+    assert table[0] == ["run_id", "run_name", "state", "group", "config.lr"]
+    assert [row[3] for row in table[1:]] == ["big", "big", "small", "small"]

@@ -15,6 +15,7 @@ The file format (``tracker report push/pull`` round-trip it byte for byte)::
     x: _step                 # line: _step | _runtime | _timestamp | another metric
     runs:                    # the run set: a saved query, as Api().runs takes it ...
       filters: "config.lr<1e-3"
+      group: config.optimizer  # optional: one group per value of config.<key>, group or job_type
       order: -summary.val/accuracy
       limit: 10              # ... or ids: [run ids] (then filters are ignored)
     ```
@@ -26,8 +27,10 @@ The file format (``tracker report push/pull`` round-trip it byte for byte)::
   scalar, best, scatter), ``x`` (line), ``param`` (scatter: the config key on x), ``columns`` (table,
   parallel), ``goal`` (``min``/``max``), ``key`` (images: the media key; lineage: ``name:vN``; sweep: its id),
   ``runs`` (every type but lineage and sweep; keys ``project``, ``filters``, ``group``, ``order``, ``limit``,
-  ``ids``) and ``pinned`` (``{at, data}``: a snapshot the server writes when the panel is pinned). Other keys
-  are kept as they are.
+  ``ids``; ``group`` is ``config.<key>``, ``group`` or ``job_type``: the panel data then holds each group's
+  runs, mean/min/max/count series for a line panel and summary mean/min/max for a panel with a metric, as
+  ``_groups`` computes them) and ``pinned`` (``{at, data}``: a snapshot the server writes when the panel is
+  pinned, groups included). Other keys are kept as they are.
 - Everything else is Markdown text, kept exactly; a code block of another language is text, even when it
   holds ``` ```panel ``` lines.
 

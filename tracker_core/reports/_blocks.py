@@ -17,8 +17,10 @@ __all__ = ["PANEL_CLASSES", "BarChart", "BestRun", "Block", "ImageGrid", "LinePl
 
 @dataclass
 class RunSet:
-    """A saved query in ``Api().runs``' language (``filters``, ``order``, ``limit``, ``group``), or ``ids``: an
-    explicit list of runs (then ``filters`` is ignored). ``project`` defaults to the report's."""
+    """A saved query in ``Api().runs``' language (``filters``, ``order``, ``limit``), or ``ids``: an explicit list
+    of runs (then ``filters`` is ignored). ``project`` defaults to the report's. ``group`` (``config.<key>``,
+    ``group`` or ``job_type``) splits the runs into one group per value: grouped panels draw each group's mean
+    (with its min-max band) instead of each run."""
 
     project: str | None = None
     filters: str | list[str] | None = None

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["BAR_ROWS", "CHART_TYPES", "FIGURE_WIDTH_IN", "PALETTE", "best_of", "chart_svg", "columns_of", "field_of",
-           "panel_csv", "text_of"]
+           "group_name", "grouped_rows", "panel_csv", "text_of"]
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
            "#0b3d91", "#b35806", "#00441b", "#67000d", "#3f007d", "#4d2a12", "#a6216e", "#252525", "#6b6b00", "#006d77"]
@@ -122,6 +122,22 @@ def columns_of(spec: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def group_name(group: Mapping[str, Any]) -> str:
+    """A group's name as drawn: its key, ``(none)`` for the runs without the group field."""
+    key = group.get("key")
+    return "(none)" if key is None else str(key)
+
+
+def grouped_rows(data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:
+    """The runs with their group, each group's runs together (in the payload's order and group None when the run
+    set is not grouped)."""
+    runs = data.get("runs") or []
+    if data.get("groups") is None:
+        return [(run, None) for run in runs]
+    by_id = {run.get("id"): run for run in runs}
+    return [(by_id[run_id], group) for group in data["groups"] for run_id in group.get("runs") or [] if run_id in by_id]
+
+
 def _lines(data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], list[tuple[float, float | None]]]]:
     out = []
     series = data.get("series") or {}
@@ -146,7 +162,14 @@ def panel_csv(spec: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\n")
     kind = spec.get("type")
-    if kind == "line":
+    if kind == "line" and data.get("groups") is not None:
+        out.writerow(["group", "runs", spec.get("x") or "_step", "mean", "min", "max", "count"])
+        for group in data["groups"]:
+            s = group.get("series") or {}
+            for row in zip(s.get("x") or [], s.get("mean") or [], s.get("min") or [], s.get("max") or [],
+                           s.get("count") or [], strict=False):
+                out.writerow([group_name(group), group.get("count"), *(text_of(v) for v in row)])
+    elif kind == "line":
         out.writerow(["run_id", "run_name", spec.get("x") or "_step", spec.get("metric") or "value"])
         for run, points in _lines(data):
             for x, y in points:
@@ -158,10 +181,12 @@ def panel_csv(spec: Mapping[str, Any], data: Mapping[str, Any]) -> str:
                           image.get("url")])
     else:
         columns = columns_of(spec)
-        out.writerow(["run_id", "run_name", "state", *columns])
-        for run in data.get("runs") or []:
+        grouped = data.get("groups") is not None
+        out.writerow(["run_id", "run_name", "state", *(["group"] if grouped else []), *columns])
+        for run, group in grouped_rows(data):
             values = [text_of(field_of(run, c)) for c in columns]
-            out.writerow([run.get("id"), run.get("name"), run.get("state"), *values])
+            out.writerow([run.get("id"), run.get("name"), run.get("state"),
+                          *([group_name(group)] if group is not None else []), *values])
     return buffer.getvalue()
 
 
@@ -229,11 +254,6 @@ def _pad(lo: float, hi: float) -> tuple[float, float]:
     return lo, hi
 
 
-def _group_name(group: Mapping[str, Any]) -> str:
-    key = group.get("key")
-    return "(none)" if key is None else str(key)
-
-
 def _runs_text(n: Any) -> str:
     return f"{n} run" if n == 1 else f"{n} runs"
 
@@ -263,8 +283,8 @@ def _line_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) ->
     """One line per run; for a grouped run set one line per group (its mean) over its min-max band."""
     lines: list[tuple[str, str, list[tuple[float, float | None]], list[tuple[float, float, float]]]]
     if data.get("groups") is not None:
-        lines = [(f'data-group="{_e(_group_name(g))}" data-count="{_e(g.get("count"))}"',
-                  f"{_group_name(g)} ({_runs_text(g.get('count'))})", pts, band) for g, pts, band in _group_lines(data)]
+        lines = [(f'data-group="{_e(group_name(g))}" data-count="{_e(g.get("count"))}"',
+                  f"{group_name(g)} ({_runs_text(g.get('count'))})", pts, band) for g, pts, band in _group_lines(data)]
     else:
         lines = [(f'data-run="{_e(run.get("id"))}"', str(run.get("name")), pts, []) for run, pts in _lines(data)]
     xs = [x for _, _, pts, _ in lines for x, _ in pts]
@@ -327,8 +347,8 @@ def _bar_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) -> 
     grouped = data.get("groups") is not None
     bars: list[tuple[str, str, float, float, float]]  # attributes, name, value, whisker low, whisker high
     if grouped:
-        bars = [(f'data-group="{_e(_group_name(g))}" data-count="{_e(g.get("count"))}"',
-                 f"{_group_name(g)} ({g.get('count')})", mean, low, high)
+        bars = [(f'data-group="{_e(group_name(g))}" data-count="{_e(g.get("count"))}"',
+                 f"{group_name(g)} ({g.get('count')})", mean, low, high)
                 for g, mean, low, high in _group_bars(data, goal)]
         total = len(bars)
     else:

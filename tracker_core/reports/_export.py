@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from tracker_core._errors import TrackerError
-from tracker_core.reports._charts import FIGURE_WIDTH_IN, best_of, chart_svg, columns_of, field_of, panel_csv, text_of
+from tracker_core.reports._charts import (
+    FIGURE_WIDTH_IN,
+    best_of,
+    chart_svg,
+    columns_of,
+    field_of,
+    group_name,
+    grouped_rows,
+    panel_csv,
+    text_of,
+)
 from tracker_core.reports._math import tex_html
 
 __all__ = ["CHROMIUM_ARGS", "ExportError", "ReportBundle", "chart_svg", "export_report", "fetch_bundle",
@@ -213,6 +223,12 @@ def _panel_html(spec: Mapping[str, Any], data: Mapping[str, Any] | None, images:
             if kind == "best" and run.get("config"):
                 parts.append("<div>" + ", ".join(f"<b>{_e(k)}</b>={_e(text_of(v))}" for k, v in run["config"].items())
                              + "</div>")
+        for group in data.get("groups") or []:  # a grouped run set: each group's mean (min-max) of the metric
+            summary = group.get("summary") or {}
+            mean = (f"mean {_e(text_of(summary.get('mean')))} ({_e(text_of(summary.get('min')))}&ndash;"
+                     f"{_e(text_of(summary.get('max')))})" if summary.get("count") else "no value")
+            parts.append(f'<div class="group" data-group="{_e(group_name(group))}"><b>{_e(group_name(group))}</b> '
+                         f"({_e(group.get('count'))} {'run' if group.get('count') == 1 else 'runs'}): {mean}</div>")
     elif kind == "images":
         figures = []
         for image in data.get("images") or []:
@@ -230,11 +246,13 @@ def _panel_html(spec: Mapping[str, Any], data: Mapping[str, Any] | None, images:
         parts.append(f"<table>{facts}<tr><th>trials</th><td>{counts}</td></tr></table>")
     if kind == "table" or (kind in ("bar", "scatter", "parallel") and runs):
         columns = columns_of(spec)
-        rows = "".join("<tr>" + f"<td>{_e(r.get('name'))}</td><td>{_e(r.get('state'))}</td>"
+        grouped = data.get("groups") is not None
+        rows = "".join("<tr>" + (f'<td data-field="group">{_e(group_name(g))}</td>' if g is not None else "")
+                       + f"<td>{_e(r.get('name'))}</td><td>{_e(r.get('state'))}</td>"
                        + "".join(f'<td data-field="{_e(c)}">{_e(text_of(field_of(r, c)))}</td>' for c in columns)
-                       + "</tr>" for r in runs)
-        parts.append(f"<table><thead><tr><th>run</th><th>state</th>{''.join(f'<th>{_e(c)}</th>' for c in columns)}</tr>"
-                     f"</thead><tbody>{rows}</tbody></table>")
+                       + "</tr>" for r, g in grouped_rows(data))
+        parts.append(f"<table><thead><tr>{'<th>group</th>' if grouped else ''}<th>run</th><th>state</th>"
+                     f"{''.join(f'<th>{_e(c)}</th>' for c in columns)}</tr></thead><tbody>{rows}</tbody></table>")
     return f'<section class="panel" data-type="{_e(kind)}">{"".join(parts)}</section>'
 
 

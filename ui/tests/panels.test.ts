@@ -75,6 +75,8 @@ describe("report panels", () => {
     expect(drawn.map((l) => l.label)).toEqual(["adam (2 runs)", "(none) (1 run)"]);
     expect(drawn[0]!.data).toEqual({ x: [0, 1], y: [2, 2], lo: [1, 2], hi: [3, 2], bucketed: false });
     expect(drawn[1]!.data.lo).toEqual([5]);
+    expect(panelCsv({ type: "line", metric: "loss" }, data)).toBe(
+      "group,runs,_step,mean,min,max,count\nadam,2,0,2,1,3,2\nadam,2,1,2,2,2,1\n(none),1,0,5,5,5,1\n");
   });
 
   it("draws a grouped bar chart as one bar per group, best mean first, and lists table rows by group", () => {
@@ -90,5 +92,7 @@ describe("report panels", () => {
     expect(groupBars(data, "max").map((b) => b.group.key)).toEqual(["adam", "sgd"]);
     expect(groupedRows(data).map((r) => [r.run.id, r.group?.key])).toEqual([["a", "adam"], ["b", "sgd"], ["c", "sgd"], ["d", "sgd"]]);
     expect(groupedRows({ ...data, groups: undefined }).map((r) => r.group)).toEqual([null, null, null, null]);
+    expect(panelCsv({ type: "table", columns: ["config.lr"] }, data).split("\n").slice(0, 3)).toEqual(
+      ["run_id,run_name,state,group,config.lr", "a,run-a,finished,adam,0.1", "b,run-b,finished,sgd,0.01"]);
   });
 });

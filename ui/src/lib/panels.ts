@@ -152,7 +152,13 @@ export function panelColumns(spec: PanelSpec): string[] {
 /** The data behind a panel's chart as CSV: a line chart's points (run, x, y), else one row per run. */
 export function panelCsv(spec: PanelSpec, data: PanelData): string {
   const rows: unknown[][] = [];
-  if (spec.type === "line") {
+  if (spec.type === "line" && data.groups) {  // a grouped line: what it draws, each group's mean/min/max per x
+    rows.push(["group", "runs", spec.x ?? "_step", "mean", "min", "max", "count"]);
+    for (const g of data.groups) {
+      const s = g.series;
+      if (s) s.x.forEach((x, i) => rows.push([groupName(g), g.count, x, s.mean[i], s.min[i], s.max[i], s.count[i]]));
+    }
+  } else if (spec.type === "line") {
     rows.push(["run_id", "run_name", spec.x ?? "_step", spec.metric ?? "value"]);
     for (const { run, data: d } of lines(data)) d.x.forEach((x, i) => rows.push([run.id, run.name, x, d.y[i] ?? ""]));
   } else if (spec.type === "images") {
@@ -160,8 +166,11 @@ export function panelCsv(spec: PanelSpec, data: PanelData): string {
     for (const im of data.images ?? []) rows.push([im.run_id, im.step, im.caption ?? "", im.url]);
   } else {
     const columns = panelColumns(spec);
-    rows.push(["run_id", "run_name", "state", ...columns]);
-    for (const run of data.runs) rows.push([run.id, run.name, run.state, ...columns.map((c) => fieldOf(run, c))]);
+    const grouped = !!data.groups;
+    rows.push(["run_id", "run_name", "state", ...(grouped ? ["group"] : []), ...columns]);
+    for (const { run, group } of groupedRows(data)) {
+      rows.push([run.id, run.name, run.state, ...(group ? [groupName(group)] : []), ...columns.map((c) => fieldOf(run, c))]);
+    }
   }
   return rows.map((r) => r.map(cell).join(",")).join("\n") + "\n";
 }

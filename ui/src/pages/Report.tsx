@@ -311,7 +311,7 @@ function PanelForm({ spec, onChange }: { spec: PanelSpec; onChange: (s: PanelSpe
         onInput={(e) => { const lines = (e.target as HTMLTextAreaElement).value.split("\n").map((s) => s.trim()).filter(Boolean); setRuns({ filters: lines.length > 1 ? lines : lines[0] ?? "" }); }} /></label>
       <label>order <input name="runs.order" value={runs.order ?? ""} placeholder="-summary.val/acc" onInput={(e) => setRuns({ order: (e.target as HTMLInputElement).value })} /></label>
       <label>limit <input name="runs.limit" type="number" min="1" value={runs.limit ?? ""} onInput={(e) => { const v = Number((e.target as HTMLInputElement).value); setRuns({ limit: v > 0 ? v : "" }); }} /></label>
-      <label>group <input name="runs.group" value={runs.group ?? ""} onInput={(e) => setRuns({ group: (e.target as HTMLInputElement).value })} /></label>
+      <label>group <input name="runs.group" value={runs.group ?? ""} placeholder="config.optimizer, group or job_type" onInput={(e) => setRuns({ group: (e.target as HTMLInputElement).value })} /></label>
       <label>or run ids <input name="runs.ids" value={(runs.ids ?? []).join(", ")} placeholder="id1, id2 (then filters are ignored)"
         onInput={(e) => setRuns({ ids: (e.target as HTMLInputElement).value.split(",").map((s) => s.trim()).filter(Boolean) })} /></label>
     </fieldset>
