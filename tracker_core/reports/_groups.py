@@ -6,7 +6,7 @@ order their first run has in the run set. A line panel's group series is compute
 histories: at each x that any run of the group logged (with a finite y), the mean, min and max of y over the
 runs that logged that x, and how many they are (``count``); a run that logged one x twice counts with its last
 value there. Bar, scalar and best panels get the mean, min and max of each group's summary metric over the
-runs that have a finite one. Pure functions: nothing here reads a server or a file.
+runs that have a finite one (a bool counts as 0 or 1). Pure functions: nothing here reads a server or a file.
 """
 
 from __future__ import annotations
@@ -53,9 +53,21 @@ def grouped(keys: Sequence[tuple[str, str | None]]) -> list[dict[str, Any]]:
 
 
 def _finite(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return math.nan
-    return float(value)
+    """A number (a bool as 0 or 1) as a float; NaN for anything else."""
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def _numbers(values: Sequence[Any]) -> tuple[np.ndarray, bool]:
+    """``values`` as floats (a bool as 0 or 1; NaN where no number: tagged NaN/inf, text, media) and whether all
+    were integers; a plain list of numbers converts at once."""
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged nested values
+        array = np.asarray([], dtype=object)
+    if array.ndim == 1 and array.dtype.kind in "biuf":
+        return array.astype(float), array.dtype.kind in "iu"
+    out = np.array([_finite(v) for v in values], dtype=float)
+    return out, all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 
 def group_series(series: Sequence[Mapping[str, Sequence[Any]]]) -> dict[str, list[Any]]:
@@ -65,15 +77,14 @@ def group_series(series: Sequence[Mapping[str, Sequence[Any]]]) -> dict[str, lis
     ys: list[np.ndarray] = []
     integer = True
     for one in series:
-        x = np.array([_finite(v) for v in one.get("x") or []], dtype=float)
-        y = np.array([_finite(v) for v in one.get("y") or []], dtype=float)
-        n = min(len(x), len(y))
-        x, y = x[:n], y[:n]
+        n = min(len(one.get("x") or []), len(one.get("y") or []))
+        x, whole = _numbers(list(one.get("x") or [])[:n])
+        y, _ = _numbers(list(one.get("y") or [])[:n])
         keep = np.isfinite(x) & np.isfinite(y)
         x, y = x[keep], y[keep]
         if not len(x):
             continue
-        integer = integer and all(isinstance(v, int) and not isinstance(v, bool) for v in (one.get("x") or [])[:n])
+        integer = integer and whole
         _, last = np.unique(x[::-1], return_index=True)  # one point per x: the run's last value there
         index = len(x) - 1 - last
         xs.append(x[index])
