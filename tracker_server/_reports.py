@@ -223,14 +223,17 @@ def panel_data(session: Session, scope: Scope, report_project: str, spec: dict[s
     problem = None if group is None else check_group(group)
     if problem is None and isinstance(group, str) and group.startswith("config.") and group[7:] not in config_keys:
         config_keys.append(group[7:])
+    configs = [orjson.loads(row.config) for row in rows]
     out["runs"] = [{"id": row.run_id, "name": row.name or row.run_id, "project": f"{scope.team}/{name}",
                     "state": effective_state(row, now), "group": row.group_name,
-                    "config": _pick(orjson.loads(row.config), config_keys, "config"),
-                    "summary": _pick(orjson.loads(row.summary), summary_keys, "summary")} for row in rows]
+                    "config": _pick(config, config_keys, "config"),
+                    "summary": _pick(orjson.loads(row.summary), summary_keys, "summary")}
+                   for row, config in zip(rows, configs, strict=True)]
     if message or problem:
         out["message"] = "; ".join(m for m in (message, problem) if m)
     groups = None if group is None or problem is not None else grouped(
-        [(row.run_id, group_key(group, orjson.loads(row.config), row.group_name, row.job_type)) for row in rows])
+        [(row.run_id, group_key(group, config, row.group_name, row.job_type))
+         for row, config in zip(rows, configs, strict=True)])
     if groups is not None and "metric" in spec:
         values = {run["id"]: run["summary"].get(spec["metric"]) for run in out["runs"]}
         for one in groups:
