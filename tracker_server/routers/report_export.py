@@ -6,6 +6,7 @@ reads nothing from the database; it is authenticated like every route (and CSRF-
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 import orjson
@@ -22,6 +23,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 _LIMIT = 64 * 1024 * 1024  # a report's payloads with its inlined images
+_PRINTING = threading.BoundedSemaphore(2)  # headless Chromium processes printing at once, per server process
 
 
 def _bundle(body: bytes) -> Any:
@@ -49,7 +51,8 @@ def _pdf(document: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="tracker-report-") as folder:
         path = Path(folder) / "report.pdf"
         try:
-            print_pdf(document, path)
+            with _PRINTING:
+                print_pdf(document, path)
         except ExportError as exc:
             raise ApiError(503, "export_unavailable", str(exc).replace("\n", " ")) from None
         return path.read_bytes()
