@@ -271,6 +271,8 @@ class _RunBuilder:
         waiting: bytes | None = None  # a summary record, until we know whether a history record follows
         waiting_at = 0  # where its bytes continue after its num
         shapes = self.shapes
+        seen = self.seen_summaries
+        add_row = self.add_row
         for payload in payloads:
             if len(payload) < 8 or payload[0] != 0x08:  # short, or no num
                 index = _after_num(payload)
@@ -286,7 +288,7 @@ class _RunBuilder:
                 index = _after_num(payload)
             kind = payload[index] >> 3 if index < len(payload) else 0
             if kind == _SUMMARY:
-                if waiting is not None:
+                if waiting is not None and waiting[waiting_at:] not in seen:  # W&B's runtime ticks repeat
                     self.summary_bytes(waiting, waiting_at)
                 waiting, waiting_at = payload, index
                 continue
@@ -299,7 +301,7 @@ class _RunBuilder:
                     step = row.pop("_step", None)
                     t = row.pop("_timestamp", None)
                     if type(step) is int and t is not None:
-                        self.add_row(step, float(t), row, row)
+                        add_row(step, float(t), row, row)
                         continue
             record = self.parse(payload)
             if record is None:

@@ -2,9 +2,10 @@
 
 Most history records of a run hold the same keys, each with a plain JSON number, in an order that changes
 from record to record. Once the protobuf classes have read a record of such keys, they are *known*: a
-record whose every item is a known key with a number is then read with two compiled patterns (one checks
-the whole record's layout, one lists its items) and one JSON call for its values. Reading each item through
-the protobuf classes costs more than everything else an import does per row.
+record whose every item is a known key with a number is then read with one compiled pattern (one for each
+count of items: it checks the record's whole layout and yields every length, key and value), a check of
+every length against what it frames, and one JSON call for all the values. Reading each item through the
+protobuf classes costs more than everything else an import does per row.
 
 A record these patterns do not read exactly (an unknown key, a NaN, a list, a medium, a key or value too long
 for one-byte lengths, a length that disagrees with what it frames, a field this reader does not know) is
@@ -28,10 +29,12 @@ __all__ = ["RowReader", "is_number_text"]
 
 _MAX_KEYS = 256
 _MAX_ITEMS = 64
+_MAX_ORDERS = 8192  # W&B writes a row's items in any order: 5,040 orders of 7 keys
 _MAX_KEY = 100  # bytes: an item's length must stay a one-byte varint
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _HEADER = rb"(?:\x08[\x80-\xff]{0,9}[\x00-\x7f])?\x12([\x80-\xff]{0,2}[\x00-\x7f])"
 _STEP = rb"(?:\x12([\x00-\x7f])((?:\x08[\x80-\xff]{0,9}[\x00-\x7f])?))?"
+_KEY = rb"([\x01-\x7f][^\x82]*)"  # its length byte and bytes, up to value_json's tag: checked against the known
 _VALUE = rb"\x82\x01([\x00-\x7f])([-+.0-9eE]{1,64})"
 
 
@@ -53,9 +56,9 @@ class RowReader:
     def __init__(self) -> None:
         self._names: dict[bytes, str] = {}  # a key's length byte and bytes -> the key
         self._sizes: dict[bytes, int] = {}  # the same -> its item's length less its value's
-        self._names_pattern = b""
         self._layouts: dict[int, re.Pattern[bytes]] = {}  # item count -> the pattern of such a record
         self._count = 0  # the item count of the last record read
+        self._orders: dict[tuple[bytes, ...], tuple[tuple[str, ...], bytes]] = {}  # the keys' orders seen
         self._tag = b""
         self._hits = self._misses = 0  # a run whose records keep missing stops being tried
 
@@ -74,8 +77,6 @@ class RowReader:
             coded = bytes([len(key.encode())]) + key.encode()  # its length byte, then its bytes
             self._names[coded] = key
             self._sizes[coded] = 4 + len(coded)  # tag, the value's field tag (2) and length byte
-        self._names_pattern = b"(" + b"|".join(re.escape(coded) for coded in self._names) + b")"
-        self._layouts.clear()
         self._count = len(keys)
         self._layout(self._count)
 
@@ -83,7 +84,7 @@ class RowReader:
         """The pattern of a record of ``count`` items of known keys (compiled once per count)."""
         layout = self._layouts.get(count)
         if layout is None:
-            item = rb"\x0a([\x00-\x7f])" + self._tag + self._names_pattern + _VALUE
+            item = rb"\x0a([\x00-\x7f])" + self._tag + _KEY + _VALUE
             layout = self._layouts[count] = re.compile(_HEADER + item * count + _STEP, re.DOTALL)
         return layout
 
@@ -115,7 +116,17 @@ class RowReader:
         if b"".join(groups[3:-2:4]) != lengths:
             return None
         keys = groups[2:-2:4]
-        if b"".join(groups[1:-2:4]) != bytes(map(add, lengths, map(self._sizes.__getitem__, keys))):
+        orders = self._orders
+        order = orders.get(keys)
+        if order is None:
+            order = self._order(keys)
+            if order is None:  # a key not known (or one holding value_json's tag)
+                self._misses += 1
+                return None
+            if len(orders) < _MAX_ORDERS:
+                orders[keys] = order
+        names, sizes = order
+        if b"".join(groups[1:-2:4]) != bytes(map(add, lengths, sizes)):
             return None
         size, step_size, step = groups[0], groups[-2], groups[-1]
         declared = (size[0] & 0x7F) | size[1] << 7 if len(size) == 2 else _varint(size)  # mostly two bytes
@@ -126,4 +137,12 @@ class RowReader:
         except orjson.JSONDecodeError:
             return None
         self._hits += 1
-        return dict(zip(map(self._names.__getitem__, keys), numbers, strict=True))
+        return dict(zip(names, numbers, strict=True))
+
+    def _order(self, keys: tuple[bytes, ...]) -> tuple[tuple[str, ...], bytes] | None:
+        """The names of ``keys`` (length byte and bytes, as a record holds them) and their items' sizes less
+        their values'; None when one is not known."""
+        try:
+            return tuple(map(self._names.__getitem__, keys)), bytes(map(self._sizes.__getitem__, keys))
+        except KeyError:
+            return None
