@@ -30,6 +30,7 @@ from tracker_core.store._run_dir import RunDir
 
 if TYPE_CHECKING:
     from tracker_core._best import Best
+    from tracker_core._step import MetricDefinition
     from tracker_core.alerts import StoredAlert
     from tracker_core.artifacts import ArtifactStore, ArtifactVersion
     from tracker_core.artifacts._entries import ArtifactEntry
@@ -298,6 +299,10 @@ class StoredRun:
     def system_metrics(self) -> list[dict[str, Any]]:
         """The system metrics samples (``system/...`` keys), each with ``_timestamp``, in time order."""
         return list(self._full_state().system)
+
+    def metric_definitions(self) -> list[MetricDefinition]:
+        """The run's ``define_metric`` definitions (exact names first, then globs)."""
+        return self._full_state().rules.definitions()
 
     def alerts(self) -> list[StoredAlert]:
         """The run's alerts in log order: title, text, level, step, time, and each one's delivery

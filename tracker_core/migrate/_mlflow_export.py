@@ -19,7 +19,8 @@ What becomes what:
   FINISHED, FAILED and KILLED with the run's start and end times (crashed becomes FAILED, stopped KILLED,
   both reported); a running run stays RUNNING;
 - logged artifact versions are uploaded under ``artifacts/<name>/``, the run's saved files under ``files/``;
-  summary values set directly (not from the history) and system metrics have no MLflow place: reported.
+  summary values set directly (not from the history), system metrics, ``define_metric`` definitions and
+  alerts have no MLflow place: reported.
 """
 
 from __future__ import annotations
@@ -208,6 +209,8 @@ def _metrics(run: StoredRun, names: _Names, fidelity: Fidelity) -> tuple[list[tu
                 continue
             if isinstance(value, (bool, int, float)):
                 number = float(value)
+                if not isinstance(value, float):
+                    fidelity.count("int/bool points as floats")  # the same number; MLflow reads it back as a float
                 if math.isinf(number):
                     fidelity.count("±Inf points")  # MLflow's SQL stores keep ±1.797e308; the import reads ±Inf
                 points.append((names(key), number, stamp, step))
@@ -296,6 +299,13 @@ def _export_run(client: Any, run: StoredRun, experiment_id: str, existing: Any, 
     metrics = [Metric(key, value, stamp, step) for key, value, stamp, step in points]
     if run.system_metrics():
         fidelity.drop("system metrics", "system metrics samples are not exported", len(run.system_metrics()))
+    definitions = run.metric_definitions()
+    if definitions:
+        fidelity.drop("metric definitions", "define_metric step metrics, summaries and goals (MLflow has none)",
+                      len(definitions))
+    alerts = run.alerts()
+    if alerts:
+        fidelity.drop("alerts", "MLflow has no alerts", len(alerts))
     tags.update(_upload_files(client, run, mlflow_run_id, old_tags, fidelity))
     tags.update(_renamed_tags(names.renamed))
     tags["tracker.log_digest"] = digest

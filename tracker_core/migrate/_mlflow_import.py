@@ -12,7 +12,8 @@ What becomes what:
   another. The original strings are kept in the run's provenance (``provenance["mlflow"]["params"]``);
 - every metric point (``get_metric_history``, which pages through the tracking server) is a ``log`` record
   at its own step and timestamp; points of one step logged at one time share a record. MLflow's SQL stores
-  keep ±Inf as ±1.797e308 (the largest float); that value reads back as ±Inf;
+  keep ±Inf as ±1.797e308 (the largest float); that value reads back as ±Inf. A ``_runtime`` metric (what a
+  run imported from W&B carries into its MLflow export) is the row's ``_runtime``, as in a W&B import;
 - the system tags ``mlflow.runName``, ``mlflow.note.content``, ``mlflow.user``, ``mlflow.parentRunId``
   become the name, notes, ``user`` and group (children are grouped under their parent's run id, and so is
   the parent, or else ``tracker.group``); ``mlflow.source.name``, ``.type``, ``.git.commit``, ``.git.branch``
@@ -54,7 +55,7 @@ _FLOAT_MAX = sys.float_info.max
 _LITERAL_LIMIT = 10_000
 _STATES = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "killed", "RUNNING": "running",
            "SCHEDULED": "running"}
-_RESERVED = frozenset({"_step", "_timestamp", "_runtime"})
+_RESERVED = frozenset({"_step", "_timestamp"})  # a ``_runtime`` metric stays the row's ``_runtime``, as W&B's
 _SYSTEM_TAGS = {"mlflow.source.name": "program", "mlflow.source.type": "source_type"}
 _GIT_TAGS = {"mlflow.source.git.commit": "commit", "mlflow.source.git.branch": "branch",
              "mlflow.source.git.repoURL": "remote"}

@@ -31,6 +31,7 @@ from tracker_core.migrate._fidelity import Fidelity
 from tracker_core.migrate._wandb_log import read_records
 from tracker_core.migrate._wandb_media import WandbMedia
 from tracker_core.migrate._wandb_proto import wandb_records
+from tracker_core.migrate._wandb_rows import RowReader, is_number_text
 from tracker_core.store._history import collector_paused
 from tracker_core.store._run_dir import FORMAT_VERSION, RunDir
 
@@ -97,12 +98,6 @@ def _after_num(payload: bytes) -> int:
     while index < len(payload) and payload[index] & 0x80:
         index += 1
     return index + 1
-
-
-def _record_kind(payload: bytes) -> int:
-    """The field number of a Record's first field after ``num`` (its record type, as wandb writes them)."""
-    index = _after_num(payload)
-    return payload[index] >> 3 if index < len(payload) else 0
 
 
 class _Log:
@@ -241,6 +236,7 @@ class _RunBuilder:
         self.step = -1
         self.artifacts: list[tuple[str, Any]] = []  # ("logged" | "used", record), done after the log is written
         self.seen_summaries: set[bytes] = set()  # small summary records already folded in
+        self.shapes = RowReader()  # history records of plain numbers read from their bytes
         self.points = 0
 
     # ----- writing ---------------------------------------------------------------------------
@@ -273,25 +269,40 @@ class _RunBuilder:
         """
         self.path, self.folder = path, os.path.dirname(path)
         waiting: bytes | None = None  # a summary record, until we know whether a history record follows
+        waiting_at = 0  # where its bytes continue after its num
+        shapes = self.shapes
+        seen = self.seen_summaries
+        add_row = self.add_row
         for payload in payloads:
             if len(payload) < 8 or payload[0] != 0x08:  # short, or no num
-                kind = _record_kind(payload)
+                index = _after_num(payload)
             elif payload[1] < 0x80:  # num below 2^7, then the record type's tag
-                kind = payload[2] >> 3
+                index = 2
             elif payload[2] < 0x80:  # below 2^14
-                kind = payload[3] >> 3
+                index = 3
             elif payload[3] < 0x80:  # below 2^21
-                kind = payload[4] >> 3
+                index = 4
+            elif payload[4] < 0x80:  # below 2^28
+                index = 5
             else:
-                kind = _record_kind(payload)
+                index = _after_num(payload)
+            kind = payload[index] >> 3 if index < len(payload) else 0
             if kind == _SUMMARY:
-                if waiting is not None:
-                    self.summary_bytes(waiting)
-                waiting = payload
+                if waiting is not None and waiting[waiting_at:] not in seen:  # W&B's runtime ticks repeat
+                    self.summary_bytes(waiting, waiting_at)
+                waiting, waiting_at = payload, index
                 continue
             if kind != _HISTORY and waiting is not None:
-                self.summary_bytes(waiting)
+                self.summary_bytes(waiting, waiting_at)
             waiting = None
+            if kind == _HISTORY:
+                row = shapes.read(payload)
+                if row is not None:
+                    step = row.pop("_step", None)
+                    t = row.pop("_timestamp", None)
+                    if type(step) is int and t is not None:
+                        add_row(step, float(t), row, row)
+                        continue
             record = self.parse(payload)
             if record is None:
                 continue
@@ -306,7 +317,7 @@ class _RunBuilder:
                                    "noop_link_artifact", "output_logger", None):
                 self.fidelity.drop(kind_name, "no counterpart here (W&B internal or unsupported record)")
         if waiting is not None:
-            self.summary_bytes(waiting)
+            self.summary_bytes(waiting, waiting_at)
 
     def parse(self, payload: bytes) -> Any:
         record = self.pb.Record()
@@ -317,8 +328,9 @@ class _RunBuilder:
             return None
         return record
 
-    def summary_bytes(self, payload: bytes) -> None:
-        body = payload[_after_num(payload):]
+    def summary_bytes(self, payload: bytes, index: int) -> None:
+        """A summary record (its bytes after ``num`` start at ``index``), unless one alike was folded in."""
+        body = payload[index:]
         if body in self.seen_summaries:
             return
         if len(body) < 256:
@@ -422,11 +434,14 @@ class _RunBuilder:
                                                        "step_sync": bool(metric.options.step_sync)}})
 
     def history(self, history: Any) -> None:
-        """One logged row: every item (``_step`` and ``_timestamp`` become the record's step and time)."""
+        """One logged row: every item (``_step`` and ``_timestamp`` become the record's step and time).
+        A row of plain numbers teaches ``shapes`` its keys, so that the rows alike are read from their bytes."""
         row: dict[str, Any] = {}
         special = False
         specials = _SPECIAL
         loads = orjson.loads
+        keys: list[str] = []
+        nested_keys = plain = 0  # items named by nested_key / by key (a row of both is not learnt)
         for item in history.item:
             nested = item.nested_key
             text = item.value_json
@@ -440,10 +455,18 @@ class _RunBuilder:
                     value = json.loads(text)  # NaN inside a list or dict, or an integer beyond 64 bits
             if len(nested) == 1:
                 row[nested[0]] = value
+                keys.append(nested[0])
+                nested_keys += 1
             elif nested:
                 _set_nested(row, nested, value)
+                special = True
             else:
                 row[item.key] = value
+                keys.append(item.key)
+                plain += 1
+        if not special and (nested_keys == 0) != (plain == 0) and self.shapes.wants(keys) \
+                and all(is_number_text(item.value_json) for item in history.item):
+            self.shapes.learn(keys, nested=nested_keys > 0)
         step = row.pop("_step", None)
         if type(step) is not int:
             step = history.step.num if history.step.num else self.step + 1
@@ -457,6 +480,10 @@ class _RunBuilder:
             special = True
         if special:
             data = tag_row(data)
+        self.add_row(step, t, row, data)
+
+    def add_row(self, step: int, t: float, row: dict[str, Any], data: dict[str, Any]) -> None:
+        """Write one row (``data``, its values as the log keeps them) at ``step`` and time ``t``."""
         self.last.update(row)
         if step > self.step:
             self.step = step
