@@ -73,3 +73,43 @@ def test_provenance_and_alerts_written_after_5000_records_are_shown(browser: Any
     screenshot(page, tmp_path, "run-overview-provenance")
     context.close()
     assert not errors, errors
+
+
+_HTML_FILE_CHILD = """
+import sys
+import tracker_core as tracker
+run = tracker.init(project="files-inert", dir=sys.argv[1], name="writer")
+with open("page.html", "w") as f:
+    f.write("<html><title>page</title><script>document.title = 'pwned'; "
+            "fetch('/api/v1/whoami').then(r => {document.title = 'read ' + r.status})</script></html>")
+run.save("page.html", policy="now")
+run.log({"loss": 1.0})
+run.finish()
+print(run.id)
+"""
+
+
+def test_a_run_file_that_is_a_web_page_opens_inert(browser: Any, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    done = subprocess.run([sys.executable, "-c", _HTML_FILE_CHILD, str(store)], env=_env(), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[-1]
+    ui = LocalUI(store, tmp_path / "cache")
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(ui.url)  # signed in: the session cookie is set
+        base = f"http://127.0.0.1:{ui.port}/api/v1/runs/local/files-inert/{run_id}/files"
+        page.wait_for_function(f"fetch('{base}').then(r => r.json()).then(j => Object.keys(j.files).some("
+                               "p => p.endsWith('page.html')))", timeout=30_000)
+        listed = page.evaluate(f"fetch('{base}').then(r => r.json())")["files"]
+        [path] = [p for p in listed if p.endswith("page.html")]
+        answer = page.goto(f"{base}/{path}")
+        assert answer is not None and "sandbox" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        page.wait_for_timeout(500)
+        assert page.title() == "page"  # its script never ran, so it could not read the API as the user
+        context.close()
+    finally:
+        ui.stop()

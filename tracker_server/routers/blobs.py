@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tracker_server._deps import Scope, ServerState, json_response, reader, server, writer
 from tracker_server._errors import ApiError, not_found
+from tracker_server._file_response import INERT_HEADERS
 from tracker_server._models import Blob
 
 __all__ = ["router"]
@@ -116,4 +117,4 @@ def get_blob(entity: str, sha256: str, scope: Annotated[Scope, Depends(reader)],
             raise not_found(f"blob {sha256}")
         size = found.size
     return StreamingResponse(state.blobs.iter_bytes(sha256), media_type="application/octet-stream",
-                             headers={"Content-Length": str(size), "X-Content-SHA256": sha256})
+                             headers={"Content-Length": str(size), "X-Content-SHA256": sha256, **INERT_HEADERS})

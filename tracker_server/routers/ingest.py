@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import re
 import time
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from tracker_core.store._replay import RunState
 from tracker_server._body import read_body
 from tracker_server._deps import Scope, ServerState, check_names, find_run, json_response, reader, server, writer
 from tracker_server._errors import ApiError, not_found
+from tracker_server._file_response import stored_file
 from tracker_server._ingest import Fold, _save_fold, apply_batch, load_fold, parse_batch, refresh_meta
 from tracker_server._models import Blob, Project, Run, RunFile
 
@@ -180,7 +180,5 @@ def get_file(entity: str, project: str, run_id: str, path: str, scope: Annotated
         if found is None:
             raise not_found(f"file {path!r}")
         digest, size = found.digest, found.size
-    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return StreamingResponse(state.blobs.iter_bytes(digest), media_type=media_type,
-                             headers={"Content-Length": str(size), "X-Content-SHA256": digest})
+    return stored_file(state.blobs.iter_bytes(digest), path, size, digest)
 

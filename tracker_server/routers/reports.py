@@ -5,7 +5,6 @@ account (that report, its panels' data and the images those show; nothing else).
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from tracker_core.reports._store import REPORT_ID, LocalReports, ReportNotFoundError, StaleRevisionError
 from tracker_server._deps import Scope, ServerState, check_names, identity, json_response, server, team_scope
 from tracker_server._errors import ApiError, not_found
+from tracker_server._file_response import stored_file
 from tracker_server._identity import Identity
 from tracker_server._models import ReportRow, RunFile, Team
 from tracker_server._report_store import LocalStoreReports, ReportStore, SqlReports, shared_report
@@ -385,6 +385,4 @@ def shared_file(token: str, project: str, run_id: str, path: str, state: Annotat
         if row is None:
             raise not_found(f"file {path!r} in this shared report")
         digest, size = row
-    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return StreamingResponse(state.blobs.iter_bytes(digest), media_type=media_type,
-                             headers={"Content-Length": str(size), "X-Content-SHA256": digest})
+    return stored_file(state.blobs.iter_bytes(digest), path, size, digest)
