@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -247,3 +248,33 @@ class SeaweedS3:
 def spike(step: int, at: int, value: float = 1e6) -> float:
     """A smooth series with a single planted spike."""
     return value if step == at else math.sin(step / 100.0)
+
+
+def start_ui_needing_sign_in(store: Path, folder: Path) -> tuple[subprocess.Popen[bytes], str, str, str]:
+    """``tracker ui --host 0.0.0.0`` over ``store`` (so it requires sign-in), answering on loopback; returns
+    (the process, its URL, the API key it printed, all it printed). Stop it with ``os.killpg(proc.pid, ...)``."""
+    import httpx
+
+    port = free_port()
+    log = folder / "ui.log"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tracker_server.ui_cli", "--dir", str(store), "--host",
+                                 "0.0.0.0", "--port", str(port), "--no-browser", "--cache", str(folder / "c")],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while "API key" not in log.read_text() and time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.2)
+    printed = log.read_text()
+    found = re.search(r"(trk_\S+)", printed)
+    assert found is not None, printed
+    url = f"http://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return proc, url, found.group(1), printed

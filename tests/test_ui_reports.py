@@ -5,16 +5,12 @@ in the UI is a file of the store that ``Report.load`` reads."""
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from _server import free_port, make_run
+from _server import make_run, start_ui_needing_sign_in
 
 from tracker_core.reports import LinePlot, LocalReports, Markdown, Report, RunSet
 
@@ -26,26 +22,8 @@ def test_the_local_ui_serves_and_saves_the_stores_report_files(tmp_path: Path, s
     run_dir = make_run(project="p", steps=50)
     report = Report("p", "Local notes", [Markdown("# Notes\n"),
                                          LinePlot(metric="loss", runs=RunSet(ids=[run_dir.name]))]).save()
-    port = free_port()
-    log = tmp_path / "ui.log"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tracker_server.ui_cli", "--dir", str(store), "--host",
-                                 "0.0.0.0", "--port", str(port), "--no-browser", "--cache", str(tmp_path / "c")],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc, url, key, _ = start_ui_needing_sign_in(store, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while "API key" not in log.read_text() and time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.2)
-        key = re.search(r"(trk_\S+)", log.read_text()).group(1)  # type: ignore[union-attr]
-        url = f"http://127.0.0.1:{port}"
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as ui:
             listed = ui.get("/api/v1/reports", params={"project": "local/p"}).json()["reports"]
             assert [(r["id"], r["project"], r["title"]) for r in listed] == [(report.id, "local/p", "Local notes")]

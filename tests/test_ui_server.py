@@ -4,7 +4,6 @@ local store (in-process over a real SQLite database, and as a real process on an
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from _server import Server, free_port, make_run, new_key, server_cli
+from _server import Server, make_run, new_key, server_cli, start_ui_needing_sign_in
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -127,28 +126,9 @@ def test_a_session_ends_with_sign_out_and_with_its_key(tmp_path: Path) -> None:
 
 def test_tracker_ui_on_another_interface_needs_sign_in(tmp_path: Path, store: Path) -> None:
     run_dir = make_run(project="p", steps=3)
-    port = free_port()
-    log = tmp_path / "ui.log"
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tracker_server.ui_cli", "--dir", str(store), "--host",
-                                 "0.0.0.0", "--port", str(port), "--no-browser", "--cache", str(tmp_path / "c")],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc, url, key, printed = start_ui_needing_sign_in(store, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while "API key" not in log.read_text() and time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.2)
-        printed = log.read_text()
         assert "token=" not in printed
-        key = re.search(r"(trk_\S+)", printed).group(1)  # type: ignore[union-attr]
-        url = f"http://127.0.0.1:{port}"
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         with httpx.Client(base_url=url) as browser:
             assert browser.get("/api/v1/runs/local/p").status_code == 401
             assert "tracker_session" not in browser.get("/?token=guess", follow_redirects=False).headers.get(
