@@ -6,11 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-import orjson
-
 from tracker_core._errors import SettingsError
 from tracker_core.api import Api, StoredArtifact, StoredRun
-from tracker_core.cli._format import WIDTH, clip, table, value_text
+from tracker_core.cli._format import WIDTH, clip, emit_json, table, value_text
 
 
 def _size(count: int) -> str:
@@ -33,8 +31,7 @@ def artifacts(api: Api, args: argparse.Namespace) -> int:
         return 0
     versions = api.artifacts(args.ref.split(":")[0] if args.ref else None)
     if args.json:
-        sys.stdout.write(orjson.dumps([_describe(v) for v in versions], option=orjson.OPT_INDENT_2
-                                      | orjson.OPT_APPEND_NEWLINE).decode())
+        emit_json([_describe(v) for v in versions])
         return 0 if versions else 1
     if not versions:
         print("tracker: no artifacts", file=sys.stderr)

@@ -14,26 +14,19 @@ from typing import Any
 import orjson
 
 from tracker_core._best import config_differences, find_best
-from tracker_core._encoding import MediaRef
 from tracker_core._errors import RunNotFoundError, SettingsError, TrackerError
 from tracker_core.api import Api, StoredRun
-from tracker_core.cli._format import WIDTH, clip, duration_text, flatten, pairs, table, value_text
-
-
-def _json_default(value: Any) -> Any:
-    """Media as their record fields; anything else orjson and json do not know (datetimes) as text."""
-    return value.fields if isinstance(value, MediaRef) else str(value)
-
-
-def _emit_json(data: Any) -> None:
-    try:
-        text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
-                            default=_json_default).decode()
-    except TypeError:  # an integer beyond 64 bits: the standard library writes it exactly
-        import json
-
-        text = json.dumps(data, indent=2, default=_json_default) + "\n"
-    sys.stdout.write(text)
+from tracker_core.cli._format import (
+    WIDTH,
+    clip,
+    duration_text,
+    emit_json,
+    flatten,
+    json_default,
+    pairs,
+    table,
+    value_text,
+)
 
 
 def _line(text: str) -> str:
@@ -140,11 +133,11 @@ def best(api: Api, args: argparse.Namespace) -> int:
     others = [run for run in runs if run is not winner]
     differences = config_differences(winner, others, flatten)
     if args.json:
-        _emit_json({"id": winner.id, "project": winner.project, "name": winner.name, "metric": args.metric,
-                    "goal": args.goal, "value": found.value, "step": found.step, "status": winner.status,
-                    "ties": [run.path for run in found.ties], "runs_compared": len(runs), "sweep": args.sweep,
-                    "config_differences": {k: {"best": v, "others": [[o, n] for o, n in rest]}
-                                           for k, (v, rest) in differences.items()}})
+        emit_json({"id": winner.id, "project": winner.project, "name": winner.name, "metric": args.metric,
+                   "goal": args.goal, "value": found.value, "step": found.step, "status": winner.status,
+                   "ties": [run.path for run in found.ties], "runs_compared": len(runs), "sweep": args.sweep,
+                   "config_differences": {k: {"best": v, "others": [[o, n] for o, n in rest]}
+                                          for k, (v, rest) in differences.items()}})
         return 0
     at = f" at step {found.step}" if found.step is not None else " (from its summary)"
     print(f"Best {args.metric} ({args.goal}) over {len(runs)} runs{scope}: {value_text(found.value, 6)}{at}")
@@ -173,9 +166,9 @@ def runs(api: Api, args: argparse.Namespace) -> int:
     from tracker_core._query import MISSING, lookup
 
     if args.json:
-        _emit_json([{"id": r.id, "project": r.project, "name": r.name, "status": r.status,
-                     "created_at": r.created_at, "duration": r.duration, "tags": r.tags, "group": r.group,
-                     **{c: (None if (v := lookup(r, c)) is MISSING else v) for c in columns}} for r in selected])
+        emit_json([{"id": r.id, "project": r.project, "name": r.name, "status": r.status,
+                    "created_at": r.created_at, "duration": r.duration, "tags": r.tags, "group": r.group,
+                    **{c: (None if (v := lookup(r, c)) is MISSING else v) for c in columns}} for r in selected])
         return 0 if selected else 1
     if not selected:
         print("tracker: no runs match", file=sys.stderr)
@@ -235,12 +228,12 @@ def _provenance_lines(provenance: dict[str, Any]) -> dict[str, Any]:
 def show(api: Api, args: argparse.Namespace) -> int:
     run = api.run(args.run)
     if args.json:
-        _emit_json({"id": run.id, "project": run.project, "name": run.name, "status": run.status,
-                    "exit_code": run.exit_code, "signal": run.signal, "created_at": run.created_at,
-                    "duration": run.duration, "tags": run.tags, "group": run.group, "notes": run.notes,
-                    "config": run.config, "summary": run.summary, "traceback": run.traceback,
-                    "provenance": run.provenance, "dir": run.dir, "rows": len(run.history()),
-                    "alerts": [alert._asdict() for alert in run.alerts()]})
+        emit_json({"id": run.id, "project": run.project, "name": run.name, "status": run.status,
+                   "exit_code": run.exit_code, "signal": run.signal, "created_at": run.created_at,
+                   "duration": run.duration, "tags": run.tags, "group": run.group, "notes": run.notes,
+                   "config": run.config, "summary": run.summary, "traceback": run.traceback,
+                   "provenance": run.provenance, "dir": run.dir, "rows": len(run.history()),
+                   "alerts": [alert._asdict() for alert in run.alerts()]})
         return 0
     print(_line(f"{run.path}  {run.status}" + (f" (exit {run.exit_code})" if run.exit_code else "")
                 + (f" by {run.signal}" if run.signal else "") + f"  {run.name!r}"))
@@ -282,9 +275,9 @@ def diff(api: Api, args: argparse.Namespace) -> int:
         "packages": ((a.provenance or {}).get("packages", {}), (b.provenance or {}).get("packages", {})),
     }
     if args.json:
-        _emit_json({name: {k: [left.get(k), right.get(k)] for k in sorted(set(left) | set(right))
-                           if args.all or not _same(left.get(k), right.get(k))}
-                    for name, (left, right) in sections.items()})
+        emit_json({name: {k: [left.get(k), right.get(k)] for k in sorted(set(left) | set(right))
+                          if args.all or not _same(left.get(k), right.get(k))}
+                   for name, (left, right) in sections.items()})
         return 0
     print(_line(f"  A = {a.path} ({a.status}) {a.name!r}"))
     print(_line(f"  B = {b.path} ({b.status}) {b.name!r}"))
@@ -337,14 +330,14 @@ def export(api: Api, args: argparse.Namespace) -> int:
 def _json_line(row: dict[str, Any]) -> str:
     """One JSON line; NaN and ±Inf as the NaN/Infinity tokens that pandas and Python's json read."""
     try:
-        line = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE, default=_json_default)
+        line = orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE, default=json_default)
     except TypeError:  # an integer beyond 64 bits
         line = b"null"
     if b"null" not in line:
         return line.decode()
     import json
 
-    return json.dumps(row, allow_nan=True, default=_json_default) + "\n"
+    return json.dumps(row, allow_nan=True, default=json_default) + "\n"
 
 
 def tag(api: Api, args: argparse.Namespace) -> int:

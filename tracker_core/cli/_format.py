@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import orjson
+
+from tracker_core._encoding import MediaRef
 
 WIDTH = 80
 
@@ -76,3 +81,34 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def json_default(value: Any) -> Any:
+    """Media as their record fields; anything else orjson and json do not know (datetimes) as text."""
+    return value.fields if isinstance(value, MediaRef) else str(value)
+
+
+def emit_json(data: Any) -> None:
+    """``data`` as indented JSON on standard output."""
+    try:
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS,
+                            default=json_default).decode()
+    except TypeError:  # an integer beyond 64 bits: the standard library writes it exactly
+        import json
+
+        text = json.dumps(data, indent=2, default=json_default) + "\n"
+    sys.stdout.write(text)
+
+
+def print_rows(rows: Sequence[Mapping[str, Any]], as_json: bool, what: str, headers: Sequence[str],
+               cells: Callable[[Mapping[str, Any]], Sequence[str]]) -> int:
+    """A listing command's output: the rows as JSON, or a table of ``cells(row)``; exit 1 (and ``no <what>``
+    on standard error) when there are none, else 0."""
+    if as_json:
+        emit_json(list(rows))
+        return 0 if rows else 1
+    if not rows:
+        print(f"tracker: no {what}", file=sys.stderr)
+        return 1
+    print(table(headers, [cells(row) for row in rows]))
+    return 0

@@ -7,19 +7,16 @@ as JSON). Exit code 0, or 3 when some runs or files could not be read (they are 
 from __future__ import annotations
 
 import argparse
-import sys
-
-import orjson
 
 from tracker_core._errors import SettingsError
 from tracker_core.api import Api
+from tracker_core.cli._format import emit_json
 from tracker_core.migrate import Fidelity
 
 
 def _report(fidelity: Fidelity, args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
-        sys.stdout.write(orjson.dumps(fidelity.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-                         .decode())
+        emit_json(fidelity.to_dict())
     else:
         print(fidelity.render())
     return 3 if fidelity.errors else 0

@@ -12,10 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-import orjson
-
 from tracker_core._errors import SettingsError, TrackerError
-from tracker_core.cli._format import table, value_text
+from tracker_core.cli._format import emit_json, print_rows, value_text
 
 __all__ = ["add_report_commands", "report"]
 
@@ -43,8 +41,6 @@ def add_report_commands(parser: argparse.ArgumentParser) -> argparse._SubParsers
     return actions
 
 
-def _dump(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode())
 
 
 def report(_: object, args: argparse.Namespace) -> int:
@@ -103,7 +99,7 @@ def _push(store: Any, settings: Any, args: argparse.Namespace) -> int:
         revision, what = store.save(report_id, base, title, text, author()), "saved"
     assert report_id is not None
     if args.json:
-        _dump({"id": report_id, "revision": revision, "url": _link(store, report_id)})
+        emit_json({"id": report_id, "revision": revision, "url": _link(store, report_id)})
     else:
         print(f"tracker: report {report_id} {what} revision {revision}: {_link(store, report_id)}", file=sys.stderr)
         print(report_id)
@@ -129,16 +125,9 @@ def _list(store: Any, settings: Any, args: argparse.Namespace) -> int:
     project = args.project
     if project and isinstance(store, RemoteReports):
         project = server_project(store.client, project, settings.entity)
-    rows = store.reports(project)
-    if args.json:
-        _dump(rows)
-        return 0 if rows else 1
-    if not rows:
-        print("tracker: no reports", file=sys.stderr)
-        return 1
-    print(table(["report", "title", "project", "revision", "updated by"],
-                [[r["id"], value_text(r["title"]), r["project"], str(r["revision"]), r["updated_by"]] for r in rows]))
-    return 0
+    return print_rows(store.reports(project), args.json, "reports", ["report", "title", "project", "revision",
+                                                                      "updated by"],
+                      lambda r: [r["id"], value_text(r["title"]), r["project"], str(r["revision"]), r["updated_by"]])
 
 
 def _model_card(store: Any, settings: Any, args: argparse.Namespace) -> int:
@@ -160,7 +149,7 @@ def _model_card(store: Any, settings: Any, args: argparse.Namespace) -> int:
             handle.write(card.markdown.encode())
     assert card.id is not None
     if args.json:
-        _dump({"id": card.id, "revision": card.revision, "url": card.url})
+        emit_json({"id": card.id, "revision": card.revision, "url": card.url})
     else:
         print(f"tracker: drafted model card {card.id} for {facts.ref}: {card.url}", file=sys.stderr)
         print(card.id)

@@ -7,10 +7,8 @@ import argparse
 import sys
 from typing import Any
 
-import orjson
-
 from tracker_core._errors import SettingsError
-from tracker_core.cli._format import table, value_text
+from tracker_core.cli._format import emit_json, print_rows, value_text
 
 __all__ = ["CONTROL", "agent", "sweep", "sweeps"]
 
@@ -21,8 +19,6 @@ _ALLOWED_FROM = {"paused": ("running",), "running": ("paused",), "finished": ("r
                  "cancelled": ("running", "paused", "finished")}
 
 
-def _dump(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode())
 
 
 def sweep(_: object, args: argparse.Namespace) -> int:
@@ -40,7 +36,7 @@ def sweep(_: object, args: argparse.Namespace) -> int:
     record = ctl.sweep
     path = "/".join(p for p in (record.entity, record.project, record.id) if p)
     if args.json:
-        _dump({"id": record.id, "path": path})
+        emit_json({"id": record.id, "path": path})
         return 0
     print(f"tracker: created sweep {sweep_id} in project {record.project}", file=sys.stderr)
     print(f"tracker: run an agent with: tracker agent {path}", file=sys.stderr)
@@ -62,7 +58,7 @@ def _control(args: argparse.Namespace) -> int:
             ctl.store.set_state(ctl.sweep.id, target)
     status = _status(ctl)
     if args.json:
-        _dump(status)
+        emit_json(status)
         return 0
     print(f"sweep {status['id']} ({status['method']}, project {status['project']}): {status['state']}")
     counts = ", ".join(f"{n} {state}" for state, n in sorted(status["trials"].items())) or "no trials yet"
@@ -118,13 +114,6 @@ def sweeps(_: object, args: argparse.Namespace) -> int:
             counts = store.counts(record.id)
             rows.append({"id": record.id, "name": record.name, "project": record.project, "state": record.state,
                          "method": record.config.get("method"), "trials": sum(counts.values()), "counts": counts})
-    if args.json:
-        _dump(rows)
-        return 0 if rows else 1
-    if not rows:
-        print("tracker: no sweeps", file=sys.stderr)
-        return 1
-    print(table(["sweep", "name", "project", "method", "state", "trials"],
-                [[r["id"], value_text(r["name"]), r["project"], r["method"], r["state"], str(r["trials"])]
-                 for r in rows]))
-    return 0
+    return print_rows(rows, args.json, "sweeps", ["sweep", "name", "project", "method", "state", "trials"],
+                      lambda r: [r["id"], value_text(r["name"]), r["project"], r["method"], r["state"],
+                                 str(r["trials"])])
