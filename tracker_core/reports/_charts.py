@@ -220,9 +220,12 @@ def _short(text: Any, n: int = 22) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def _axes(body: list[str], box: tuple[float, float, float, float], xr: tuple[float, float], yr: tuple[float, float],
-          xlabel: str, ylabel: str) -> None:
+def _axes(body: list[str], box: tuple[float, float, float, float], xs: Sequence[float], ys: Sequence[float],
+          xlabel: str, ylabel: str) -> tuple[Any, Any]:
+    """Draw the frame, grid and labels of a plot of the (non-empty) ``xs`` and ``ys`` into ``body``; returns
+    the x and y scales (value to SVG coordinate)."""
     left, top, w, h = box
+    xr, yr = _pad(min(xs), max(xs)), _pad(min(ys), max(ys))
     sx = _scale(xr, left, left + w)
     sy = _scale(yr, top + h, top)
     body.append(f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999" stroke-width="0.6"/>')
@@ -239,6 +242,7 @@ def _axes(body: list[str], box: tuple[float, float, float, float], xr: tuple[flo
     body.append(f'<text x="{left + w / 2}" y="{top + h + 22}" text-anchor="middle">{_e(xlabel)}</text>'
                 f'<text x="10" y="{top + h / 2}" text-anchor="middle" transform="rotate(-90 10 {top + h / 2})">'
                 f"{_e(ylabel)}</text>")
+    return sx, sy
 
 
 def _scale(domain: tuple[float, float], a: float, b: float) -> Any:
@@ -294,12 +298,10 @@ def _line_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) ->
         return None
     width, height = 340.0, 200.0 + 11 * math.ceil(len(lines) / 3)
     box = (46.0, 8.0, 284.0, 150.0)
-    xr, yr = _pad(min(xs), max(xs)), _pad(min(ys), max(ys))
     body: list[str] = []
     x_name = str(spec.get("x") or "_step")
     x_label = {"_step": "step", "_runtime": "runtime (s)", "_timestamp": "wall time"}.get(x_name, x_name)
-    _axes(body, box, xr, yr, x_label, str(spec.get("metric") or ""))
-    sx, sy = _scale(xr, box[0], box[0] + box[2]), _scale(yr, box[1] + box[3], box[1])
+    sx, sy = _axes(body, box, xs, ys, x_label, str(spec.get("metric") or ""))
     for i, (attrs, name, pts, band) in enumerate(lines):
         color = PALETTE[i % len(PALETTE)]
         segments: list[list[str]] = [[]]
@@ -392,11 +394,8 @@ def _scatter_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool)
     if not points:
         return None
     box = (46.0, 8.0, 284.0, 160.0)
-    xr = _pad(min(p[1] for p in points), max(p[1] for p in points))
-    yr = _pad(min(p[2] for p in points), max(p[2] for p in points))
     body: list[str] = []
-    _axes(body, box, xr, yr, param, str(spec.get("metric") or ""))
-    sx, sy = _scale(xr, box[0], box[0] + box[2]), _scale(yr, box[1] + box[3], box[1])
+    sx, sy = _axes(body, box, [p[1] for p in points], [p[2] for p in points], param, str(spec.get("metric") or ""))
     for i, (run, x, y) in enumerate(points):
         body.append(f'<circle data-run="{_e(run.get("id"))}" cx="{sx(x):.2f}" cy="{sy(y):.2f}" r="2.6" '
                     f'fill="{PALETTE[i % len(PALETTE)]}"><title>{_e(run.get("name"))}: {_e(text_of(x))}, '
@@ -497,11 +496,9 @@ def _sweep_svg(spec: Mapping[str, Any], data: Mapping[str, Any], figure: bool) -
     if not points:
         return None
     box = (46.0, 8.0, 284.0, 150.0)
-    xr = _pad(min(p[0] for p in points), max(p[0] for p in points))
-    yr = _pad(min(p[1] for p in points), max(p[1] for p in points))
     body: list[str] = []
-    _axes(body, box, xr, yr, "trial", str(metric.get("name") or "value"))
-    sx, sy = _scale(xr, box[0], box[0] + box[2]), _scale(yr, box[1] + box[3], box[1])
+    sx, sy = _axes(body, box, [p[0] for p in points], [p[1] for p in points], "trial",
+                   str(metric.get("name") or "value"))
     best: float | None = None
     line = []
     for x, y in points:
