@@ -205,10 +205,27 @@ def test_importing_again_changes_nothing_and_an_interrupted_import_continues(run
     assert updated.moved["runs"] == 1 and len(Api(str(root)).runs("mig")) == 4
 
 
+def _payload_byte_in_block(data: bytes, block: int) -> int:
+    """The offset of a byte in the middle of a chunk's payload inside ``block`` (not a chunk header,
+    whose damage reads as another problem than a CRC mismatch)."""
+    pos = 7  # the file header
+    while pos < len(data):
+        left = BLOCK_SIZE - pos % BLOCK_SIZE
+        if left < 7:
+            pos += left
+            continue
+        _, length, _ = struct.unpack_from("<IHB", data, pos)
+        start = pos + 7
+        if start // BLOCK_SIZE == block and length > 16:
+            return start + length // 2
+        pos = start + length
+    raise AssertionError(f"no chunk payload in block {block}")
+
+
 def test_a_corrupt_and_a_truncated_file_are_named_and_the_rest_imported(runs: Path, tmp_path: Path) -> None:
     (long_file,) = wandb_files(runs / "wandb", "long0001")
     data = bytearray(long_file.read_bytes())
-    data[3 * BLOCK_SIZE + 5000] ^= 0xFF  # a flipped byte inside the fourth block
+    data[_payload_byte_in_block(bytes(data), 3)] ^= 0xFF  # a flipped byte inside the fourth block
     long_file.write_bytes(bytes(data))
     (fail_file,) = wandb_files(runs / "wandb", "fail0001")
     fail_file.write_bytes(fail_file.read_bytes()[:-50])  # the end cut off, as by a full disk

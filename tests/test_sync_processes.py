@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -119,9 +120,16 @@ def test_a_client_killed_mid_upload_is_completed_by_tracker_sync_exactly_once(
     with Child(tmp_path, KILLED, env=online_env(server)) as child:
         run_id = child.expect("run ").split()[1]
         wait_for(lambda: len(server.records(run_id)) > 500)
-        child.kill()
+        assert server.proc is not None
+        os.killpg(server.proc.pid, signal.SIGSTOP)  # frozen: what the child logs from now on cannot be sent
+        try:
+            logged = len(local_records(store, run_id))
+            wait_for(lambda: len(local_records(store, run_id)) > logged + 500)
+            child.kill()
+        finally:
+            os.killpg(server.proc.pid, signal.SIGCONT)
     local = local_records(store, run_id)
-    before = settled_count(server, run_id)  # a batch in flight at the kill may still land
+    before = settled_count(server, run_id)  # a batch in flight at the freeze may still land
     assert 0 < before < len(local), "killed with records still to upload"
     done = run_command([*TRACKER, "sync", str(store)], env=online_env(server))
     assert done.returncode == 0, done.stderr
