@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Trial } from "../src/api";
-import { bestSoFar, bestTrial, makeAxis, paramValue, sweepMetric, sweepParams } from "../src/lib/sweep";
+import { bestSoFar, bestTrial, makeAxis, paramValue, sweepMetric, sweepParams, trialText } from "../src/lib/sweep";
 
 const trial = (number: number, created_at: number, value: number | null, state = "finished"): Trial =>
   ({ number, run_id: `r${number}`, params: {}, grid_index: null, state, value, created_at, ended_at: null });
@@ -42,5 +42,16 @@ describe("parallel coordinates axes", () => {
     const flat = makeAxis("depth", [4, 4], null, false);
     expect(flat.position(4)).toBe(0.5);
     expect(makeAxis("x", [1, 3], null, false).position(2)).toBe(0.5);
+  });
+});
+
+describe("a trial's line", () => {
+  const params = sweepParams({ parameters: { lr: { min: 0.001, max: 0.1 }, opt: { values: ["adam", "<b>sgd</b>"] } } });
+  const metric = { name: "val/loss", goal: "minimize" } as const;
+  it("names the trial, its run, state, parameters and value, the user's text as written", () => {
+    const t = { ...trial(3, 10, 0.25), run_id: "ab12", params: { lr: 0.01, opt: "<b>sgd</b>" } };
+    expect(trialText(t, params, metric)).toBe("trial 3 · run ab12 (finished): lr=0.01, opt=<b>sgd</b>, val/loss=0.25");
+    expect(trialText({ ...t, state: "running", value: null, params: {} }, params, metric))
+      .toBe("trial 3 · run ab12 (running): lr=, opt=, val/loss=–");
   });
 });

@@ -1,8 +1,8 @@
 // A sweep's config read for its page: the metric and goal, the searched parameters (nested ones as "a.b"),
-// the best value so far over the trials, and each parallel-coordinates axis's scale.
+// the best value so far over the trials, each parallel-coordinates axis's scale, and a trial's one-line summary.
 
 import type { Trial } from "../api";
-import { display } from "./values";
+import { display, formatNumber } from "./values";
 
 export interface SweepMetric { name: string; goal: "minimize" | "maximize" }
 export interface SweepParam { name: string; path: string[]; categories: unknown[] | null; log: boolean }
@@ -56,6 +56,13 @@ export function bestTrial(trials: Trial[], goal: SweepMetric["goal"]): Trial | n
   for (const t of trials.filter(scored))
     if (best === null || (goal === "maximize" ? t.value! > best.value! : t.value! < best.value!)) best = t;
   return best;
+}
+
+/** A trial in one line of text: its number, run, state, parameters and metric value (for text nodes only). */
+export function trialText(t: Trial, params: SweepParam[], metric: SweepMetric): string {
+  const value = scored(t) ? formatNumber(t.value) : "–";
+  return `trial ${t.number} · run ${t.run_id} (${t.state}): `
+    + [...params.map((p) => `${p.name}=${display(paramValue(t.params, p.path))}`), `${metric.name}=${value}`].join(", ");
 }
 
 export interface Axis { name: string; position: (value: unknown) => number | null; ticks: [number, string][] }
