@@ -51,7 +51,7 @@ function SignedIn() {
     <header>
       <a class="brand" href={link({ page: "projects", project: "", run: "", selected: [], filters: [], columns: [], group: "" })}>tracker</a>
       {view.entity && <a href={link({ page: "projects", project: "", run: "" })}>{view.entity}</a>}
-      {view.project && <a href={link({ page: "workspace", run: "", tab: "overview" })}>{view.project}</a>}
+      {view.project && <a href={link({ page: "workspace", run: "", sweep: "", tab: "overview" })}>{view.project}</a>}
       {view.project && <a href={link({ page: "artifacts", run: "", tab: "overview" })}>artifacts</a>}
       {view.project && <a href={link({ page: "sweeps", run: "", sweep: "", tab: "overview" })}>sweeps</a>}
       {view.project && <a href={link({ page: "reports", run: "", tab: "overview" })} data-testid="reports-link">reports</a>}

@@ -1,5 +1,6 @@
 // A project's sweeps, and one sweep: its state, method, metric and trial counts; its trials over time with
-// the best so far; parallel coordinates; Optuna's parameter importance; the trials table linking to runs.
+// the best so far; parallel coordinates; Optuna's parameter importance; the trials table linking to runs; a link
+// to the workspace over the sweep's runs.
 // Live: a run of the project that appears or changes re-reads the sweep (its trials are runs), and a sweep
 // with running trials is read again every few seconds.
 
@@ -99,7 +100,8 @@ export function SweepPage({ view }: { view: ViewState }) {
       <dt>method</dt><dd>{info.method}{info.config.early_terminate ? " with early termination (hyperband)" : ""}</dd>
       <dt>metric</dt><dd>{metric ? <>{metric.name} <span class="muted">({metric.goal})</span></> : <span class="muted">none</span>}</dd>
       <dt>trials</dt><dd data-testid="counts">{total(info.counts)}{cap !== null ? ` of run_cap ${cap}` : ""}
-        {total(info.counts) > 0 && <span class="muted"> · {countsText(info.counts)}</span>}</dd>
+        {total(info.counts) > 0 && <span class="muted"> · {countsText(info.counts)}</span>}{" "}
+        <a data-testid="sweep-runs" href={link({ page: "workspace", sweep: info.id, run: "" })}>open its runs in the workspace</a></dd>
       {best && metric && <><dt>best</dt><dd data-testid="sweep-best">{formatNumber(best.value!)} <span class="muted">trial {best.number}, run</span>{" "}
         <a href={runLink(best.run_id)}>{best.run_id}</a></dd></>}
       <dt>created</dt><dd>{new Date(info.created_at * 1000).toLocaleString()}</dd>
