@@ -410,6 +410,9 @@ def test_image_lineage_and_sweep_panels(browser: Any, team: tuple[Server, str, h
     page.wait_for_selector('.report-panel[data-block="2"] [data-testid="trials-chart"][data-points="3"]')
     trials = page.locator('.report-panel[data-block="2"] [data-testid="trials-chart"]')
     assert trials.get_attribute("data-best") == "0.4"
+    lines = page.locator('.report-panel[data-block="2"] [data-testid="parallel"] a[data-trial]').evaluate_all(
+        "links => links.map(a => [a.dataset.run, a.getAttribute('href')])")  # each trial's line opens its run
+    assert len(lines) == 3 and all(href == f"/{TEAM}/{PROJECT}/runs/{run}" for run, href in lines), lines
     _shot(page, "media_lineage_sweep")
     out = tmp_path / "media.html"  # exported: the image inlined, the lineage and the sweep drawn as SVG
     done = subprocess.run([sys.executable, "-m", "tracker_core.cli", "report", "export", made.json()["id"], "-o",

@@ -1,11 +1,14 @@
 """The sweep view in a real browser (Chromium via Playwright) over sweeps run by real agent processes: the local
 ``tracker ui`` over a store whose sweeps live in its SQLite file, and the team server with sign-in. The page
 shows the sweep's state, method, metric and counts, its trials over time with the best so far, parallel
-coordinates, Optuna's parameter importance (or why there is none yet) and the trials table linking to the
-runs; new trials appear without a reload; sweep names and parameter values stay text."""
+coordinates (each line, clicked or chosen by keyboard, opens its trial's run), Optuna's parameter importance
+(or why there is none yet) and the trials table linking to the runs; new trials appear without a reload; its
+runs open in the workspace with the sweep's metric as the main metric; sweep names and parameter values stay
+text."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +54,17 @@ if sweep_id == "new":
 tracker_core.agent(sweep_id, function=train, count=int(sys.argv[2]))
 """
 SHOT = Path("/tmp/sweep_view.png")
+# A point on the trial's drawn line where the trial's link is what the pointer meets (lines cross), in page pixels.
+ON_LINE = """n => {
+  const a = document.querySelector(`[data-testid=parallel] a[data-trial="${n}"]`);
+  const line = a.querySelector("polyline:not(.hit)"), m = line.getScreenCTM(), pts = line.points;
+  for (let i = 0; i + 1 < pts.numberOfItems; i++) for (let f = 0.05; f < 1; f += 0.05) {
+    const p = pts.getItem(i), q = pts.getItem(i + 1), x = p.x + f * (q.x - p.x), y = p.y + f * (q.y - p.y);
+    const sx = m.a * x + m.c * y + m.e, sy = m.b * x + m.d * y + m.f;
+    if (document.elementFromPoint(sx, sy)?.closest("a") === a) return [sx, sy];
+  }
+  return null;
+}"""
 
 
 def _agent(tmp_path: Path, env: dict[str, str], sweep: str, count: int, pause: float, seed: int = 7,
@@ -97,7 +111,7 @@ def _check_view(page: Any, trials: int) -> None:
     assert f"{trials} finished" in page.get_by_test_id("counts").inner_text()
     page.wait_for_selector('[data-testid="trials-chart"] canvas')
     page.wait_for_function(f"document.querySelector('[data-testid=trials-chart]').dataset.points == '{trials}'")
-    assert page.locator('[data-testid="parallel"] polyline').count() == trials
+    assert page.locator('[data-testid="parallel"] a[data-trial]').count() == trials
     axes = page.locator('[data-testid="parallel"] [data-axis]').evaluate_all("gs => gs.map(g => g.dataset.axis)")
     assert axes == ["lr", "optimizer", "depth", "val/loss"]
     assert page.locator('[data-testid="parallel"] text', has_text="<b>sgd</b>").count() == 1  # a category, as text
@@ -110,6 +124,66 @@ def _check_view(page: Any, trials: int) -> None:
     best = page.get_by_test_id("sweep-best").inner_text()
     assert "trial" in best
     assert page.evaluate("window.__pwned") is None
+
+
+def _pick_line(page: Any, trial: int) -> tuple[float, float]:
+    page.locator(f'[data-testid="parallel"] a[data-trial="{trial}"]').scroll_into_view_if_needed()
+    point = page.evaluate(ON_LINE, trial)
+    assert point, f"no point of trial {trial}'s line is uncovered"
+    return point[0], point[1]
+
+
+def _lines_open_runs(page: Any, sweep_id: str, tmp_path: Path) -> None:
+    """Hovering a line names its trial and run (user text as text); clicking it or Enter on it opens the run."""
+    titles = page.locator('[data-testid="parallel"] a[data-trial]').evaluate_all(
+        "links => links.map(a => [Number(a.dataset.trial), a.dataset.run, a.querySelector('title').textContent])")
+    trial, run_id, title = next(t for t in titles if "optimizer=<b>sgd</b>" in t[2])  # a hostile category's trial
+    x, y = _pick_line(page, trial)
+    page.mouse.move(x, y)
+    readout = page.get_by_test_id("parallel-readout")
+    readout.wait_for()
+    assert readout.inner_text() == title and title.startswith(f"trial {trial} · run {run_id} (finished): lr=")
+    assert readout.locator("b").count() == 0
+    assert page.locator(f'[data-testid="parallel"] a.hovered[data-trial="{trial}"]').count() == 1
+    screenshot(page, tmp_path, "sweep-parallel-hover")
+    page.mouse.click(x, y)
+    page.wait_for_selector('.run-page')
+    assert page.get_by_test_id("run-sweep").inner_text() == f"{sweep_id} trial {trial}"
+    page.go_back()
+    page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"] [data-testid="parallel"] a[data-trial]')
+    other = next(t for t in titles if t[0] != trial)
+    page.mouse.move(0, 0)  # the pointer off the chart: the focused line is the one shown
+    page.locator(f'[data-testid="parallel"] a[data-trial="{other[0]}"]').focus()  # the keyboard's way
+    assert page.get_by_test_id("parallel-readout").inner_text() == other[2]
+    page.keyboard.press("Enter")
+    page.wait_for_function("want => document.querySelector('[data-testid=run-sweep]')?.innerText === want",
+                           arg=f"{sweep_id} trial {other[0]}")
+    page.go_back()
+    page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
+
+
+def _sweep_runs_in_the_workspace(page: Any, sweep_id: str, trials: int, tmp_path: Path) -> None:
+    """The sweep page's link opens the workspace over the sweep's runs only, ranked on the sweep's metric
+    (minimize: the lowest first), until the user picks another goal."""
+    best_run = page.get_by_test_id("sweep-best").locator("a").inner_text()
+    page.get_by_test_id("sweep-runs").click()
+    page.wait_for_url(re.compile(rf"sweep={sweep_id}"))
+    page.wait_for_function(f"document.querySelectorAll('.tr').length === {trials}")
+    assert HOSTILE in page.get_by_test_id("sweep-filter").inner_text()
+    page.wait_for_selector(f'[data-testid="best"][data-run="{best_run}"]')
+    assert "Best run on val/loss (lowest)" in page.locator(".best-title").inner_text()
+    assert page.locator('.thead .th[data-field="summary.val/loss"]').count() == 1
+    assert page.locator(".tr").first.get_attribute("data-run") == best_run  # ascending: the lowest loss first
+    values = [float(v) for v in page.locator('.tr .cell[data-field="summary.val/loss"]').all_inner_texts()]
+    assert values == sorted(values) and len(values) == trials
+    assert "metric=" not in page.url and "sort=" not in page.url  # defaults, not written into the link
+    screenshot(page, tmp_path, "sweep-runs-workspace")
+    page.locator('.chooser select[title="goal"]').select_option("max")  # the user's choice wins over the sweep's
+    page.wait_for_url(re.compile(r"metric=max"))
+    page.wait_for_function("document.querySelector('.best-title').innerText.includes('(highest)')")
+    assert page.locator(".tr").first.get_attribute("data-run") != best_run
+    page.get_by_test_id("sweep-filter").locator("button").click()  # all the project's runs again
+    page.wait_for_function(f"document.querySelectorAll('.tr').length > {trials}")
 
 
 def test_the_local_ui_shows_a_local_sweep_and_its_new_trials_without_reload(
@@ -138,7 +212,7 @@ def test_the_local_ui_shows_a_local_sweep_and_its_new_trials_without_reload(
                            timeout=30_000)
     assert page.evaluate("window.__still_here") is True  # no reload
     assert _rows(page)[0] == "10"  # newest first
-    page.wait_for_function("document.querySelectorAll('[data-testid=parallel] polyline').length == 11")
+    page.wait_for_function("document.querySelectorAll('[data-testid=parallel] a[data-trial]').length == 11")
     page.wait_for_timeout(500)
     screenshot(page, tmp_path, "sweep-view")
     shutil.copy(tmp_path / "sweep-view.png", SHOT)
@@ -149,6 +223,9 @@ def test_the_local_ui_shows_a_local_sweep_and_its_new_trials_without_reload(
     assert page.get_by_test_id("run-sweep").inner_text() == f"{sweep_id} trial 3"  # and back to its sweep
     page.get_by_test_id("run-sweep").locator("a").click()
     page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
+    _check_view(page, 11)
+    _lines_open_runs(page, sweep_id, tmp_path)
+    _sweep_runs_in_the_workspace(page, sweep_id, 11, tmp_path)
 
     page.goto(f"http://127.0.0.1:{ui.port}/local/tune/sweeps")
     page.wait_for_selector(f'[data-testid="sweeps"] [data-sweep="{tiny}"]')

@@ -51,7 +51,7 @@ function SignedIn() {
     <header>
       <a class="brand" href={link({ page: "projects", project: "", run: "", selected: [], filters: [], columns: [], group: "" })}>tracker</a>
       {view.entity && <a href={link({ page: "projects", project: "", run: "" })}>{view.entity}</a>}
-      {view.project && <a href={link({ page: "workspace", run: "", tab: "overview" })}>{view.project}</a>}
+      {view.project && <a href={link({ page: "workspace", run: "", sweep: "", tab: "overview" })}>{view.project}</a>}
       {view.project && <a href={link({ page: "artifacts", run: "", tab: "overview" })}>artifacts</a>}
       {view.project && <a href={link({ page: "sweeps", run: "", sweep: "", tab: "overview" })}>sweeps</a>}
       {view.project && <a href={link({ page: "reports", run: "", tab: "overview" })} data-testid="reports-link">reports</a>}
@@ -73,12 +73,15 @@ function SignedIn() {
   </>;
 }
 
-// In-app links navigate without reloading.
+// In-app links (HTML's and SVG's <a>) navigate without reloading.
 document.addEventListener("click", (event) => {
-  const anchor = (event.target as HTMLElement).closest("a");
-  if (!anchor || anchor.target || event.ctrlKey || event.metaKey || event.shiftKey || anchor.origin !== location.origin) return;
+  const anchor = (event.target as Element).closest("a");
+  const href = anchor?.getAttribute("href");
+  if (!anchor || !href || anchor.getAttribute("target") || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  const to = new URL(href, location.href);
+  if (to.origin !== location.origin) return;
   event.preventDefault();
-  history.pushState(null, "", anchor.pathname + anchor.search);
+  history.pushState(null, "", to.pathname + to.search);
   dispatchEvent(new PopStateEvent("popstate"));
 });
 

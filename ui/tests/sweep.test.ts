@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Trial } from "../src/api";
-import { bestSoFar, bestTrial, makeAxis, paramValue, sweepMetric, sweepParams } from "../src/lib/sweep";
+import { bestSoFar, bestTrial, makeAxis, paramValue, sweepMetric, sweepParams, sweepWorkspace, trialText } from "../src/lib/sweep";
+import { DEFAULTS, decodeState, encodeState } from "../src/lib/urlstate";
 
 const trial = (number: number, created_at: number, value: number | null, state = "finished"): Trial =>
   ({ number, run_id: `r${number}`, params: {}, grid_index: null, state, value, created_at, ended_at: null });
@@ -42,5 +43,41 @@ describe("parallel coordinates axes", () => {
     const flat = makeAxis("depth", [4, 4], null, false);
     expect(flat.position(4)).toBe(0.5);
     expect(makeAxis("x", [1, 3], null, false).position(2)).toBe(0.5);
+  });
+});
+
+describe("a trial's line", () => {
+  const params = sweepParams({ parameters: { lr: { min: 0.001, max: 0.1 }, opt: { values: ["adam", "<b>sgd</b>"] } } });
+  const metric = { name: "val/loss", goal: "minimize" } as const;
+  it("names the trial, its run, state, parameters and value, the user's text as written", () => {
+    const t = { ...trial(3, 10, 0.25), run_id: "ab12", params: { lr: 0.01, opt: "<b>sgd</b>" } };
+    expect(trialText(t, params, metric)).toBe("trial 3 · run ab12 (finished): lr=0.01, opt=<b>sgd</b>, val/loss=0.25");
+    expect(trialText({ ...t, state: "running", value: null, params: {} }, params, metric))
+      .toBe("trial 3 · run ab12 (running): lr=, opt=, val/loss=–");
+  });
+});
+
+describe("the workspace over a sweep's runs", () => {
+  const view = { ...DEFAULTS, page: "workspace" as const, entity: "e", project: "p", sweep: "sw1", filters: ["config.lr<1"] };
+  it("keeps the trials' runs and defaults the main metric and sort to the sweep's metric and goal", () => {
+    const got = sweepWorkspace(view, { name: "val/loss", goal: "minimize" }, ["r1", "r2"]);
+    expect(got.filters).toEqual(["config.lr<1", '{"id":{"$in":["r1","r2"]}}']);
+    expect(got.metric).toBe("min:val/loss");
+    expect(got.sort).toBe("summary.val/loss");  // minimize: ascending
+    const up = sweepWorkspace(view, { name: "acc", goal: "maximize" }, []);
+    expect([up.metric, up.sort, up.filters[1]]).toEqual(["max:acc", "-summary.acc", '{"id":{"$in":[]}}']);
+  });
+  it("leaves the user's own metric and sort alone; a chosen metric sets the default sort", () => {
+    const metric = { name: "val/loss", goal: "minimize" } as const;
+    expect(sweepWorkspace({ ...view, metric: "max:val/acc" }, metric, []).sort).toBe("-summary.val/acc");
+    expect(sweepWorkspace({ ...view, sort: "config.lr" }, metric, [])).toMatchObject({ metric: "min:val/loss", sort: "config.lr" });
+    expect(sweepWorkspace(view, null, [])).toMatchObject({ metric: "", sort: DEFAULTS.sort });
+  });
+  it("travels in the workspace's link, not in other pages'", () => {
+    expect(encodeState(view)).toBe("/e/p?f=config.lr%3C1&sweep=sw1");
+    expect(decodeState("/e/p", "?sweep=sw1").sweep).toBe("sw1");
+    expect(encodeState({ ...view, page: "run", run: "r1" })).toBe("/e/p/runs/r1?f=config.lr%3C1");
+    expect(decodeState("/e/p/runs/r1", "?sweep=sw1").sweep).toBe("");
+    expect(decodeState("/e/p/sweeps/sw2", "").sweep).toBe("sw2");
   });
 });

@@ -17,7 +17,9 @@ const runCount = (n: number) => `${n} ${n === 1 ? "run" : "runs"}`;
 const BAR_ROWS = 25;  // a bar chart shows the best runs; its CSV holds them all
 const shortName = (s: string, n = 24) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 
-export function PanelBody({ spec, data, runLink }: { spec: PanelSpec; data: PanelData; runLink: (run: PanelRun) => string | null }) {
+type RunLink = (run: { id: string; project: string }) => string | null;
+
+export function PanelBody({ spec, data, runLink }: { spec: PanelSpec; data: PanelData; runLink: RunLink }) {
   if (data.message && !data.runs.length && !data.lineage && !data.sweep) return <div class="panel-message" data-testid="panel-message">{data.message}</div>;
   const body = (() => {
     switch (spec.type) {
@@ -30,7 +32,7 @@ export function PanelBody({ spec, data, runLink }: { spec: PanelSpec; data: Pane
       case "best": return <BestPanel spec={spec} data={data} runLink={runLink} />;
       case "images": return <ImagesPanel data={data} />;
       case "lineage": return <LineagePanel data={data} />;
-      case "sweep": return <SweepPanel data={data} />;
+      case "sweep": return <SweepPanel data={data} runLink={runLink} />;
       default: return <div class="panel-message">unknown panel type {String(spec.type)}</div>;
     }
   })();
@@ -225,8 +227,8 @@ function LineagePanel({ data }: { data: PanelData }) {
 }
 
 /** The sweep's state and trial counts, then the sweep view's own charts: each trial's value with the best so
- * far, and the trials across their parameters. */
-function SweepPanel({ data }: { data: PanelData }) {
+ * far, and the trials across their parameters (each line a link to its run). */
+function SweepPanel({ data, runLink }: { data: PanelData; runLink: RunLink }) {
   const sweep = (data.sweep ?? {}) as Record<string, unknown>;
   const counts = (sweep.counts ?? {}) as Record<string, unknown>;
   const trials = (Array.isArray(sweep.trials) ? sweep.trials : []) as Trial[];
@@ -239,7 +241,9 @@ function SweepPanel({ data }: { data: PanelData }) {
       {Object.entries(counts).map(([k, v]) => <span key={k} class="chip">{k}: {display(v)}</span>)}</div>
     {metric ? <>
       <TrialsChart trials={trials} metric={metric} />
-      {params.length > 0 && <ParallelCoordinates trials={trials} params={params} metric={metric} />}
+      {params.length > 0 && <ParallelCoordinates trials={trials} params={params} metric={metric} runLink={(id) =>
+        (typeof sweep.entity === "string" && typeof sweep.project === "string"
+          ? runLink({ id, project: `${sweep.entity}/${sweep.project}` }) : null)} />}
     </> : <div class="muted">the sweep's config names no metric</div>}
   </div>;
 }

@@ -1,12 +1,13 @@
 // A sweep's charts: each scored trial's metric against its start time with the best value so far (uPlot),
-// the trials across their parameters and the metric (parallel coordinates, SVG), and parameter importance.
+// the trials across their parameters and the metric (parallel coordinates, SVG, each line a link to its run), and
+// parameter importance.
 
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { Importance, Trial } from "../api";
-import { bestSoFar, makeAxis, paramValue, scored, type SweepMetric, type SweepParam } from "../lib/sweep";
-import { display, formatNumber } from "../lib/values";
+import { bestSoFar, makeAxis, paramValue, scored, type SweepMetric, type SweepParam, trialText } from "../lib/sweep";
+import { formatNumber } from "../lib/values";
 
 export function TrialsChart({ trials, metric }: { trials: Trial[]; metric: SweepMetric }) {
   const box = useRef<HTMLDivElement>(null);
@@ -49,26 +50,43 @@ function color(value: number | null, lo: number, hi: number, maximize: boolean):
   return `hsl(${Math.round(good * 120)}, 65%, 42%)`;
 }
 
-export function ParallelCoordinates({ trials, params, metric }: { trials: Trial[]; params: SweepParam[]; metric: SweepMetric }) {
+/** One line per trial, a link to the trial's run where ``runLink`` gives one; hovering or focusing a line
+ * highlights it and names the trial, its run and values above the chart (as text). */
+export function ParallelCoordinates({ trials, params, metric, runLink }: {
+  trials: Trial[]; params: SweepParam[]; metric: SweepMetric; runLink: (runId: string) => string | null;
+}) {
+  const [hovered, setHovered] = useState<number | null>(null);
   const axes = [...params.map((p) => makeAxis(p.name, trials.map((t) => paramValue(t.params, p.path)), p.categories, p.log)),
     makeAxis(metric.name, trials.filter(scored).map((t) => t.value), null, false)];
   const values = trials.filter(scored).map((t) => t.value!);
   const lo = Math.min(...values), hi = Math.max(...values);
   const x = (i: number) => (axes.length === 1 ? WIDTH / 2 : SIDE + (i * (WIDTH - 2 * SIDE)) / (axes.length - 1));
   const y = (p: number) => TOP + (1 - p) * (HEIGHT - TOP - BOTTOM);
-  const lines = [...trials].sort((a, b) => Number(scored(a)) - Number(scored(b)));  // scored ones drawn on top
+  const maximize = metric.goal === "maximize";
+  const lines = [...trials].sort((a, b) => Number(scored(a)) - Number(scored(b))).map((t) => {  // scored ones drawn on top
+    const value = scored(t) ? t.value : null;
+    const ys = axes.map((a, i) => a.position(i < params.length ? paramValue(t.params, params[i]!.path) : value));
+    return { t, value, points: ys.map((p, i) => (p === null ? "" : `${x(i)},${y(p)}`)).filter(Boolean).join(" ") };
+  });
+  const shown = lines.find((l) => l.t.number === hovered);  // drawn again above all (moving its link would blur it)
   return <div class="panel" data-testid="parallel">
-    <div class="panel-head"><b>Parameters and {metric.name}</b><span class="muted">one line per trial, coloured from worst (red) to best (green)</span></div>
-    <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} class="parallel" role="img" aria-label="parallel coordinates">
-      {lines.map((t) => {
-        const value = scored(t) ? t.value : null;
-        const ys = axes.map((a, i) => a.position(i < params.length ? paramValue(t.params, params[i]!.path) : value));
-        const d = ys.map((p, i) => (p === null ? "" : `${x(i)},${y(p)}`)).filter(Boolean).join(" ");
-        return <polyline key={t.number} data-trial={t.number} points={d} fill="none" stroke={color(value, lo, hi, metric.goal === "maximize")}
-          stroke-width={value === null ? 1 : 1.6} stroke-opacity={value === null ? 0.6 : 0.85}>
-          <title>{`trial ${t.number} (${t.state}): ` + [...params.map((p) => `${p.name}=${display(paramValue(t.params, p.path))}`),
-            `${metric.name}=${value === null ? "–" : formatNumber(value)}`].join(", ")}</title></polyline>;
+    <div class="panel-head"><b>Parameters and {metric.name}</b>
+      {shown ? <span class="readout" data-testid="parallel-readout">{trialText(shown.t, params, metric)}</span>
+        : <span class="muted">one line per trial, coloured from worst (red) to best (green); click a line to open its run</span>}</div>
+    <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} class={hovered === null ? "parallel" : "parallel hovering"} role="group" aria-label="parallel coordinates"
+      onMouseLeave={() => setHovered(null)}>
+      {lines.map(({ t, value, points }) => {
+        const text = trialText(t, params, metric);
+        return <a key={t.number} data-trial={t.number} data-run={t.run_id} href={runLink(t.run_id) ?? undefined}
+          aria-label={text} class={t.number === hovered ? "hovered" : ""} onMouseEnter={() => setHovered(t.number)}
+          onFocus={() => setHovered(t.number)} onBlur={() => setHovered(null)}>
+          <title>{text}</title>
+          <polyline points={points} class="hit" />
+          <polyline points={points} fill="none" stroke={color(value, lo, hi, maximize)}
+            stroke-width={value === null ? 1 : 1.6} stroke-opacity={value === null ? 0.6 : 0.85} />
+        </a>;
       })}
+      {shown && <polyline points={shown.points} class="highlight" stroke={color(shown.value, lo, hi, maximize)} />}
       {axes.map((a, i) => <g key={a.name} data-axis={a.name}>
         <line x1={x(i)} x2={x(i)} y1={TOP} y2={HEIGHT - BOTTOM} stroke="#555" />
         <text x={x(i)} y={14} text-anchor="middle" class={i === axes.length - 1 ? "axis-name metric" : "axis-name"}>{a.name}</text>

@@ -1,8 +1,10 @@
 // A sweep's config read for its page: the metric and goal, the searched parameters (nested ones as "a.b"),
-// the best value so far over the trials, and each parallel-coordinates axis's scale.
+// the best value so far over the trials, each parallel-coordinates axis's scale, a trial's one-line summary, and
+// the workspace's view of a sweep's runs.
 
 import type { Trial } from "../api";
-import { display } from "./values";
+import { DEFAULTS, type ViewState } from "./urlstate";
+import { display, formatNumber } from "./values";
 
 export interface SweepMetric { name: string; goal: "minimize" | "maximize" }
 export interface SweepParam { name: string; path: string[]; categories: unknown[] | null; log: boolean }
@@ -56,6 +58,22 @@ export function bestTrial(trials: Trial[], goal: SweepMetric["goal"]): Trial | n
   for (const t of trials.filter(scored))
     if (best === null || (goal === "maximize" ? t.value! > best.value! : t.value! < best.value!)) best = t;
   return best;
+}
+
+/** A trial in one line of text: its number, run, state, parameters and metric value (for text nodes only). */
+export function trialText(t: Trial, params: SweepParam[], metric: SweepMetric): string {
+  const value = scored(t) ? formatNumber(t.value) : "–";
+  return `trial ${t.number} · run ${t.run_id} (${t.state}): `
+    + [...params.map((p) => `${p.name}=${display(paramValue(t.params, p.path))}`), `${metric.name}=${value}`].join(", ");
+}
+
+/** The workspace scoped to a sweep: its trials' runs as one more filter; the main metric the view's own, else
+ * the sweep's (minimize is "min"); the sort the view's own, else by the main metric in its goal's direction. */
+export function sweepWorkspace(view: ViewState, metric: SweepMetric | null, runIds: string[]): ViewState {
+  const main = view.metric || (metric ? `${metric.goal === "maximize" ? "max" : "min"}:${metric.name}` : "");
+  const [goal, ...name] = main.split(":");
+  const sort = view.sort !== DEFAULTS.sort || !main ? view.sort : `${goal === "max" ? "-" : ""}summary.${name.join(":")}`;
+  return { ...view, filters: [...view.filters, JSON.stringify({ id: { $in: runIds } })], metric: main, sort };
 }
 
 export interface Axis { name: string; position: (value: unknown) => number | null; ticks: [number, string][] }

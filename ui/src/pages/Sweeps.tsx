@@ -1,5 +1,6 @@
 // A project's sweeps, and one sweep: its state, method, metric and trial counts; its trials over time with
-// the best so far; parallel coordinates; Optuna's parameter importance; the trials table linking to runs.
+// the best so far; parallel coordinates; Optuna's parameter importance; the trials table linking to runs; a link
+// to the workspace over the sweep's runs.
 // Live: a run of the project that appears or changes re-reads the sweep (its trials are runs), and a sweep
 // with running trials is read again every few seconds.
 
@@ -18,6 +19,7 @@ const POLL_MS = 3000;
 const failure = (e: Error) => (e instanceof ApiFailure ? `${e.code}: ${e.message}` : e.message);
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 const sweepLink = (id: string) => link({ page: "sweep", sweep: id, run: "", tab: "overview" });
+const runLink = (id: string) => link({ page: "run", run: id, sweep: "", tab: "overview" });
 
 /** Re-read on the project's run events (at most once a second) and, while ``polling``, every few seconds. */
 function useLive(view: ViewState, polling: boolean): number {
@@ -98,9 +100,10 @@ export function SweepPage({ view }: { view: ViewState }) {
       <dt>method</dt><dd>{info.method}{info.config.early_terminate ? " with early termination (hyperband)" : ""}</dd>
       <dt>metric</dt><dd>{metric ? <>{metric.name} <span class="muted">({metric.goal})</span></> : <span class="muted">none</span>}</dd>
       <dt>trials</dt><dd data-testid="counts">{total(info.counts)}{cap !== null ? ` of run_cap ${cap}` : ""}
-        {total(info.counts) > 0 && <span class="muted"> · {countsText(info.counts)}</span>}</dd>
+        {total(info.counts) > 0 && <span class="muted"> · {countsText(info.counts)}</span>}{" "}
+        <a data-testid="sweep-runs" href={link({ page: "workspace", sweep: info.id, run: "" })}>open its runs in the workspace</a></dd>
       {best && metric && <><dt>best</dt><dd data-testid="sweep-best">{formatNumber(best.value!)} <span class="muted">trial {best.number}, run</span>{" "}
-        <a href={link({ page: "run", run: best.run_id, sweep: "", tab: "overview" })}>{best.run_id}</a></dd></>}
+        <a href={runLink(best.run_id)}>{best.run_id}</a></dd></>}
       <dt>created</dt><dd>{new Date(info.created_at * 1000).toLocaleString()}</dd>
     </dl>
     {metric ? <>
@@ -108,7 +111,7 @@ export function SweepPage({ view }: { view: ViewState }) {
         <TrialsChart trials={rows} metric={metric} />
         <ImportanceBars found={found} />
       </div>
-      {params.length > 0 && <ParallelCoordinates trials={rows} params={params} metric={metric} />}
+      {params.length > 0 && <ParallelCoordinates trials={rows} params={params} metric={metric} runLink={runLink} />}
     </> : <div class="note">This sweep's config names no metric: no best trial, chart or importance.</div>}
     <h2>Trials <span class="muted">{rows.length}</span></h2>
     <TrialsTable trials={rows} params={params.map((p) => p.name)} paths={params.map((p) => p.path)} metric={metric?.name ?? null} best={best?.number ?? null} />
@@ -122,7 +125,7 @@ function TrialsTable({ trials, params, paths, metric, best }: { trials: Trial[];
       <td>{t.number}</td><td><StateBadge state={t.state} /></td>
       {paths.map((path, i) => <td key={params[i]}>{display(paramValue(t.params, path))}</td>)}
       {metric && <td class="num">{t.value === null ? "" : formatNumber(t.value)}</td>}
-      <td><a href={link({ page: "run", run: t.run_id, sweep: "", tab: "overview" })}>{t.run_id}</a></td>
+      <td><a href={runLink(t.run_id)}>{t.run_id}</a></td>
       <td>{new Date(t.created_at * 1000).toLocaleTimeString()}</td></tr>)}
     {trials.length === 0 && <tr><td class="muted" colSpan={params.length + 5}>no trials yet: start an agent with <code>tracker agent SWEEP_ID</code></td></tr>}
     </tbody></table>;

@@ -1,12 +1,15 @@
 // A project's workspace: the best run on the main metric, the runs table, and charts of the selected runs.
+// Opened on a sweep (``?sweep=ID``, the sweep page's link) it shows that sweep's runs, its metric the default main
+// metric and sort.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ApiFailure, get, type Params, prefetch, runPath, type Run, type SweepInfo, sweeps } from "../api";
+import { ApiFailure, get, type Params, prefetch, runPath, type Run, sweep as getSweep, type SweepInfo, sweeps, trials as getTrials } from "../api";
 import { ChartSettings, Charts, historyRequest } from "../components/Charts";
 import { fieldValue, RunsTable, StateBadge } from "../components/RunsTable";
 import { sortRuns } from "../lib/sort";
 import { subscribe } from "../lib/live";
 import { link, navigate } from "../lib/router";
+import { sweepMetric, sweepWorkspace } from "../lib/sweep";
 import type { ViewState } from "../lib/urlstate";
 import { display, flatten, formatNumber } from "../lib/values";
 
@@ -16,20 +19,36 @@ interface Best { run: Run | null; value: number | null; step: number | null }
 const DEFAULT_CHARTED = 10;
 const LIMIT = 100_000;  // runs read at once; beyond it the server sorts and pages
 
-export function Workspace({ view }: { view: ViewState }) {
+interface Scope { info: SweepInfo; runIds: string[] }
+
+const failure = (e: Error) => (e instanceof ApiFailure ? `${e.code}: ${e.message}` : e.message);
+
+export function Workspace({ view: chosen }: { view: ViewState }) {
   const [runs, setRuns] = useState<Run[] | null>(null);
   const [total, setTotal] = useState(0);
   const [error, setError] = useState("");
   const [metrics, setMetrics] = useState<Metric[]>([]);
   const [reload, setReload] = useState(0);
-  const base = runPath(view.entity, view.project);
+  const [scope, setScope] = useState<Scope | null>(null);
+  const base = runPath(chosen.entity, chosen.project);
+  const sweep = chosen.sweep && scope?.info.id === chosen.sweep ? scope : null;
+  const waiting = !!chosen.sweep && !sweep;  // the sweep's trials are not read yet
+  const view = sweep ? sweepWorkspace(chosen, sweepMetric(sweep.info.config), sweep.runIds) : chosen;
+
+  useEffect(() => {  // the sweep's trials (re-read on run events: new trials come)
+    if (!chosen.sweep) { setScope(null); return; }
+    Promise.all([getSweep(chosen.entity, chosen.project, chosen.sweep), getTrials(chosen.entity, chosen.project, chosen.sweep)])
+      .then(([info, trials]) => setScope({ info, runIds: trials.map((t) => t.run_id) }))
+      .catch((e: Error) => setError(`sweep ${chosen.sweep}: ${failure(e)}`));
+  }, [base, chosen.sweep, reload]);
 
   useEffect(() => {
+    if (waiting) return;
     setError("");
     get<{ runs: Run[]; total: number }>(...listingRequest(view))
       .then((r) => { setRuns(r.runs); setTotal(r.total); })
-      .catch((e: Error) => setError(e instanceof ApiFailure ? `${e.code}: ${e.message}` : e.message));
-  }, [base, view.filters.join("\n"), total > LIMIT ? view.sort : "", reload]);  // all runs here: sorted in the browser
+      .catch((e: Error) => setError(failure(e)));
+  }, [base, view.filters.join("\n"), total > LIMIT ? view.sort : "", reload, waiting]);  // all runs here: sorted in the browser
 
   const sorted = useMemo(() => (runs ? sortRuns(runs, view.sort, (run, field) => fieldValue(run, field === "status" ? "state" : field)) : null),
     [runs, view.sort]);
@@ -50,6 +69,7 @@ export function Workspace({ view }: { view: ViewState }) {
     });
     return () => { stop(); window.clearTimeout(timer); };
   }, [view.entity, view.project, listed]);
+  const main = mainMetric(view, metrics);
 
   const fields = useMemo(() => {
     const found = new Set<string>();
@@ -68,14 +88,15 @@ export function Workspace({ view }: { view: ViewState }) {
   }, [sorted, view.selected.join(",")]);
 
   return <div class="workspace">
-    <h1><a href={link({ page: "projects", project: "", selected: [], filters: [] })}>{view.entity}</a> / {view.project}</h1>
-    <BestBanner view={view} metrics={metrics} runs={runs ?? []} fields={fields} />
+    <h1><a href={link({ page: "projects", project: "", selected: [], filters: [] })}>{view.entity}</a> / {view.project}
+      {sweep && <> / sweep <a href={link({ page: "sweep", sweep: sweep.info.id })}>{sweep.info.name || sweep.info.id}</a></>}</h1>
+    {!waiting && <BestBanner view={view} main={main} chosen={!!chosen.metric} runs={runs ?? []} fields={fields} />}
     <ProjectSweeps view={view} reload={reload} />
-    <Filters view={view} />
+    <Filters view={chosen} sweep={sweep?.info ?? null} />
     {error && <div class="error" data-testid="error">{error}</div>}
-    {runs === null ? <div class="muted">loading runs…</div> : <>
+    {runs === null ? !error && <div class="muted">loading runs…</div> : <>
       {total > runs.length && <div class="note">showing {runs.length} of {total}</div>}
-      <RunsTable runs={sorted ?? runs} view={view} fields={fields} shown={view.columns.length ? view.columns : defaultColumns(runs, metrics)} />
+      <RunsTable runs={sorted ?? runs} view={view} fields={fields} shown={view.columns.length ? view.columns : defaultColumns(runs, main)} />
       <div class="actions">
         {view.selected.length >= 2 && <a class="button" href={link({ page: "compare" })}>compare {view.selected.length} runs</a>}
         {view.selected.length > 0 && <button onClick={() => navigate({ selected: [] })}>clear selection</button>}
@@ -94,7 +115,7 @@ export function listingRequest(view: ViewState): [string, Params] {
 
 /** The requests a workspace link makes first, started at page load (see ``prefetch``). */
 export function prefetchWorkspace(view: ViewState): void {
-  prefetch(...listingRequest(view));
+  if (!view.sweep) prefetch(...listingRequest(view));  // a sweep's listing waits for its trials
   for (const id of view.selected) {
     const request = historyRequest({ entity: view.entity, project: view.project, id, created_at: 0 }, view);
     if (request) prefetch(...request);
@@ -114,7 +135,8 @@ function ProjectSweeps({ view, reload }: { view: ViewState; reload: number }) {
   </div>;
 }
 
-function Filters({ view }: { view: ViewState }) {
+/** The filter input and the view's filters as removable chips, the sweep it is scoped to first. */
+function Filters({ view, sweep }: { view: ViewState; sweep: SweepInfo | null }) {
   const [text, setText] = useState("");
   return <div class="filters">
     <form onSubmit={(e) => { e.preventDefault(); if (text.trim()) { navigate({ filters: [...view.filters, text.trim()] }); setText(""); } }}>
@@ -122,6 +144,8 @@ function Filters({ view }: { view: ViewState }) {
         value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
       <button type="submit">add filter</button>
     </form>
+    {sweep && <span class="chip" data-testid="sweep-filter">sweep: {sweep.name || sweep.id}
+      <button class="link x" title="all the project's runs" onClick={() => navigate({ sweep: "" })}>×</button></span>}
     {view.filters.map((f) => <span key={f} class="chip" data-filter={f}>{f}
       <button class="link x" onClick={() => navigate({ filters: view.filters.filter((x) => x !== f) })}>×</button></span>)}
   </div>;
@@ -135,7 +159,8 @@ function mainMetric(view: ViewState, metrics: Metric[]): Metric | null {
   return metrics.find((m) => m.goal) ?? null;
 }
 
-function MetricChooser({ view, main, fields }: { view: ViewState; main: Metric | null; fields: string[] }) {
+/** The main metric and goal selects; ``chosen``: the link names them (then "auto" goes back to the default). */
+function MetricChooser({ main, chosen, fields }: { main: Metric | null; chosen: boolean; fields: string[] }) {
   const names = fields.filter((f) => f.startsWith("summary.")).map((f) => f.slice(8));
   const goal = main?.goal ?? "max";
   return <span class="chooser">
@@ -146,21 +171,20 @@ function MetricChooser({ view, main, fields }: { view: ViewState; main: Metric |
     <select title="goal" value={goal} disabled={!main} onChange={(e) => main && navigate({ metric: `${(e.target as HTMLSelectElement).value}:${main.name}` })}>
       <option value="max">highest</option><option value="min">lowest</option>
     </select>
-    {view.metric && <button class="link" onClick={() => navigate({ metric: "" })} title="use the runs' define_metric goal">auto</button>}
+    {chosen && <button class="link" onClick={() => navigate({ metric: "" })} title="use the sweep's metric, else the runs' define_metric goal">auto</button>}
   </span>;
 }
 
-function BestBanner({ view, metrics, runs, fields }: { view: ViewState; metrics: Metric[]; runs: Run[]; fields: string[] }) {
-  const main = mainMetric(view, metrics);
+function BestBanner({ view, main, chosen, runs, fields }: { view: ViewState; main: Metric | null; chosen: boolean; runs: Run[]; fields: string[] }) {
   const [best, setBest] = useState<Best | null>(null);
   useEffect(() => {
     if (!main) { setBest(null); return; }
     get<Best>(`/api/v1/best/${encodeURIComponent(view.entity)}/${encodeURIComponent(view.project)}`,
       { metric: main.name, goal: main.goal ?? "min", filters: view.filters }).then(setBest).catch(() => setBest(null));
   }, [main?.name, main?.goal, view.filters.join("\n"), runs]);
-  if (!main) return <div class="best muted">No main metric yet: choose one <MetricChooser view={view} main={main} fields={fields} /> or call{" "}
+  if (!main) return <div class="best muted">No main metric yet: choose one <MetricChooser main={main} chosen={chosen} fields={fields} /> or call{" "}
     <code>define_metric("val/acc", goal="max")</code> in a run.</div>;
-  if (!best?.run) return <div class="best muted">No run has logged {main.name} yet. <MetricChooser view={view} main={main} fields={fields} /></div>;
+  if (!best?.run) return <div class="best muted">No run has logged {main.name} yet. <MetricChooser main={main} chosen={chosen} fields={fields} /></div>;
   const run = best.run;
   const diff = configDiff(run, runs);
   return <div class="best" data-testid="best" data-run={run.id}>
@@ -168,7 +192,7 @@ function BestBanner({ view, metrics, runs, fields }: { view: ViewState; metrics:
       <a href={link({ page: "run", run: run.id, tab: "overview" })}><b>{run.name}</b></a>{" "}
       <span class="value" data-testid="best-value">{best.value === null ? "" : formatNumber(best.value)}</span>
       {best.step !== null && <span class="muted"> at step {best.step}</span>} <StateBadge state={run.state} />
-      <MetricChooser view={view} main={main} fields={fields} /></div>
+      <MetricChooser main={main} chosen={chosen} fields={fields} /></div>
     {diff.length > 0 && <div class="best-diff">differs from most runs in: {diff.slice(0, 8).map(([k, mine, usual]) =>
       <span key={k} class="chip"><b>{k}</b>={mine} <span class="muted">(most: {usual})</span></span>)}</div>}
   </div>;
@@ -195,8 +219,7 @@ function configDiff(run: Run, runs: Run[]): [string, string, string][] {
 }
 
 /** Without chosen columns: the main metric, then the config keys whose values vary (at most 4). */
-function defaultColumns(runs: Run[], metrics: Metric[]): string[] {
-  const main = metrics.find((m) => m.goal);  // the define_metric goal (a chosen metric is one click away)
+function defaultColumns(runs: Run[], main: Metric | null): string[] {
   const varying: string[] = [];
   const seen = new Map<string, Set<string>>();
   for (const run of runs.slice(0, 500)) for (const [k, v] of Object.entries(flatten(run.config))) {
