@@ -206,17 +206,18 @@ def test_importing_again_changes_nothing_and_an_interrupted_import_continues(run
 
 
 def _payload_byte_in_block(data: bytes, block: int) -> int:
-    """The offset of a byte in the middle of a chunk's payload inside ``block`` (not a chunk header,
-    whose damage reads as another problem than a CRC mismatch)."""
+    """The offset of a byte in the middle of a full chunk's payload inside ``block`` (not a chunk header,
+    whose damage reads as another problem than a CRC mismatch, nor the end of a record begun in an earlier
+    block, such as the run record with its 100 kB config, whose loss would lose the run)."""
     pos = 7  # the file header
     while pos < len(data):
         left = BLOCK_SIZE - pos % BLOCK_SIZE
         if left < 7:
             pos += left
             continue
-        _, length, _ = struct.unpack_from("<IHB", data, pos)
+        _, length, kind = struct.unpack_from("<IHB", data, pos)
         start = pos + 7
-        if start // BLOCK_SIZE == block and length > 16:
+        if start // BLOCK_SIZE == block and length > 16 and kind == 1:
             return start + length // 2
         pos = start + length
     raise AssertionError(f"no chunk payload in block {block}")
@@ -225,7 +226,7 @@ def _payload_byte_in_block(data: bytes, block: int) -> int:
 def test_a_corrupt_and_a_truncated_file_are_named_and_the_rest_imported(runs: Path, tmp_path: Path) -> None:
     (long_file,) = wandb_files(runs / "wandb", "long0001")
     data = bytearray(long_file.read_bytes())
-    data[_payload_byte_in_block(bytes(data), 3)] ^= 0xFF  # a flipped byte inside the fourth block
+    data[_payload_byte_in_block(bytes(data), 4)] ^= 0xFF  # a flipped byte in the fifth block (rows begin in the fourth)
     long_file.write_bytes(bytes(data))
     (fail_file,) = wandb_files(runs / "wandb", "fail0001")
     fail_file.write_bytes(fail_file.read_bytes()[:-50])  # the end cut off, as by a full disk
@@ -233,7 +234,7 @@ def test_a_corrupt_and_a_truncated_file_are_named_and_the_rest_imported(runs: Pa
     result = _cli(root, "import", "wandb", str(runs / "wandb"))
     assert result.returncode == 3
     (offset,) = re.findall(rf"{re.escape(str(long_file))} at byte (\d+): a CRC-32 mismatch", result.stdout)
-    assert 3 * BLOCK_SIZE <= int(offset) < 4 * BLOCK_SIZE
+    assert 4 * BLOCK_SIZE <= int(offset) < 5 * BLOCK_SIZE
     assert str(fail_file) in result.stdout and "torn" in result.stdout
     api = Api(str(root))
     long_rows = [row["_step"] for row in api.run("mig/long0001").history()]
