@@ -32,7 +32,7 @@ _TYPE_CRC = [zlib.crc32(bytes([kind])) for kind in range(256)]  # the CRC of the
 
 
 def read_records(path: str, fidelity: Fidelity) -> Iterator[bytes]:
-    """Yield the payload of every intact record in the ``.wandb`` file at ``path``.
+    """The payload of every intact record in the ``.wandb`` file at ``path``, one by one (the file is read now).
 
     A bad header, a corrupt chunk or a torn tail is recorded with ``fidelity.error`` (the file and byte
     offset) instead of raised; what can be read is still yielded.
@@ -48,8 +48,8 @@ def read_records(path: str, fidelity: Fidelity) -> Iterator[bytes]:
         else:
             fidelity.error(f"{path} at byte 0", f"not a W&B transaction log (header {data[:7]!r}, expected "
                            f"{HEADER!r}); the file was skipped")
-        return
-    yield from frame_records(data, path, fidelity)
+        return iter(())
+    return frame_records(data, path, fidelity)  # not `yield from`: a second generator would cost per record
 
 
 def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]:
@@ -72,12 +72,13 @@ def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]
         checksum, length, kind = unpack(data, pos)
         start = pos + _CHUNK_HEADER
         end = start + length
-        if kind == _FULL and not parts and length <= left - _CHUNK_HEADER and end <= size \
-                and crc32(view[start:end], full_crc) == checksum:  # the common case, checked in one go
-            recovering = False
-            yield data[start:end]
-            pos = end
-            continue
+        if kind == _FULL and not parts and length <= left - _CHUNK_HEADER and end <= size:  # the common case
+            payload = data[start:end]
+            if crc32(payload, full_crc) == checksum:
+                recovering = False
+                yield payload
+                pos = end
+                continue
         problem = None
         if checksum == 0 and length == 0 and kind == 0:
             pos += left  # a zeroed rest of block (preallocated space, or a writer that stopped)
