@@ -223,6 +223,29 @@ def _payload_byte_in_block(data: bytes, block: int) -> int:
     raise AssertionError(f"no chunk payload in block {block}")
 
 
+def test_reads_of_one_block_give_the_same_records_and_errors(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file is read 16 MiB at a time: with reads of one block (the 100 kB config record spans four of them,
+    a corrupt chunk and a torn tail fall in later ones) the records and the errors are the same."""
+    from tracker_core.migrate import _wandb_log
+
+    (path,) = wandb_files(runs / "wandb", "long0001")
+    data = bytearray(path.read_bytes())
+    data[_payload_byte_in_block(bytes(data), 4)] ^= 0xFF
+    path.write_bytes(bytes(data[:-50]))
+
+    def read() -> tuple[list[bytes], list[str]]:
+        fidelity = Fidelity("W&B", "test")
+        return list(read_wandb_records(str(path), fidelity)), fidelity.errors
+
+    whole = read()
+    monkeypatch.setattr(_wandb_log, "_READ", BLOCK_SIZE)
+    by_block = read()
+    assert by_block == whole and len(whole[0]) > 8000
+    crc, torn = whole[1]
+    (offset,) = re.findall(r"at byte (\d+): a CRC-32 mismatch", crc)
+    assert 4 * BLOCK_SIZE <= int(offset) < 5 * BLOCK_SIZE and "torn" in torn
+
+
 def test_a_corrupt_and_a_truncated_file_are_named_and_the_rest_imported(runs: Path, tmp_path: Path) -> None:
     (long_file,) = wandb_files(runs / "wandb", "long0001")
     data = bytearray(long_file.read_bytes())
