@@ -222,6 +222,29 @@ def _payload_byte_in_block(data: bytes, block: int) -> int:
     raise AssertionError(f"no chunk payload in block {block}")
 
 
+def test_reads_of_one_block_give_the_same_records_and_errors(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file is read 16 MiB at a time: with reads of one block (the 100 kB config record spans four of them,
+    a corrupt chunk and a torn tail fall in later ones) the records and the errors are the same."""
+    from tracker_core.migrate import _wandb_log
+
+    (path,) = wandb_files(runs / "wandb", "long0001")
+    data = bytearray(path.read_bytes())
+    data[_payload_byte_in_block(bytes(data), 4)] ^= 0xFF
+    path.write_bytes(bytes(data[:-50]))
+
+    def read() -> tuple[list[bytes], list[str]]:
+        fidelity = Fidelity("W&B", "test")
+        return list(read_wandb_records(str(path), fidelity)), fidelity.errors
+
+    whole = read()
+    monkeypatch.setattr(_wandb_log, "_READ", BLOCK_SIZE)
+    by_block = read()
+    assert by_block == whole and len(whole[0]) > 8000
+    crc, torn = whole[1]
+    (offset,) = re.findall(r"at byte (\d+): a CRC-32 mismatch", crc)
+    assert 4 * BLOCK_SIZE <= int(offset) < 5 * BLOCK_SIZE and "torn" in torn
+
+
 def test_a_corrupt_and_a_truncated_file_are_named_and_the_rest_imported(runs: Path, tmp_path: Path) -> None:
     (long_file,) = wandb_files(runs / "wandb", "long0001")
     data = bytearray(long_file.read_bytes())
@@ -254,6 +277,54 @@ def test_a_resumed_offline_run_is_one_run_with_its_alert(tmp_path: Path) -> None
     assert [(row["_step"], row["a"]) for row in run.history()] == [(s, s * 10) for s in range(6)]
     assert run.tags == ["second-part"] and run.state == "finished"
     assert [(alert.title, alert.text) for alert in run.alerts()] == [("careful", "loss is high")]
+
+
+# A synced run's files/config.yaml as wandb-core writes it (runconfig.Serialize of the config with
+# AddTelemetryAndMetrics): its define_metric calls are `_wandb.m`, MetricRecords by field number, the step
+# metric as the 1-based index of its entry. Offline runs never write this file; `wandb.init(config=<that file>)`
+# carries it into a new run's run record, with no MetricRecord in the log.
+SYNCED_CONFIG = """wandb_version: 1
+_wandb:
+  value:
+    cli_version: 0.31.0
+    m:
+    - {"1": epoch, "6": [3]}
+    - {"1": val/acc, "5": 1, "6": [1, 3]}
+    - {"1": train/loss, "5": 1, "6": [1, 3], "7": [1], "8": 1}
+    - {"2": "hidden/*", "6": [2, 3]}
+lr:
+  value: 0.1
+"""
+
+CONFIG_FILE_RUN = r'''
+import os, sys
+import wandb
+run = wandb.init(project="mig", id="cfgm0001", config=os.path.join(sys.argv[1], "synced-config.yaml"))
+for epoch in range(3):
+    run.log({"epoch": epoch, "val/acc": epoch / 10, "train/loss": 1 / (epoch + 1)}, step=epoch * 10)
+run.finish()
+'''
+
+
+def test_step_metrics_from_a_synced_runs_config_file(tmp_path: Path) -> None:
+    """The `_wandb.m` shape of metric definitions (a synced run's config), read when the log has no metric record."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "synced-config.yaml").write_text(SYNCED_CONFIG)
+    wandb_dir = make_runs(tmp_path / "src", CONFIG_FILE_RUN)
+    records = _records(wandb_files(wandb_dir, "cfgm0001")[0])
+    assert not any(record.WhichOneof("record_type") == "metric" for record in records)
+    (run_record,) = [record.run for record in records if record.WhichOneof("record_type") == "run"]
+    assert [orjson.loads(item.value_json)["m"] for item in run_record.config.update if item.key == "_wandb"]
+    fidelity = import_wandb(str(wandb_dir), str(tmp_path / "store"), progress=lambda _: None)
+    assert fidelity.moved["runs"] == 1 and fidelity.errors == []
+    run = Api(str(tmp_path / "store")).run("mig/cfgm0001")
+    assert {d.name: (d.step_metric, d.summary, d.goal, d.hidden, d.step_sync) for d in run.metric_definitions()} == {
+        "epoch": (None, (), None, False, False), "val/acc": ("epoch", (), None, False, True),
+        "train/loss": ("epoch", ("min",), "minimize", False, True), "hidden/*": (None, (), None, True, False)}
+    by_epoch = run.history(keys=["val/acc"], x_axis="epoch")
+    assert [(r["epoch"], r["val/acc"]) for r in by_epoch] == [(0, 0.0), (1, 0.1), (2, 0.2)]
+    assert run.summary_metrics["train/loss"] == {"min": 1 / 3}
+    assert run.config == {"lr": 0.1}
 
 
 def test_an_intact_chunk_that_is_not_a_record_is_named(runs: Path, tmp_path: Path) -> None:

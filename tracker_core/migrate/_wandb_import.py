@@ -101,18 +101,21 @@ def _after_num(payload: bytes) -> int:
 
 
 class _Log:
-    """This store's log format (one JSON record per line, numbered by ``seq``), written in batches.
+    """This store's log format (one JSON record per line, numbered by ``seq``), written through a large buffer.
 
     The live runs' ``LogWriter`` hands each record to the kernel before returning, for crash safety;
     an import needs none of that (the run is built beside the store and moved into place when
-    complete), so lines are joined and written 4,096 at a time.
+    complete), so lines go into a 1 MiB buffer and reach the file as it fills. Each line is copied into
+    the buffer at once, not kept: orjson's output keeps a 4 KiB block of heap until it is freed, and
+    thousands of lines held for one join made the heap grow and shrink by a page a row (a page fault
+    each, a third of the import's time).
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.seq = 0
-        self._lines: list[bytes] = []
-        self._handle = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self._handle = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed by close()
+        self._write = self._handle.write
 
     def append(self, fields: dict[str, Any], t: float) -> None:
         """Add one record at time ``t`` (raises OSError when the disk refuses it)."""
@@ -122,9 +125,7 @@ class _Log:
             line = _dumps(record, option=_NEWLINE)
         except TypeError:  # an integer beyond 64 bits
             line = _dumps({**record, "data": tag_row(record.get("data") or {})}, option=_NEWLINE)
-        self._lines.append(line)
-        if len(self._lines) >= 4096:
-            self.flush()
+        self._write(line)
 
     def append_log(self, step: int, t: float, data: dict[str, Any]) -> None:
         """``append`` of a row record, on the import's hot path."""
@@ -134,18 +135,10 @@ class _Log:
         except TypeError:  # an integer beyond 64 bits
             line = _dumps({"seq": self.seq, "t": t, "type": "log", "step": step, "data": tag_row(data)},
                           option=_NEWLINE)
-        lines = self._lines
-        lines.append(line)
-        if len(lines) >= 4096:
-            self.flush()
-
-    def flush(self) -> None:
-        self._handle.write(b"".join(self._lines))
-        self._lines.clear()
+        self._write(line)
 
     def close(self) -> None:
         """Write what is left, fsync and close; raises OSError."""
-        self.flush()
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
@@ -226,7 +219,7 @@ class _RunBuilder:
         self.summary: dict[str, Any] = {}
         self.last: dict[str, Any] = {}  # the last history value of each key
         self.defined: set[str] = set()  # metrics with summary options (their summary is ours to compute)
-        self.metrics_seen = False
+        self.config_metrics: list[Any] = []  # the config's _wandb.m last read
         self.exit: tuple[int, float] | None = None
         self.console: list[str] = []
         self.media = WandbMedia(fidelity)
@@ -392,46 +385,58 @@ class _RunBuilder:
             self.emit({"type": "config", "data": encode_tree(changed)})
 
     def wandb_internals(self, value: dict[str, Any]) -> None:
-        """The step metrics of ``_wandb.m`` (when no metric records were seen) and custom charts."""
+        """The metric definitions of ``_wandb.m`` (when they changed) and custom charts."""
         charts = value.get("visualize")
         if isinstance(charts, dict):
             self.media.charts.update({k: v for k, v in charts.items() if isinstance(v, dict)})
+        metrics = value.get("m")
+        if isinstance(metrics, list) and metrics != self.config_metrics:
+            self.config_metrics = metrics
+            self.config_step_metrics(metrics)
 
-    def config_step_metrics(self) -> None:
-        """``_wandb.m``: the step metrics a synced run's config keeps, used when no metric records were seen."""
-        metrics = self.wandb_config.get("m")
-        if isinstance(metrics, list) and not self.metrics_seen:
-            for entry in metrics:
-                if not isinstance(entry, dict):
-                    continue
-                name = entry.get("1") or entry.get("2")
-                axis = entry.get("4")
-                index = entry.get("5")
-                if not axis and isinstance(index, int) and 0 < index <= len(metrics):
-                    axis = metrics[index - 1].get("1") if isinstance(metrics[index - 1], dict) else None
-                if isinstance(name, str) and name and isinstance(axis, str) and axis and axis != name:
-                    self.emit({"type": "define_metric", "metric": {"name": name, "step_metric": axis, "summary": [],
-                                                                   "goal": None, "hidden": False,
-                                                                   "step_sync": True}})
+    def config_step_metrics(self, metrics: list[Any]) -> None:
+        """``_wandb.m``: the metric definitions as wandb-core keeps them in a synced run's config
+        (``files/config.yaml``), which a run started with ``config=`` that file carries. They are recorded as they
+        are read, before the rows, as metric records are; metric records later in the log are recorded after them.
+
+        Each entry is a ``MetricRecord`` by field number: "1" name or "2" glob name, "4" step metric or "5" the
+        1-based index of the step metric's entry, "6" the set ``MetricOptions`` (1 step_sync, 2 hidden), "7" the
+        set ``MetricSummary`` options (1 min ... 8 first), "8" the goal.
+        """
+        entries = [entry if isinstance(entry, dict) else {} for entry in metrics]
+        for entry in entries:
+            name = entry.get("1") or entry.get("2")
+            axis, index = entry.get("4"), entry.get("5")
+            if not axis and type(index) is int and 0 < index <= len(entries):
+                axis = entries[index - 1].get("1")
+            options, summary = entry.get("6"), entry.get("7")
+            options = options if isinstance(options, list) else []
+            summary = summary if isinstance(summary, list) else []
+            if isinstance(name, str) and name:
+                self.define_metric(name, axis if isinstance(axis, str) and axis else None,
+                                   [option for number, option in enumerate(_SUMMARY_NAMES, 1) if number in summary],
+                                   entry.get("8"), hidden=2 in options, step_sync=1 in options)
 
     def on_metric(self, metric: Any) -> None:
-        self.metrics_seen = True
         name = metric.name or metric.glob_name
         if not name or metric.expanded_from_glob or metric._control.overwrite:
             return
-        summary = [option for option in _SUMMARY_NAMES if getattr(metric.summary, option)]
+        self.define_metric(name, metric.step_metric or None, [option for option in _SUMMARY_NAMES
+                                                      if getattr(metric.summary, option)],
+                           metric.goal, hidden=bool(metric.options.hidden), step_sync=bool(metric.options.step_sync))
+
+    def define_metric(self, name: str, axis: str | None, summary: list[str], goal: Any, *, hidden: bool,
+                      step_sync: bool) -> None:
+        """A ``define_metric`` record (``summary``: W&B's option names; ``goal``: its enum, 1 minimize, 2 maximize)."""
         known = [option for option in summary if option not in ("none", "copy")]
         if "copy" in summary:
             self.fidelity.drop("metric summaries", "W&B's summary='copy' has no counterpart here")
-        goal = {1: "minimize", 2: "maximize"}.get(metric.goal)
-        axis = metric.step_metric or None
-        if axis == name:
-            axis = None
-        if known or goal:
+        goal_name = {1: "minimize", 2: "maximize"}.get(goal) if type(goal) is int else None
+        if known or goal_name:
             self.defined.add(name)
-        self.emit({"type": "define_metric", "metric": {"name": name, "step_metric": axis, "summary": known,
-                                                       "goal": goal, "hidden": bool(metric.options.hidden),
-                                                       "step_sync": bool(metric.options.step_sync)}})
+        self.emit({"type": "define_metric", "metric": {"name": name, "step_metric": axis if axis != name else None,
+                                                       "summary": known, "goal": goal_name, "hidden": hidden,
+                                                       "step_sync": step_sync}})
 
     def history(self, history: Any) -> None:
         """One logged row: every item (``_step`` and ``_timestamp`` become the record's step and time).
@@ -594,10 +599,9 @@ class _RunBuilder:
     # ----- the end ---------------------------------------------------------------------------
 
     def finish(self, root: str) -> None:
-        """The step metrics of the config, artifacts, the summary values W&B set itself and the final state."""
+        """Artifacts, the summary values W&B set itself and the final state."""
         from tracker_core.migrate._wandb_artifacts import import_artifacts
 
-        self.config_step_metrics()
         self.fidelity.count("points", self.points)
         import_artifacts(root, f"{self.meta['project']}/{self.meta['id']}", self.artifacts, self.fidelity, self.emit)
         explicit: dict[str, Any] = {}

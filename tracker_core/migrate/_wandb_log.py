@@ -17,113 +17,133 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from tracker_core.migrate._fidelity import Fidelity
 
-__all__ = ["BLOCK_SIZE", "HEADER", "frame_records", "read_records"]
+__all__ = ["BLOCK_SIZE", "HEADER", "read_records"]
 
 BLOCK_SIZE = 32 * 1024
 HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)
 _CHUNK_HEADER = 7
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 _TYPE_CRC = [zlib.crc32(bytes([kind])) for kind in range(256)]  # the CRC of the type byte, to continue from
+_READ = 512 * BLOCK_SIZE  # bytes a read: whole blocks
 
 
 def read_records(path: str, fidelity: Fidelity) -> Iterator[bytes]:
-    """Yield the payload of every intact record in the ``.wandb`` file at ``path``.
+    """The payload of every intact record in the ``.wandb`` file at ``path``, one by one.
 
+    The file is opened and its header checked now, then read 16 MiB at a time as the records are taken.
     A bad header, a corrupt chunk or a torn tail is recorded with ``fidelity.error`` (the file and byte
     offset) instead of raised; what can be read is still yielded.
 
     Raises:
-        OSError: the file cannot be read.
+        OSError: the file cannot be read (now or while the records are taken).
     """
-    with open(path, "rb") as handle:
-        data = handle.read()
+    handle = open(path, "rb")  # noqa: SIM115 - closed by the generator, or here
+    try:
+        data = handle.read(_READ)
+    except OSError:
+        handle.close()
+        raise
     if data[:len(HEADER)] != HEADER:
+        handle.close()
         if len(data) < len(HEADER) and HEADER.startswith(data):
             fidelity.error(f"{path} at byte 0", "the file ends inside its 7-byte header (torn); nothing to read")
         else:
             fidelity.error(f"{path} at byte 0", f"not a W&B transaction log (header {data[:7]!r}, expected "
                            f"{HEADER!r}); the file was skipped")
-        return
-    yield from frame_records(data, path, fidelity)
+        return iter(())
+    return _frame(handle, data, path, fidelity)  # not `yield from`: a second generator would cost per record
 
 
-def frame_records(data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]:
-    """The records in the bytes of a whole ``.wandb`` file whose header was checked (see ``read_records``)."""
-    size = len(data)
-    pos = len(HEADER)
+def _frame(handle: BinaryIO, data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]:
+    """The records of the open file ``handle`` whose first read, ``data``, has the header (see ``read_records``).
+
+    Each read is whole blocks, so a chunk never spans two reads (only a record of several chunks does); a
+    chunk that claims to go past the end of its read goes past its block, and is reported as that unless
+    the read is the file's last.
+    """
     unpack = struct.Struct("<IHB").unpack_from
     crc32 = zlib.crc32
-    view = memoryview(data)
     type_crc = _TYPE_CRC
+    full_crc = type_crc[_FULL]
     parts: list[bytes] = []  # the chunks of a record begun but not ended
     part_start = 0
     recovering = False  # after a reported corruption: the rest of a broken record is skipped quietly
-    full_crc = type_crc[_FULL]
-    while pos + _CHUNK_HEADER <= size:
-        left = BLOCK_SIZE - pos % BLOCK_SIZE
-        if left < _CHUNK_HEADER:  # the block's zero padding
-            pos += left
-            continue
-        checksum, length, kind = unpack(data, pos)
-        start = pos + _CHUNK_HEADER
-        end = start + length
-        if kind == _FULL and not parts and length <= left - _CHUNK_HEADER and end <= size \
-                and crc32(view[start:end], full_crc) == checksum:  # the common case, checked in one go
-            recovering = False
-            yield data[start:end]
-            pos = end
-            continue
-        problem = None
-        if checksum == 0 and length == 0 and kind == 0:
-            pos += left  # a zeroed rest of block (preallocated space, or a writer that stopped)
-            continue
-        if end > size:
-            problem = "the file ends inside a chunk (torn)"
-        elif length > left - _CHUNK_HEADER:
-            problem = "a chunk longer than the rest of its block"
-        elif kind not in (_FULL, _FIRST, _MIDDLE, _LAST):
-            problem = f"an unknown chunk type {kind}"
-        elif crc32(view[start:end], type_crc[kind]) != checksum:
-            problem = "a CRC-32 mismatch"
-        if problem is not None:
-            fidelity.error(f"{path} at byte {pos}", f"{problem}; reading went on at the next block"
-                           + (f" (a record begun at byte {part_start} was lost)" if parts else ""))
-            parts = []
-            recovering = True
-            pos += left
-            continue
-        payload = data[start:end]
-        if kind in (_FULL, _FIRST):
-            recovering = False
-        if kind == _FULL:
-            if parts:
-                _lost_partial(fidelity, path, part_start, pos)
-                parts = []
-            yield payload
-        elif kind == _FIRST:
-            if parts:
-                _lost_partial(fidelity, path, part_start, pos)
-            parts, part_start = [payload], pos
-        elif not parts:
-            if not recovering:
-                fidelity.error(f"{path} at byte {pos}", "the middle or last chunk of a record whose start was "
-                               "lost; skipped")
-        elif kind == _MIDDLE:
-            parts.append(payload)
-        else:
-            parts.append(payload)
-            yield b"".join(parts)
-            parts = []
-        pos = end
+    base, pos = 0, len(HEADER)  # the file offset of ``data``, and where the next chunk starts in it
+    with handle:
+        while True:
+            following = handle.read(_READ) if len(data) == _READ else b""
+            last = not following
+            size = len(data)
+            view = memoryview(data)
+            while pos + _CHUNK_HEADER <= size:
+                left = BLOCK_SIZE - pos % BLOCK_SIZE
+                if left < _CHUNK_HEADER:  # the block's zero padding
+                    pos += left
+                    continue
+                checksum, length, kind = unpack(data, pos)
+                start = pos + _CHUNK_HEADER
+                end = start + length
+                if kind == _FULL and not parts and length <= left - _CHUNK_HEADER and end <= size:  # the common case
+                    payload = data[start:end]
+                    if crc32(payload, full_crc) == checksum:
+                        recovering = False
+                        yield payload
+                        pos = end
+                        continue
+                problem = None
+                if checksum == 0 and length == 0 and kind == 0:
+                    pos += left  # a zeroed rest of block (preallocated space, or a writer that stopped)
+                    continue
+                if end > size and last:
+                    problem = "the file ends inside a chunk (torn)"
+                elif length > left - _CHUNK_HEADER:
+                    problem = "a chunk longer than the rest of its block"
+                elif kind not in (_FULL, _FIRST, _MIDDLE, _LAST):
+                    problem = f"an unknown chunk type {kind}"
+                elif crc32(view[start:end], type_crc[kind]) != checksum:
+                    problem = "a CRC-32 mismatch"
+                if problem is not None:
+                    fidelity.error(f"{path} at byte {base + pos}", f"{problem}; reading went on at the next block"
+                                   + (f" (a record begun at byte {part_start} was lost)" if parts else ""))
+                    parts = []
+                    recovering = True
+                    pos += left
+                    continue
+                payload = data[start:end]
+                if kind in (_FULL, _FIRST):
+                    recovering = False
+                if kind == _FULL:
+                    if parts:
+                        _lost_partial(fidelity, path, part_start, base + pos)
+                        parts = []
+                    yield payload
+                elif kind == _FIRST:
+                    if parts:
+                        _lost_partial(fidelity, path, part_start, base + pos)
+                    parts, part_start = [payload], base + pos
+                elif not parts:
+                    if not recovering:
+                        fidelity.error(f"{path} at byte {base + pos}", "the middle or last chunk of a record whose "
+                                       "start was lost; skipped")
+                elif kind == _MIDDLE:
+                    parts.append(payload)
+                else:
+                    parts.append(payload)
+                    yield b"".join(parts)
+                    parts = []
+                pos = end
+            if last:
+                break
+            base, pos, data = base + size, 0, following  # what is left of this read is its last block's padding
     if parts:
         fidelity.error(f"{path} at byte {part_start}", "the file ends inside a record (torn); that record was lost")
     elif pos < size and any(data[pos:]):
-        fidelity.error(f"{path} at byte {pos}", "the file ends inside a chunk header (torn)")
+        fidelity.error(f"{path} at byte {base + pos}", "the file ends inside a chunk header (torn)")
 
 
 def _lost_partial(fidelity: Fidelity, path: str, start: int, pos: int) -> None:
