@@ -35,6 +35,7 @@ __all__ = [
     "httpx",
     "make_run",
     "new_key",
+    "one_run_database",
     "pg_database",
     "post_run",
     "run_lines",
@@ -177,6 +178,31 @@ def pg_database() -> Iterator[str]:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def one_run_database(tmp_path: Path, db_url: str | None) -> tuple[Any, int]:
+    """A migrated server database (``db_url``, else SQLite under ``tmp_path``) holding one team, project and
+    running run: (the ``Database``, the run's primary key). The caller disposes of the database."""
+    from tracker_server._config import database_url
+    from tracker_server._database import Database
+    from tracker_server._models import Project, Run, Team
+    from tracker_server._schema import upgrade
+
+    db = Database(database_url(db_url, str(tmp_path / "data")))
+    upgrade(db)
+    now = time.time()
+    with db.write() as session:
+        team = Team(name="t", created_at=now)
+        session.add(team)
+        session.flush()
+        project = Project(team_id=team.id, name="p", created_at=now, last_activity=now)
+        session.add(project)
+        session.flush()
+        run = Run(project_id=project.id, run_id="r", state="running", created_at=now, updated_at=now, last_seq=0,
+                  edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
+        session.add(run)
+        session.flush()
+        return db, run.id
 
 
 class SeaweedS3:

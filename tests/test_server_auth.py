@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from _server import Server, make_run, new_key, post_run, server_cli
 
+from tracker_server._schema import HEAD
+
 pytestmark = pytest.mark.slow
 
 _WRITES = {"put", "post", "patch", "delete"}
@@ -77,7 +79,7 @@ def test_every_route_is_authenticated_team_scoped_and_read_only_for_viewers(serv
         report_id = client.post("/api/v1/reports", json={"project": "research/p", "markdown": _REPORT}).json()["id"]
         share = client.post(f"/api/v1/reports/{report_id}/shares").json()["id"]
     with server.client() as anonymous:
-        assert anonymous.get("/healthz").json() == {"ok": True, "schema": "0007"}
+        assert anonymous.get("/healthz").json() == {"ok": True, "schema": HEAD}
         assert anonymous.get("/openapi.json").status_code == 401
     spec = server.client(viewer).get("/openapi.json").json()
     operations = [(path, method) for path, ops in spec["paths"].items() for method in ops if path != "/healthz"]

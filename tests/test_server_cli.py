@@ -13,6 +13,7 @@ import pytest
 from _server import Server, server_cli
 
 import tracker_server
+from tracker_server._schema import HEAD
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +60,7 @@ def test_the_embedded_server_starts_on_an_existing_database_and_names_where_it_k
     server.start()
     server.kill()
     text = server.log.read_text()
-    assert "schema 0007" in text and str(tmp_path / "data") in text and "blobs" in text
+    assert f"schema {HEAD}" in text and str(tmp_path / "data") in text and "blobs" in text
     assert (tmp_path / "data" / "tracker.db").exists()
     assert tracker_server.__all__ == ["ServerConfig", "create_app"]
 

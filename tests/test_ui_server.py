@@ -69,11 +69,12 @@ def _importer(tmp_path: Path, root: Path) -> tuple[Importer, Scope]:
 def _stored(importer: Importer, run_id: str) -> list[bytes]:
     from sqlalchemy import select
 
-    from tracker_server._models import Record, Run
+    from tracker_server._models import Run
+    from tracker_server._raw_records import records_after
 
     with importer.state.db.read() as session:
         pk = session.scalars(select(Run.id).where(Run.run_id == run_id)).one()
-        return list(session.scalars(select(Record.body).where(Record.run_pk == pk).order_by(Record.seq)))
+        return [line for _, line in records_after(session, pk, 0)]
 
 
 def test_the_importer_stores_every_record_once_and_waits_for_a_torn_line(tmp_path: Path, store: Path) -> None:

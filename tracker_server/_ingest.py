@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from tracker_core._encoding import encode_tree
 from tracker_core.store._replay import RunState
 from tracker_server._artifacts import index_artifact_records
 from tracker_server._errors import ApiError
-from tracker_server._models import ConfigValue, MetricBest, Record, Run, SummaryValue
+from tracker_server._fold_columns import MIN_STRETCH, fold_columns, stretch_end
+from tracker_server._models import ConfigValue, MetricBest, Run, SummaryValue
+from tracker_server._raw_records import records_after, store_records
 from tracker_server._series import SeriesBuffer, delete_series
 
 __all__ = ["Fold", "apply_batch", "parse_batch", "refresh_meta"]
@@ -102,6 +104,23 @@ def _fold_record(fold: Fold, series: SeriesBuffer, record: dict[str, Any]) -> No
         series.rewind(int(record["step"]))
 
 
+def _fold_records(fold: Fold, series: SeriesBuffer, records: list[dict[str, Any]]) -> None:
+    """Fold ``records`` in order: long stretches of plain ``log`` records as columns, the rest one by one.
+
+    Raises:
+        ApiError: 400 for a record the fold cannot read.
+    """
+    index = 0
+    while index < len(records):
+        end = stretch_end(records, index)
+        if end - index >= MIN_STRETCH and fold_columns(fold.state, series, records[index:end]):
+            index = end
+            continue
+        for record in records[index:max(end, index + 1)]:
+            _fold_record(fold, series, record)
+        index = max(end, index + 1)
+
+
 def apply_batch(session: Session, run: Run, batch: list[tuple[dict[str, Any], bytes]]) -> int:
     """Store the new records of ``batch`` and fold them in; returns the acknowledged seq.
 
@@ -117,7 +136,7 @@ def apply_batch(session: Session, run: Run, batch: list[tuple[dict[str, Any], by
         if record["seq"] != acked + 1 + offset:
             raise ApiError(409, "seq_gap", f"expected seq {acked + 1 + offset}, got {record['seq']}; "
                            f"resend from {acked + 1}", acked_seq=acked)
-    _insert_records(session, run.id, new)
+    store_records(session, run.id, new)
     if any(record["type"] == "rewind" for record, _ in new):
         rebuild(session, run, [])
     else:
@@ -127,7 +146,7 @@ def apply_batch(session: Session, run: Run, batch: list[tuple[dict[str, Any], by
         for record, _ in new:
             if record["type"] == "meta":
                 _drop_edits(run, record.get("set"))
-            _fold_record(fold, series, record)
+        _fold_records(fold, series, [record for record, _ in new])
         series.flush(session, run.id)
         _update_run(session, run, fold, before)
     if any(record["type"] == "artifact" for record, _ in new):
@@ -136,27 +155,15 @@ def apply_batch(session: Session, run: Run, batch: list[tuple[dict[str, Any], by
     return run.last_seq
 
 
-def _insert_records(session: Session, run_pk: int, new: list[tuple[dict[str, Any], bytes]]) -> None:
-    """The raw lines, through the driver's own executemany: SQLAlchemy's per-row parameter processing would cost
-    more than the rest of the insert."""
-    connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(f"INSERT INTO {Record.__tablename__} (run_pk, seq, type, body) "  # noqa: S608
-                               f"VALUES ({mark}, {mark}, {mark}, {mark})",
-                               [(run_pk, record["seq"], record["type"][:32], line) for record, line in new])
-
-
 def rebuild(session: Session, run: Run, extra: Iterable[dict[str, Any]]) -> Fold:
     """Fold every stored record of ``run`` again and rewrite its derived tables; returns the fold."""
     previous = run.fold
     sent = pickle.loads(previous).sent_meta if previous and run.fold_version == FOLD_VERSION else {}  # noqa: S301
-    bodies = session.scalars(select(Record.body).where(Record.run_pk == run.id).order_by(Record.seq))
-    records = [orjson.loads(body) for body in bodies]
+    records = [orjson.loads(line) for _, line in records_after(session, run.id, 0)]
     keep_rows = any(record.get("type") == "rewind" for record in records)
     fold = Fold(RunState(keep_rows), sent_meta=sent if isinstance(sent, dict) else {})
     series = SeriesBuffer()
-    for record in [*records, *extra]:
-        _fold_record(fold, series, record)
+    _fold_records(fold, series, [*records, *extra])
     fold.state.entries = []
     fold.state.keep_rows = False
     delete_series(session, run.id)

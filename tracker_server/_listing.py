@@ -6,6 +6,9 @@ numeric comparisons on ``config.*``/``summary.*`` (through the indexed value tab
 ranges. When every conjunct is pushed and the order is too, SQL filters, sorts and pages;
 otherwise SQL narrows the candidates and the rest is decided in Python by the same code the
 local ``Api().runs`` uses.
+
+A listing can be scoped to a sweep (``sweep``: the sweep's primary key): only its trials' runs, decided in SQL
+from ``sweep_trials`` (a sweep of thousands of trials needs no list of run ids in the request).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tracker_core._encoding import decode_tree
 from tracker_core._errors import SettingsError
 from tracker_core._query import check_field, compile_filters, parse_expression, sort_runs
 from tracker_server._errors import ApiError
-from tracker_server._models import ConfigValue, MetricBest, Run, SummaryValue
+from tracker_server._models import ConfigValue, MetricBest, Run, SummaryValue, SweepTrial
 from tracker_server._run_view import STALE_SLACK, effective_state
 
 __all__ = ["Candidate", "parse_filters", "query_runs"]
@@ -108,9 +111,12 @@ def _pushed(field: str, op: str, target: Any, now: float, project_id: int) -> Co
     return None
 
 
-def _split(filters: Mapping[str, Any], now: float, project_id: int) -> tuple[list[ColumnElement[bool]], bool]:
-    """SQL conditions for the pushable conjuncts, and whether they decide the whole filter."""
+def _split(filters: Mapping[str, Any], now: float, project_id: int,
+           sweep: int | None = None) -> tuple[list[ColumnElement[bool]], bool]:
+    """SQL conditions for the pushable conjuncts (and the sweep scope), and whether they decide the whole filter."""
     conditions: list[ColumnElement[bool]] = []
+    if sweep is not None:
+        conditions.append(Run.run_id.in_(select(SweepTrial.run_id).where(SweepTrial.sweep_pk == sweep)))
     exact = True
     for field, condition in _conjuncts(filters):
         if field.startswith("$"):
@@ -170,8 +176,9 @@ RUN_COLUMNS = [column for column in Run.__table__.c if column.name != "fold"]
 
 
 def query_runs(session: Session, project_id: int, team: str, filters: Mapping[str, Any], order: str | None,
-               limit: int, offset: int, now: float) -> tuple[list[Any], int]:
-    """One page of the project's matching runs, sorted, and how many match in all.
+               limit: int, offset: int, now: float, sweep: int | None = None) -> tuple[list[Any], int]:
+    """One page of the project's matching runs (of the sweep's trials only, given its primary key ``sweep``),
+    sorted, and how many match in all.
 
     Raises:
         ApiError: 400 for an unknown order field.
@@ -181,7 +188,7 @@ def query_runs(session: Session, project_id: int, team: str, filters: Mapping[st
             check_field(order.lstrip("+-"))
         except SettingsError as error:
             raise ApiError(400, "invalid_order", str(error)) from None
-    conditions, exact = _split(filters, now, project_id)
+    conditions, exact = _split(filters, now, project_id, sweep)
     base = select(*RUN_COLUMNS).where(Run.project_id == project_id, *conditions)
     ordered, sql_order = _order_by(base, order)
     if exact and sql_order:
@@ -194,9 +201,10 @@ def query_runs(session: Session, project_id: int, team: str, filters: Mapping[st
 
 
 def best_run(session: Session, project_id: int, team: str, metric: str, goal: str, filters: Mapping[str, Any],
-             now: float) -> tuple[Any, float, int | None] | None:
-    """The run with the best value of ``metric`` over its history (ties: the earliest created), like ``find_best``."""
-    conditions, exact = _split(filters, now, project_id)
+             now: float, sweep: int | None = None) -> tuple[Any, float, int | None] | None:
+    """The run with the best value of ``metric`` over its history (ties: the earliest created), like ``find_best``;
+    ``sweep`` (a sweep's primary key): among its trials' runs only."""
+    conditions, exact = _split(filters, now, project_id, sweep)
     value = MetricBest.min_value if goal == "min" else MetricBest.max_value
     step = MetricBest.min_step if goal == "min" else MetricBest.max_step
     query = (select(*RUN_COLUMNS, value.label("best_value"), step.label("best_step"))

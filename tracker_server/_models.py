@@ -38,8 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["ApiKey", "ArtifactAlias", "ArtifactCollection", "ArtifactUsage", "ArtifactVersionRow", "Base", "Blob",
-           "ConfigValue", "Membership", "MetricBest", "Project", "Record", "ReportComment", "ReportRevision",
-           "ReportRow", "ReportShare", "Run",
+           "ConfigValue", "Membership", "MetricBest", "Project", "Record", "RecordPack", "ReportComment",
+           "ReportRevision", "ReportRow", "ReportShare", "Run",
            "RunFile", "SeriesChunk", "ServerSecret", "SummaryValue", "Sweep", "SweepTrial", "Team", "User"]
 
 _NAMING = {"ix": "ix_%(table_name)s_%(column_0_N_name)s", "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -148,6 +148,18 @@ class Record(Base):
     run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     type: Mapped[str] = mapped_column(String(32))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RecordPack(Base):
+    """A stretch of a run's consecutive ``log`` records, ``first_seq`` to ``last_seq``: their lines as the client
+    wrote them, joined by newlines. Rows are most records, and one database row each was more than half of
+    PostgreSQL's own work in an ingest (``_raw_records``)."""
+
+    __tablename__ = "record_packs"
+    run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    first_seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)
 
 

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD", "KNOWN", "alembic_config", "current_revision", "head_revision", "upgrade"]
 
-HEAD = "0007"
-KNOWN = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
+HEAD = "0008"
+KNOWN = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
 _LOCK_ID = 0x7472616B  # PostgreSQL advisory lock held while migrating (several servers may start at once)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from tracker_server._models import SeriesChunk
@@ -23,6 +23,8 @@ from tracker_server._series_blocks import BLOCK, BLOCK_POINTS, bucket_starts, me
 __all__ = ["CHUNK_POINTS", "Points", "SeriesBuffer", "bucketize", "bucketize_blocks", "load_blocks", "load_series"]
 
 CHUNK_POINTS = 8192
+OPEN_CHUNKS = 8  # at most this many chunks short of CHUNK_POINTS end a series
+SMALL_TAIL = 512  # a last chunk this short takes the next points in rather than a chunk of their own
 _EXACT_INT = 1 << 53
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
@@ -145,62 +147,110 @@ class SeriesBuffer:
             points.truncate(last_kept)
 
     def flush(self, session: Session, run_pk: int) -> None:
-        """Append every key's points to its stored series (the last chunk is filled up first): one query reads
-        every key's last chunk, one statement rewrites those that grow, one inserts the new chunks."""
+        """Append every key's points to its stored series. A batch's points become a chunk of their own; a
+        last chunk under ``SMALL_TAIL`` points takes them in instead, and once a series ends in
+        ``OPEN_CHUNKS`` chunks short of ``CHUNK_POINTS`` (or those and the new points fill one) they are packed
+        into full chunks. So a point is written about twice, not once per batch until its chunk is full; reads
+        meet at most ``OPEN_CHUNKS`` short chunks a series. One query reads the keys' last chunks' sizes, one
+        the arrays of the chunks that are rewritten; one statement deletes those, one inserts."""
         fresh = {key: points for key, points in self.points.items() if points.steps}
         if not fresh:
             return
-        tails = _tails(session, run_pk, list(fresh))
+        ends = _ends(session, run_pk, list(fresh))
         inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        rewrite: dict[str, int] = {}  # key -> the first of its chunks to rewrite with the new points
         for key, new in fresh.items():
-            tail = tails.get(key)
-            if tail is None:
+            chunks = ends.get(key)
+            if not chunks:
                 inserts += new.rows(run_pk, key, 0)
-            elif tail.count >= CHUNK_POINTS and new.steps[0] != tail.last_step:
-                inserts += new.rows(run_pk, key, tail.chunk + 1)
+                continue
+            last = chunks[-1]
+            short = chunks[len(chunks) - _trailing(chunks):]
+            if new.steps[0] <= last.last_step:  # a step again or back: merged into the last chunk, point by point
+                rewrite[key] = last.chunk
+            elif short and (sum(c.count for c in short) + len(new.steps) >= CHUNK_POINTS
+                            or len(short) >= OPEN_CHUNKS):
+                rewrite[key] = short[0].chunk
+            elif short and last.count < SMALL_TAIL:
+                rewrite[key] = last.chunk
             else:
-                rows = _merged(run_pk, tail, new)
-                updates.append({f"b_{name}": rows[0][name] for name in ("run_pk", "key", "chunk")} | rows[0])
-                inserts += rows[1:]
-        connection = session.connection()
-        if updates:
+                inserts += new.rows(run_pk, key, last.chunk + 1)
+        if rewrite:
+            stored = _chunks_after(session, run_pk, {key: first - 1 for key, first in rewrite.items()}, (_TABLE,))
+            for key in rewrite:
+                inserts += _merged(run_pk, stored[key], fresh[key])
             table = _TABLE
-            connection.execute(update(table).where(table.c.run_pk == bindparam("b_run_pk"),
-                                                   table.c.key == bindparam("b_key"),
-                                                   table.c.chunk == bindparam("b_chunk")), updates)
+            session.connection().execute(delete(table).where(
+                table.c.run_pk == run_pk, table.c.key == bindparam("b_key"), table.c.chunk >= bindparam("b_chunk")),
+                [{"b_key": key, "b_chunk": first} for key, first in rewrite.items()])
         if inserts:
-            connection.execute(insert(_TABLE), inserts)
+            session.connection().execute(insert(_TABLE), inserts)
 
 
 _TABLE = SeriesChunk.metadata.tables[SeriesChunk.__tablename__]
 
 
-def _tails(session: Session, run_pk: int, keys: list[str]) -> dict[str, Any]:
-    """The last stored chunk of each of ``keys`` that has one."""
+def _trailing(chunks: list[Any]) -> int:
+    """How many of ``chunks`` at their end are short of ``CHUNK_POINTS``."""
+    count = 0
+    for chunk in reversed(chunks):
+        if chunk.count >= CHUNK_POINTS:
+            break
+        count += 1
+    return count
+
+
+def _ends(session: Session, run_pk: int, keys: list[str]) -> dict[str, list[Any]]:
+    """The number, size and last step of each key's last ``OPEN_CHUNKS`` chunks (not their arrays), in order:
+    each key's last chunk number, then the chunks after ``OPEN_CHUNKS`` before it."""
     table = _TABLE
-    found = {}
+    last: dict[str, int] = {}
     for start in range(0, len(keys), 500):
-        last = (select(table.c.key, func.max(table.c.chunk).label("last"))
-                .where(table.c.run_pk == run_pk, table.c.key.in_(keys[start:start + 500]))
-                .group_by(table.c.key).subquery())
-        query = select(table).join(last, and_(table.c.key == last.c.key, table.c.chunk == last.c.last)) \
-            .where(table.c.run_pk == run_pk)
-        found.update({row.key: row for row in session.connection().execute(query)})
+        query = select(table.c.key, func.max(table.c.chunk)).where(
+            table.c.run_pk == run_pk, table.c.key.in_(keys[start:start + 500])).group_by(table.c.key)
+        last.update((key, chunk) for key, chunk in session.connection().execute(query))
+    columns = (table.c.key, table.c.chunk, table.c.count, table.c.last_step)
+    return _chunks_after(session, run_pk, {key: chunk - OPEN_CHUNKS for key, chunk in last.items()}, columns)
+
+
+def _chunks_after(session: Session, run_pk: int, after: dict[str, int], columns: Any) -> dict[str, list[Any]]:
+    """Each key's stored chunks numbered above ``after[key]`` (those ``columns``), in order. Keys with the same
+    bound share a query, an index search on (run, key, chunk); an OR of per-key bounds would make SQLite's
+    planner walk every chunk of the run."""
+    table = _TABLE
+    by_bound: dict[int, list[str]] = {}
+    for key, bound in after.items():
+        by_bound.setdefault(bound, []).append(key)
+    found: dict[str, list[Any]] = {}
+    for bound, keys in by_bound.items():
+        for start in range(0, len(keys), 500):
+            query = select(*columns).where(table.c.run_pk == run_pk, table.c.key.in_(keys[start:start + 500]),
+                                           table.c.chunk > bound)
+            for row in session.connection().execute(query.order_by(table.c.key, table.c.chunk)):
+                found.setdefault(row.key, []).append(row)
     return found
 
 
-def _merged(run_pk: int, tail: Any, new: Points) -> list[dict[str, Any]]:
-    """The rows of ``tail`` with ``new`` added (its first row keeps the tail's chunk number)."""
+def _merged(run_pk: int, stored: list[Any], new: Points) -> list[dict[str, Any]]:
+    """The rows of the ``stored`` chunks with ``new`` added, numbered from the first stored one."""
+    first, tail = stored[0], stored[-1]
     if new.steps[0] > tail.last_step:  # the usual case: later steps, appended as they are
-        extra = {int(i): v for i, v in orjson.loads(tail.extra).items()} if tail.extra else {}
-        extra.update({tail.count + i: v for i, v in new.extra.items()})
-        return _chunk_rows(run_pk, tail.key, tail.chunk,
-                           np.concatenate((np.frombuffer(tail.steps, "<i8"), np.asarray(new.steps, "<i8"))),
-                           np.concatenate((np.frombuffer(tail.times, "<f8"), np.asarray(new.times, "<f8"))),
-                           np.concatenate((np.frombuffer(tail.values, "<f8"), np.asarray(new.values, "<f8"))),
-                           extra, tail.all_int and new.all_int)
-    merged = Points.from_chunk(tail)
+        extra: dict[int, Any] = {}
+        offset = 0
+        for chunk in stored:
+            if chunk.extra:
+                extra.update({offset + int(i): v for i, v in orjson.loads(chunk.extra).items()})
+            offset += chunk.count
+        extra.update({offset + i: v for i, v in new.extra.items()})
+        return _chunk_rows(run_pk, first.key, first.chunk,
+                           np.concatenate([*(np.frombuffer(c.steps, "<i8") for c in stored),
+                                           np.asarray(new.steps, "<i8")]),
+                           np.concatenate([*(np.frombuffer(c.times, "<f8") for c in stored),
+                                           np.asarray(new.times, "<f8")]),
+                           np.concatenate([*(np.frombuffer(c.values, "<f8") for c in stored),
+                                           np.asarray(new.values, "<f8")]),
+                           extra, all(c.all_int for c in stored) and new.all_int)
+    merged = Points.from_chunk(tail)  # only ever the last chunk
     for index, step in enumerate(new.steps):
         merged.add(step, new.times[index], new.extra.get(index, _stored(new, index)))
     merged.all_int = tail.all_int and new.all_int

@@ -116,11 +116,22 @@ def _study(url: str, sweep: Sweep, config: Any) -> Any:
                              sampler=optuna.samplers.RandomSampler(), pruner=pruner)
 
 
+_CONFIGS: dict[str, Any] = {}  # a sweep's config text -> its parsed SweepConfig (a config never changes)
+_CONFIGS_MOST = 256
+
+
 def sweep_config(sweep: Sweep) -> Any:
-    """The sweep's parsed ``SweepConfig`` (deprecation warnings were shown when it was created)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return parse_config(json.loads(sweep.config))
+    """The sweep's parsed ``SweepConfig`` (deprecation warnings were shown when it was created), parsed once
+    per config text in this process: every claim, end and report needs it."""
+    found = _CONFIGS.get(sweep.config)
+    if found is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = parse_config(json.loads(sweep.config))
+        if len(_CONFIGS) >= _CONFIGS_MOST:
+            _CONFIGS.clear()
+        _CONFIGS[sweep.config] = found
+    return found
 
 
 
@@ -150,13 +161,14 @@ def create_sweep(session: Session, scope: Scope, project: str, raw: dict[str, An
 
 
 def find_sweep(session: Session, scope: Scope, project: str, sweep_id: str, for_update: bool = False) -> Sweep:
-    """Raises ApiError 404 for a sweep that is not in the team's project (another team's too)."""
-    found = find_project(session, scope, project)
-    query = select(Sweep).where(Sweep.project_id == found.id, Sweep.sweep_id == sweep_id)
+    """Raises ApiError 404 for a sweep that is not in the team's project (another team's too). One query."""
+    query = (select(Sweep).join(Project, Project.id == Sweep.project_id)
+             .where(Project.team_id == scope.team_id, Project.name == project, Sweep.sweep_id == sweep_id))
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(of=Sweep)
     sweep = session.scalars(query).first()
     if sweep is None:
+        find_project(session, scope, project)  # 404 for the project when it is the project that is missing
         raise not_found(f"sweep {scope.team}/{project}/{sweep_id}")
     return sweep
 
@@ -280,11 +292,11 @@ def reap(session: Session, sweep: Sweep, storage_url: str) -> None:
 
     now = time.time()
     silent = now - stale_after(AGENT_HEARTBEAT)
-    for trial in session.scalars(select(SweepTrial).where(SweepTrial.sweep_pk == sweep.id,
-                                                          SweepTrial.state == "running")):
-        if (trial.seen_at or trial.created_at) < silent:
-            trial.state, trial.ended_at = "crashed", now
-            _tell(storage_url, sweep, trial)
+    for trial in session.scalars(select(SweepTrial).where(  # in SQL: a claim loads no live trial
+            SweepTrial.sweep_pk == sweep.id, SweepTrial.state == "running",
+            func.coalesce(SweepTrial.seen_at, SweepTrial.created_at) < silent)):
+        trial.state, trial.ended_at = "crashed", now
+        _tell(storage_url, sweep, trial)
     session.flush()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import os
 import signal
 import socket
@@ -98,12 +99,22 @@ def _when(stamp: object) -> str:
     return datetime.datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M")
 
 
+def _tune_gc() -> None:
+    """Leave the objects of start-up (modules, the app, ORM mappers) out of the cyclic garbage collector and
+    collect the youngest objects less often. Side effect: process-wide collector settings. A batch of 10,000
+    points makes some 10^4 dicts that live through the request; with the defaults the full collections they
+    set off walked the whole heap, about a third of the server's CPU time on ingest in one measurement."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def _serve_one(config: ServerConfig, sock: socket.socket | None, host: str, port: int, migrate: bool) -> None:
     import uvicorn
 
     from tracker_server._app import create_app, open_state
 
     app = create_app(state=open_state(config, migrate=migrate))
+    _tune_gc()
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                            lifespan="off", timeout_graceful_shutdown=5))
     server.run(sockets=[sock] if sock is not None else None)

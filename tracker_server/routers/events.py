@@ -16,7 +16,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import load_only
 
 from tracker_server._deps import Scope, ServerState, find_project, find_run, reader, server
-from tracker_server._models import Record, Run
+from tracker_server._models import Run
+from tracker_server._raw_records import records_after
 from tracker_server._run_view import effective_state, run_json
 
 __all__ = ["router"]
@@ -82,9 +83,7 @@ class _Watch:
                     start = run.last_seq
                 last = start
                 while last < run.last_seq:
-                    bodies = session.execute(select(Record.seq, Record.body).where(
-                        Record.run_pk == run.id, Record.seq > last, Record.seq <= run.last_seq)
-                        .order_by(Record.seq).limit(_PAGE)).all()
+                    bodies = records_after(session, run.id, last, upto=run.last_seq, limit=_PAGE)
                     if not bodies:
                         break
                     prefix = b'{"run":' + orjson.dumps(run.run_id) + b',"record":'

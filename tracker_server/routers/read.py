@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from tracker_server._deps import (
     Scope,
@@ -27,9 +27,11 @@ from tracker_server._deps import (
 from tracker_server._identity import Identity
 from tracker_server._ingest import load_fold, refresh_meta
 from tracker_server._listing import best_run, parse_filters, query_runs
-from tracker_server._models import Project, Record, Run, SeriesChunk
+from tracker_server._models import Project, Run, SeriesChunk
+from tracker_server._raw_records import records_after
 from tracker_server._run_view import run_json
 from tracker_server._series import Series, bucketize, bucketize_blocks, load_blocks, load_series, tag_values
+from tracker_server._sweeps import find_sweep
 
 __all__ = ["router"]
 
@@ -38,6 +40,8 @@ router = APIRouter(prefix="/api/v1", tags=["read"])
 Filters = Annotated[list[str], Query(description="filter expressions (config.lr<1e-3, summary.val/acc>=0.9, "
                                                  "status=finished, tags=x, name~^bert) or MongoDB-style JSON objects; "
                                                  "all must hold")]
+SweepScope = Annotated[str | None, Query(description="a sweep id of the project: only its trials' runs (404 when the "
+                                                     "project has no such sweep)")]
 
 
 class TeamRole(BaseModel):
@@ -143,12 +147,13 @@ def list_runs(entity: str, project: str, scope: Annotated[Scope, Depends(reader)
               state: Annotated[ServerState, Depends(server)], filters: Filters = [],  # noqa: B006
               order: Annotated[str | None, Query(description="[+-]field, e.g. -summary.val/acc")] = None,
               limit: Annotated[int, Query(ge=0, le=100_000)] = 1000,
-              offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+              offset: Annotated[int, Query(ge=0)] = 0, sweep: SweepScope = None) -> Response:
     parsed = parse_filters(filters)
     now = time.time()
     with state.db.read() as session:
         found = find_project(session, scope, project)
-        runs, total = query_runs(session, found.id, scope.team, parsed, order, limit, offset, now)
+        sweep_pk = find_sweep(session, scope, project, sweep).id if sweep else None
+        runs, total = query_runs(session, found.id, scope.team, parsed, order, limit, offset, now, sweep_pk)
         return json_response({"runs": [run_json(run, scope.team, project, now) for run in runs], "total": total})
 
 
@@ -252,14 +257,7 @@ def records(entity: str, project: str, run_id: str, scope: Annotated[Scope, Depe
     come before them; paging by ``after_seq`` works the same with it."""
     with state.db.read() as session:
         run = find_run(session, scope, project, run_id)
-        query = select(Record.body).where(Record.run_pk == run.id, Record.seq > after_seq)
-        order: Any = Record.seq
-        if types:
-            query = query.where(Record.type.in_(types))
-            if "log" not in types:  # the partial index's own words, and an order it cannot take from the primary
-                query = query.where(text("records.type != 'log'"))  # key, so that SQLite plans with that index too
-                order = text("+records.seq")
-        bodies = session.scalars(query.order_by(order).limit(limit)).all()
+        bodies = [line for _, line in records_after(session, run.id, after_seq, limit=limit, types=types)]
         acked = run.last_seq
     payload = b'{"records":[' + b",".join(bodies) + b'],"acked_seq":' + str(acked).encode() + b"}"
     return Response(payload, media_type="application/json")
@@ -268,13 +266,14 @@ def records(entity: str, project: str, run_id: str, scope: Annotated[Scope, Depe
 @router.get("/best/{entity}/{project}", response_model=Best, summary="The best run on a metric")
 def best(entity: str, project: str, metric: str, scope: Annotated[Scope, Depends(reader)],
          state: Annotated[ServerState, Depends(server)], goal: Literal["min", "max"] = "min",
-         filters: Filters = []) -> Response:  # noqa: B006
+         filters: Filters = [], sweep: SweepScope = None) -> Response:  # noqa: B006
     """Each run's best value of ``metric`` over its history (else its numeric summary); ties go to the earliest."""
     parsed = parse_filters(filters)
     now = time.time()
     with state.db.read() as session:
         found = find_project(session, scope, project)
-        result = best_run(session, found.id, scope.team, metric, goal, parsed, now)
+        sweep_pk = find_sweep(session, scope, project, sweep).id if sweep else None
+        result = best_run(session, found.id, scope.team, metric, goal, parsed, now, sweep_pk)
         if result is None:
             return json_response({"run": None, "value": None, "step": None})
         run, value, step = result
