@@ -383,3 +383,64 @@ def test_imported_runs_go_to_the_team_server_with_tracker_sync(made: Path, tmp_p
         assert logged == [(r["_step"], r["_timestamp"]) for r in local.history()]
     finally:
         server.kill()
+
+
+def _store_files(root: Path) -> dict[str, bytes]:
+    """Every file of a store, by path; an artifact registry without the times the import made them."""
+    files = {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+    return {name: re.sub(rb'"created_at": [0-9.e+]+', b"", data) if name.endswith("registry.json") else data
+            for name, data in files.items()}
+
+
+@pytest.mark.parametrize(("share", "child_fails"), [(0.2, False), (0.5, False), (0.83, False), (0.5, True)])
+def test_a_file_read_on_two_cores_is_imported_byte_for_byte_as_on_one(
+        runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: float, child_fails: bool) -> None:
+    """Each file cut where a record starts near ``share`` of it and its second half read by a forked child (as
+    files of 64 MiB and more are): the same store, byte for byte, and the same report, with a corrupt chunk in
+    each half and a torn tail; a child that fails leaves its half to the parent, with the same result."""
+    from tracker_core.migrate import _wandb_halves
+
+    (long_file,) = wandb_files(runs / "wandb", "long0001")
+    data = bytearray(long_file.read_bytes())
+    blocks = len(data) // BLOCK_SIZE
+    for block in (blocks // 4, blocks * 3 // 4):
+        data[_payload_byte_in_block(bytes(data), block)] ^= 0xFF
+    long_file.write_bytes(bytes(data[:-50]))
+    one = import_wandb(str(runs / "wandb"), str(tmp_path / "one"), progress=lambda _: None)
+
+    forked: list[int] = []
+    fork = os.fork
+
+    def counted_fork() -> int:
+        pid = fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    def failing_feed(*_: Any, **__: Any) -> None:
+        raise OSError("the child fails")
+
+    monkeypatch.setattr(_wandb_halves, "busy_threads", lambda: 0)  # earlier tests leave threads in this process
+    monkeypatch.setattr(os, "fork", counted_fork)
+    monkeypatch.setattr(_wandb_halves, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(_wandb_halves, "_SHARE", share)
+    if child_fails:
+        monkeypatch.setattr(_wandb_halves._Half, "feed", failing_feed)
+    two = import_wandb(str(runs / "wandb"), str(tmp_path / "two"), progress=lambda _: None)
+    assert len(forked) == 4  # one child for each of the four files
+    assert len([e for e in one.errors if str(long_file) in e]) == 3  # two CRC mismatches, the torn tail
+    assert (two.moved, two.lost, two.errors) == (one.moved, one.lost, one.errors)
+    assert _store_files(tmp_path / "two") == _store_files(tmp_path / "one")
+
+
+def test_a_finished_runs_idle_worker_threads_do_not_keep_a_file_on_one_core(tmp_path: Path) -> None:
+    """In a fresh process, after a run has finished, only idle worker threads remain: the two-core read may fork."""
+    script = ("import tracker_core, threading\n"
+              "from tracker_core import _workers\n"
+              "from tracker_core.migrate._wandb_halves import busy_threads\n"
+              f"run = tracker_core.init(project='p', dir={str(tmp_path)!r}, mode='offline')\n"
+              "run.log({'x': 1.0}); run.finish()\n"
+              "print(threading.active_count() - 1, _workers.idle_count(), busy_threads())\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    others, idle, busy = map(int, out.stdout.split()[-3:])
+    assert others > 0 and idle == others and busy == 0

@@ -123,7 +123,12 @@ def _parser() -> argparse.ArgumentParser:
     # ----- import wandb
     q = importer("wandb", wb.import_wandb, "W&B run folders as they lie on disk, offline or synced: their "
                  "run-*.wandb transaction logs and files/ (needs tracker[wandb])")
-    q.add_argument("path", help="a wandb folder (./wandb), one run folder, or a run-*.wandb file")
+    q.add_argument("path", help="a wandb folder (./wandb), one run folder, or a run-*.wandb file; with --api: "
+                   "ENTITY/PROJECT on a W&B server")
+    q.add_argument("--api", action="store_true", help="read the project's runs through wandb's public API "
+                   "(the key: WANDB_API_KEY or `wandb login`)")
+    q.add_argument("--base-url", help="with --api: the W&B server (default: WANDB_BASE_URL or wandb's settings)")
+    q.add_argument("--timeout", type=int, help="with --api: seconds to wait for each answer of the server")
     # ----- end of import wandb
 
     p = command("tag", c.tag, "add (+name) or remove (-name) tags", json=False)

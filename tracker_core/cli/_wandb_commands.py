@@ -28,7 +28,13 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
 
 
 def import_wandb(api: Api, args: argparse.Namespace) -> int:
-    """``tracker import wandb PATH [-p PROJECT]``."""
+    """``tracker import wandb PATH [-p PROJECT]``; ``tracker import wandb ENTITY/PROJECT --api [--base-url URL]``."""
+    if getattr(args, "api", False):
+        from tracker_core.migrate import import_wandb_api
+
+        fidelity = import_wandb_api(args.path, api.root, project=args.project, base_url=args.base_url,
+                                    timeout=args.timeout, progress=_progress(args))
+        return _report(fidelity, args)
     from tracker_core.migrate import import_wandb as run_import
 
     fidelity = run_import(args.path, api.root, project=args.project, progress=_progress(args))

@@ -30,7 +30,9 @@ FINAL_STATES = ("finished", "failed", "killed", "stopped", "crashed")
 class ImportedRun:
     """One run as the importer read it. ``rows`` are (step, unix time, flat row) in the order to write;
     ``artifacts`` are artifact records (direction, name, version, digest); ``source`` says where the run
-    came from (kept in run.json as ``imported``; its ``fingerprint`` lets a later import skip it)."""
+    came from (kept in run.json as ``imported``; its ``fingerprint`` lets a later import skip it);
+    ``metrics`` are ``define_metric`` definitions (written before the rows), ``system`` (unix time, sample)
+    system-metric samples and ``summary`` explicit summary values (written after them)."""
 
     project: str
     run_id: str
@@ -49,6 +51,9 @@ class ImportedRun:
     provenance: dict[str, Any] | None = None
     rows: list[tuple[int, float, dict[str, Any]]] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    system: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def imported_source(root: str, project: str, run_id: str) -> dict[str, Any] | None:
@@ -72,8 +77,12 @@ def _records(run: ImportedRun) -> list[dict[str, Any]]:
     if run.provenance:
         records.append({"t": run.started, "type": "provenance", "data": encode_tree(run.provenance)})
     records.append({"t": run.started, "type": "status", "status": "running"})
+    records.extend({"t": run.started, "type": "define_metric", "metric": metric} for metric in run.metrics)
     records.extend({"t": t, "type": "log", "step": step, "data": tag_row(row)} for step, t, row in run.rows)
+    records.extend({"t": t, "type": "system", "data": tag_row(sample)} for t, sample in run.system)
     last = max([run.started, *(t for _, t, _ in run.rows)])
+    if run.summary:
+        records.append({"t": last, "type": "summary", "set": encode_tree(run.summary)})
     for artifact in run.artifacts:
         records.append({"t": last, "type": "artifact", **artifact})
     if run.status in FINAL_STATES:

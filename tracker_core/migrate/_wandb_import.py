@@ -7,7 +7,8 @@ the start time, system-metric sample times) and steps (``_step``), in the store'
 and moved into place when complete, so an interrupted import leaves no half run; run.json remembers
 the source files' sizes and times, so importing again skips unchanged runs and rebuilds changed
 ones (never a second copy).
-Several folders of one run id (an offline run resumed) are read in order into one run.
+Several folders of one run id (an offline run resumed) are read in order into one run. A file of 64 MiB
+or more is read on two cores (``_wandb_halves``), with the same result.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ from typing import Any
 
 import orjson
 
-from tracker_core._encoding import Problem, encode_tree, tag_row
+from tracker_core._encoding import encode_tree, tag_row
 from tracker_core._errors import TrackerError
-from tracker_core._media_store import store_media
 from tracker_core.migrate._fidelity import Fidelity
-from tracker_core.migrate._wandb_log import read_records
-from tracker_core.migrate._wandb_media import WandbMedia
+from tracker_core.migrate._wandb_media import WandbMedia, copy_run_files
 from tracker_core.migrate._wandb_proto import wandb_records
 from tracker_core.migrate._wandb_rows import RowReader, is_number_text
 from tracker_core.store._history import collector_paused
@@ -100,6 +99,12 @@ def _after_num(payload: bytes) -> int:
     return index + 1
 
 
+def record_kind(payload: bytes) -> int:
+    """The field number of a Record's type (``_HISTORY``, ``_SUMMARY``, ...) from its bytes; 0 when none."""
+    index = _after_num(payload)
+    return payload[index] >> 3 if index < len(payload) else 0
+
+
 class _Log:
     """This store's log format (one JSON record per line, numbered by ``seq``), written through a large buffer.
 
@@ -136,6 +141,16 @@ class _Log:
             line = _dumps({"seq": self.seq, "t": t, "type": "log", "step": step, "data": tag_row(data)},
                           option=_NEWLINE)
         self._write(line)
+
+    def append_lines(self, lines: bytes) -> None:
+        """Add rows whose lines another process made: each line of ``lines`` is a log record less its first
+        ``{``, and gets ``{"seq":N,`` here (raises OSError when the disk refuses it)."""
+        parts = lines.split(b"\n")
+        parts.pop()  # after the last newline
+        first = self.seq + 1
+        self.seq += len(parts)
+        numbered = zip(range(first, self.seq + 1), parts, strict=True)
+        self._write(b"".join([b'{"seq":%d,%s\n' % pair for pair in numbered]))
 
     def close(self) -> None:
         """Write what is left, fsync and close; raises OSError."""
@@ -230,6 +245,8 @@ class _RunBuilder:
         self.artifacts: list[tuple[str, Any]] = []  # ("logged" | "used", record), done after the log is written
         self.seen_summaries: set[bytes] = set()  # small summary records already folded in
         self.shapes = RowReader()  # history records of plain numbers read from their bytes
+        self.waiting: bytes | None = None  # a summary record at the end of the records fed, and where it
+        self.waiting_at = 0  # continues after its num (see ``feed``)
         self.points = 0
 
     # ----- writing ---------------------------------------------------------------------------
@@ -252,8 +269,8 @@ class _RunBuilder:
 
     # ----- records ---------------------------------------------------------------------------
 
-    def feed(self, path: str, payloads: Iterable[bytes]) -> None:
-        """Fold in the records of one ``.wandb`` file.
+    def feed(self, path: str, payloads: Iterable[bytes], end: bool = True) -> None:
+        """Fold in the records of one ``.wandb`` file (``end``: all of them; else the next call goes on).
 
         Each logged row comes as summary records and then its history record: the summary record just
         before a history record is that row's automatic summary (the row's own values), so it is not
@@ -261,8 +278,8 @@ class _RunBuilder:
         Summary records that repeat byte for byte (W&B's runtime ticks) are decoded once.
         """
         self.path, self.folder = path, os.path.dirname(path)
-        waiting: bytes | None = None  # a summary record, until we know whether a history record follows
-        waiting_at = 0  # where its bytes continue after its num
+        waiting = self.waiting  # a summary record, until we know whether a history record follows
+        waiting_at = self.waiting_at  # where its bytes continue after its num
         shapes = self.shapes
         seen = self.seen_summaries
         add_row = self.add_row
@@ -296,21 +313,34 @@ class _RunBuilder:
                     if type(step) is int and t is not None:
                         add_row(step, float(t), row, row)
                         continue
-            record = self.parse(payload)
-            if record is None:
-                continue
-            kind_name = record.WhichOneof("record_type")
-            if kind_name == "history":
-                self.history(record.history)
-                continue
-            handler = getattr(self, f"on_{kind_name}", None)
-            if handler is not None:
-                handler(getattr(record, kind_name))
-            elif kind_name not in ("telemetry", "files", "header", "footer", "final", "request",
-                                   "noop_link_artifact", "output_logger", None):
-                self.fidelity.drop(kind_name, "no counterpart here (W&B internal or unsupported record)")
-        if waiting is not None:
+            self.record(payload)
+        if end and waiting is not None:
             self.summary_bytes(waiting, waiting_at)
+            waiting = None
+        self.waiting, self.waiting_at = waiting, waiting_at
+
+    def end_waiting(self, history_follows: bool) -> None:
+        """The summary record left waiting by ``feed(..., end=False)``: skipped when the next record is a
+        history record (it is that row's own summary), else folded in."""
+        waiting, self.waiting = self.waiting, None
+        if waiting is not None and not history_follows:
+            self.summary_bytes(waiting, self.waiting_at)
+
+    def record(self, payload: bytes) -> None:
+        """A record that is not a summary, read with the protobuf classes."""
+        record = self.parse(payload)
+        if record is None:
+            return
+        kind_name = record.WhichOneof("record_type")
+        if kind_name == "history":
+            self.history(record.history)
+            return
+        handler = getattr(self, f"on_{kind_name}", None)
+        if handler is not None:
+            handler(getattr(record, kind_name))
+        elif kind_name not in ("telemetry", "files", "header", "footer", "final", "request",
+                               "noop_link_artifact", "output_logger", None):
+            self.fidelity.drop(kind_name, "no counterpart here (W&B internal or unsupported record)")
 
     def parse(self, payload: bytes) -> Any:
         record = self.pb.Record()
@@ -439,7 +469,25 @@ class _RunBuilder:
                                                        "step_sync": step_sync}})
 
     def history(self, history: Any) -> None:
-        """One logged row: every item (``_step`` and ``_timestamp`` become the record's step and time).
+        """One logged row: every item (``_step`` and ``_timestamp`` become the record's step and time)."""
+        row, special = self.row_of(history)
+        step = row.pop("_step", None)
+        if type(step) is not int:
+            step = history.step.num if history.step.num else self.step + 1
+        t = row.pop("_timestamp", None)
+        if type(t) is not float:
+            t = float(t) if isinstance(t, int) else self.t
+        types = set(map(type, row.values()))
+        data = row
+        if dict in types or list in types:
+            data = self.flatten(row, step)
+            special = True
+        if special:
+            data = tag_row(data)
+        self.add_row(step, t, row, data)
+
+    def row_of(self, history: Any) -> tuple[dict[str, Any], bool]:
+        """The items of a history record as a row, and whether any is not a plain JSON value of one key.
         A row of plain numbers teaches ``shapes`` its keys, so that the rows alike are read from their bytes."""
         row: dict[str, Any] = {}
         special = False
@@ -472,20 +520,7 @@ class _RunBuilder:
         if not special and (nested_keys == 0) != (plain == 0) and self.shapes.wants(keys) \
                 and all(is_number_text(item.value_json) for item in history.item):
             self.shapes.learn(keys, nested=nested_keys > 0)
-        step = row.pop("_step", None)
-        if type(step) is not int:
-            step = history.step.num if history.step.num else self.step + 1
-        t = row.pop("_timestamp", None)
-        if type(t) is not float:
-            t = float(t) if isinstance(t, int) else self.t
-        types = set(map(type, row.values()))
-        data = row
-        if dict in types or list in types:
-            data = self.flatten(row, step)
-            special = True
-        if special:
-            data = tag_row(data)
-        self.add_row(step, t, row, data)
+        return row, special
 
     def add_row(self, step: int, t: float, row: dict[str, Any], data: dict[str, Any]) -> None:
         """Write one row (``data``, its values as the log keeps them) at ``step`` and time ``t``."""
@@ -504,6 +539,22 @@ class _RunBuilder:
         else:
             writer.append_log(step, t, data)
 
+    def add_lines(self, lines: bytes, count: int, points: int, step: int, t: float, last: dict[str, Any]) -> None:
+        """Write ``count`` rows whose log lines another process made (see ``_Log.append_lines``): ``points``
+        values in all, the largest step and time ``step`` and ``t``, ``last`` the last value of each key."""
+        self.last.update(last)
+        if step > self.step:
+            self.step = step
+        before, self.rows = self.rows, self.rows + count
+        if self.say is not None:
+            for done in range((before // 100_000 + 1) * 100_000, self.rows + 1, 100_000):
+                self.say(f"  {done:,} rows")
+        self.points += points
+        if t > self.t:
+            self.t = t
+        assert self.writer is not None  # the caller checks
+        self.writer.append_lines(lines)
+
     def flatten(self, row: dict[str, Any], step: int) -> dict[str, Any]:
         """Nested values as ``a.b`` keys (W&B's names), media as stored media tags."""
         if not any(type(v) is dict or type(v) is list for v in row.values()):
@@ -512,7 +563,7 @@ class _RunBuilder:
         for key, value in row.items():
             if type(value) is dict:
                 if "_type" in value:
-                    self.add_media(flat, key, value, step)
+                    self.media.store(self.folder, self.run_dir.path, flat, key, value, step)
                 else:
                     for inner, inner_value in _flat_items(key, value):
                         flat[inner] = inner_value
@@ -522,24 +573,6 @@ class _RunBuilder:
             else:
                 flat[key] = value
         return flat
-
-    def add_media(self, flat: dict[str, Any], key: str, value: dict[str, Any], step: int) -> None:
-        medium = self.media.convert(self.folder, key, value, step)
-        if medium is None:
-            return
-        problems: list[Problem] = []
-        try:
-            flat[key] = store_media(medium, self.run_dir.path, key, problems)
-        except (TrackerError, OSError, TypeError, ValueError) as error:
-            self.fidelity.drop("media", f"could not be stored: {error}")
-            return
-        for problem in problems:
-            self.fidelity.drop("media parts", problem.reason)
-        self.fidelity.count("media")
-        chart = self.media.chart_for(self.folder, key, value)
-        if chart is not None:
-            flat[key.removesuffix("_table")] = store_media(chart, self.run_dir.path, key)
-            self.fidelity.count("media")
 
     def on_summary(self, summary: Any) -> None:
         for item in summary.update:
@@ -641,15 +674,7 @@ class _RunBuilder:
             files = os.path.join(folder, "files")
             if not os.path.isdir(files):
                 continue
-            for current, subfolders, names in os.walk(files):
-                if current == files:  # W&B's media files: stored again under media/ by the rows that name them
-                    subfolders[:] = [s for s in subfolders if s != "media"]
-                for name in names:
-                    source = os.path.join(current, name)
-                    destination = os.path.join(target, os.path.relpath(source, files))
-                    os.makedirs(os.path.dirname(destination), exist_ok=True)
-                    shutil.copyfile(source, destination)
-                    self.fidelity.count("files")
+            copy_run_files(files, target, self.fidelity)
         log = os.path.join(target, "output.log")
         if self.console and not os.path.exists(log):
             with open(log, "w", encoding="utf-8") as handle:
@@ -704,6 +729,8 @@ def import_wandb(source: str, root: str, project: str | None = None, progress: P
 def _import_one(pb: Any, source: _Source, root: str, project: str | None, fidelity: Fidelity,
                 say: Progress) -> tuple[RunDir, _RunBuilder] | None:
     """Build one run beside the store and move it into place; None when it is already imported unchanged."""
+    from tracker_core.migrate._wandb_halves import feed_file  # it builds on this module's _RunBuilder
+
     key = source.key()
     staging_root = os.path.join(root, ".imports")
     staging = RunDir(staging_root, "wandb", source.run_id)
@@ -713,7 +740,7 @@ def _import_one(pb: Any, source: _Source, root: str, project: str | None, fideli
     builder = _RunBuilder(pb, staging, run_fidelity, project, say)
     for path in source.files:
         with collector_paused():  # millions of short-lived rows: the cyclic collector's passes cost a third
-            builder.feed(path, read_records(path, run_fidelity))
+            feed_file(builder, path, run_fidelity)
     if not builder.meta:
         fidelity.merge(run_fidelity)
         raise TrackerError(f"{source.files[0]} holds no run record (its start is missing or corrupt)")

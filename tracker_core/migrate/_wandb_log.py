@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:
     from tracker_core.migrate._fidelity import Fidelity
 
-__all__ = ["BLOCK_SIZE", "HEADER", "read_records"]
+__all__ = ["BLOCK_SIZE", "HEADER", "read_records", "record_start"]
 
 BLOCK_SIZE = 32 * 1024
 HEADER = b":W&B" + struct.pack("<HB", 0xBEE1, 0)
@@ -32,35 +32,76 @@ _TYPE_CRC = [zlib.crc32(bytes([kind])) for kind in range(256)]  # the CRC of the
 _READ = 512 * BLOCK_SIZE  # bytes a read: whole blocks
 
 
-def read_records(path: str, fidelity: Fidelity) -> Iterator[bytes]:
+def read_records(path: str, fidelity: Fidelity, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
     """The payload of every intact record in the ``.wandb`` file at ``path``, one by one.
 
     The file is opened and its header checked now, then read 16 MiB at a time as the records are taken.
     A bad header, a corrupt chunk or a torn tail is recorded with ``fidelity.error`` (the file and byte
-    offset) instead of raised; what can be read is still yielded.
+    offset) instead of raised; what can be read is still yielded. ``start`` and ``stop``, offsets that
+    ``record_start`` gave, read only the records from ``start`` up to ``stop`` (a record begun before
+    ``stop`` and not ended there is reported as lost, as when a new record starts inside one).
 
     Raises:
         OSError: the file cannot be read (now or while the records are taken).
     """
     handle = open(path, "rb")  # noqa: SIM115 - closed by the generator, or here
+    base = start - start % BLOCK_SIZE  # reads start at a block
     try:
-        data = handle.read(_READ)
+        data = handle.read(len(HEADER))
+        if data == HEADER:
+            handle.seek(base)
+            data = handle.read(_READ if stop is None else min(_READ, stop - base))
     except OSError:
         handle.close()
         raise
-    if data[:len(HEADER)] != HEADER:
+    if len(data) <= len(HEADER) and data != HEADER:
         handle.close()
-        if len(data) < len(HEADER) and HEADER.startswith(data):
+        if HEADER.startswith(data):
             fidelity.error(f"{path} at byte 0", "the file ends inside its 7-byte header (torn); nothing to read")
         else:
             fidelity.error(f"{path} at byte 0", f"not a W&B transaction log (header {data[:7]!r}, expected "
                            f"{HEADER!r}); the file was skipped")
         return iter(())
-    return _frame(handle, data, path, fidelity)  # not `yield from`: a second generator would cost per record
+    # not `yield from`: a second generator would cost per record
+    return _frame(handle, data, path, fidelity, base, max(start - base, len(HEADER) if base == 0 else 0), stop)
 
 
-def _frame(handle: BinaryIO, data: bytes, path: str, fidelity: Fidelity) -> Iterator[bytes]:
-    """The records of the open file ``handle`` whose first read, ``data``, has the header (see ``read_records``).
+def record_start(path: str, offset: int) -> int | None:
+    """The offset of the first intact chunk that begins a record (a full or first chunk) at or after the start
+    of the block holding ``offset``, as ``read_records`` walks the chunks; None when there is none or the
+    file is not a W&B transaction log. Raises OSError."""
+    with open(path, "rb") as handle:
+        if handle.read(len(HEADER)) != HEADER:
+            return None
+        base = offset - offset % BLOCK_SIZE
+        pos = len(HEADER) if base == 0 else 0
+        handle.seek(base)
+        while True:
+            data = handle.read(_READ)
+            size = len(data)
+            while pos + _CHUNK_HEADER <= size:
+                left = BLOCK_SIZE - pos % BLOCK_SIZE
+                if left < _CHUNK_HEADER:
+                    pos += left
+                    continue
+                checksum, length, kind = struct.unpack_from("<IHB", data, pos)
+                end = pos + _CHUNK_HEADER + length
+                if (kind not in (_FULL, _FIRST, _MIDDLE, _LAST) or length > left - _CHUNK_HEADER or end > size
+                        or zlib.crc32(data[pos + _CHUNK_HEADER:end], _TYPE_CRC[kind]) != checksum):
+                    pos += left  # what ``_frame`` does with padding, a zeroed block or a corrupt chunk
+                    continue
+                if kind in (_FULL, _FIRST):
+                    return base + pos
+                pos = end
+            if size < _READ:
+                return None
+            base, pos = base + size, 0
+
+
+def _frame(handle: BinaryIO, data: bytes, path: str, fidelity: Fidelity, base: int, pos: int,
+           stop: int | None) -> Iterator[bytes]:
+    """The records of the open file ``handle`` from ``pos`` in its read ``data`` (at offset ``base``, a block start)
+    to its end or to ``stop`` (see ``read_records``).
 
     Each read is whole blocks, so a chunk never spans two reads (only a record of several chunks does); a
     chunk that claims to go past the end of its read goes past its block, and is reported as that unless
@@ -73,11 +114,15 @@ def _frame(handle: BinaryIO, data: bytes, path: str, fidelity: Fidelity) -> Iter
     parts: list[bytes] = []  # the chunks of a record begun but not ended
     part_start = 0
     recovering = False  # after a reported corruption: the rest of a broken record is skipped quietly
-    base, pos = 0, len(HEADER)  # the file offset of ``data``, and where the next chunk starts in it
+    eof = False  # at the file's end (not at ``stop``)
     with handle:
         while True:
-            following = handle.read(_READ) if len(data) == _READ else b""
+            if stop is None:
+                following = handle.read(_READ) if len(data) == _READ else b""
+            else:
+                following = handle.read(min(_READ, stop - base - len(data))) if base + len(data) < stop else b""
             last = not following
+            eof = last and (stop is None or base + len(data) < stop)
             size = len(data)
             view = memoryview(data)
             while pos + _CHUNK_HEADER <= size:
@@ -99,7 +144,7 @@ def _frame(handle: BinaryIO, data: bytes, path: str, fidelity: Fidelity) -> Iter
                 if checksum == 0 and length == 0 and kind == 0:
                     pos += left  # a zeroed rest of block (preallocated space, or a writer that stopped)
                     continue
-                if end > size and last:
+                if end > size and eof:
                     problem = "the file ends inside a chunk (torn)"
                 elif length > left - _CHUNK_HEADER:
                     problem = "a chunk longer than the rest of its block"
@@ -140,7 +185,10 @@ def _frame(handle: BinaryIO, data: bytes, path: str, fidelity: Fidelity) -> Iter
             if last:
                 break
             base, pos, data = base + size, 0, following  # what is left of this read is its last block's padding
-    if parts:
+    if not eof:
+        if parts:  # at ``stop``: a record starts there
+            _lost_partial(fidelity, path, part_start, base + pos)
+    elif parts:
         fidelity.error(f"{path} at byte {part_start}", "the file ends inside a record (torn); that record was lost")
     elif pos < size and any(data[pos:]):
         fidelity.error(f"{path} at byte {base + pos}", "the file ends inside a chunk header (torn)")

@@ -9,14 +9,18 @@ config) also becomes a ``Plot`` with a Vega-Lite spec of the same kind. What has
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 import orjson
 
+from tracker_core._encoding import Problem
+from tracker_core._errors import TrackerError
+from tracker_core._media_store import store_media
 from tracker_core.media import Audio, Histogram, Image, Media, MediaError, Plot, Table, Video
 from tracker_core.migrate._fidelity import Fidelity
 
-__all__ = ["WandbMedia", "chart_spec"]
+__all__ = ["WandbMedia", "chart_spec", "copy_run_files"]
 
 _MARKS = {"wandb/line/v0": "line", "wandb/scatter/v0": "point", "wandb/bar/v0": "bar",
           "wandb/histogram/v0": "bar", "wandb/area/v0": "area"}
@@ -47,6 +51,24 @@ def chart_spec(preset: str, fields: dict[str, Any], title: str | None) -> dict[s
     if title:
         spec["title"] = title
     return spec
+
+
+def copy_run_files(files: str, target: str, fidelity: Fidelity) -> None:
+    """Copy a W&B run's ``files/`` folder into ``target``, all but its top ``media/`` (the rows that name those
+    files store them again as media), counting each file in ``fidelity``.
+
+    Raises:
+        OSError: a file cannot be read or written.
+    """
+    for current, subfolders, names in os.walk(files):
+        if current == files:
+            subfolders[:] = [s for s in subfolders if s != "media"]
+        for name in names:
+            source = os.path.join(current, name)
+            destination = os.path.join(target, os.path.relpath(source, files))
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            shutil.copyfile(source, destination)
+            fidelity.count("files")
 
 
 class WandbMedia:
@@ -101,6 +123,27 @@ class WandbMedia:
             return Video(path(value["path"]), caption=caption)
         self.fidelity.drop("media", f"W&B's {kind} has no counterpart here")
         return None
+
+    def store(self, folder: str, run_path: str, flat: dict[str, Any], key: str, value: dict[str, Any],
+              step: int) -> None:
+        """Convert the media ``value`` of ``key`` and store it in the run folder ``run_path``, setting ``flat[key]``
+        (and the custom chart's Plot beside it); what cannot be stored is counted in the fidelity report."""
+        medium = self.convert(folder, key, value, step)
+        if medium is None:
+            return
+        problems: list[Problem] = []
+        try:
+            flat[key] = store_media(medium, run_path, key, problems)
+        except (TrackerError, OSError, TypeError, ValueError) as error:
+            self.fidelity.drop("media", f"could not be stored: {error}")
+            return
+        for problem in problems:
+            self.fidelity.drop("media parts", problem.reason)
+        self.fidelity.count("media")
+        chart = self.chart_for(folder, key, value)
+        if chart is not None:
+            flat[key.removesuffix("_table")] = store_media(chart, run_path, key)
+            self.fidelity.count("media")
 
     def chart_for(self, folder: str, key: str, value: dict[str, Any]) -> Plot | None:
         """The Plot of the custom chart whose table was logged as ``key`` (``<chart>_table``), if any."""

@@ -4,8 +4,9 @@ Most history records of a run hold the same keys, each with a plain JSON number,
 from record to record. Once the protobuf classes have read a record of such keys, they are *known*: a
 record whose every item is a known key with a number is then read with one compiled pattern (one for each
 count of items: it checks the record's whole layout and yields every length, key and value), a check of
-every length against what it frames, and one JSON call for all the values. Reading each item through the
-protobuf classes costs more than everything else an import does per row.
+every length against what it frames, and one JSON call for the row (an object made of the values in the
+keys' order). Reading each item through the protobuf classes costs more than everything else an import
+does per row.
 
 A record these patterns do not read exactly (an unknown key, a NaN, a list, a medium, a key or value too long
 for one-byte lengths, a length that disagrees with what it frames, a field this reader does not know) is
@@ -59,7 +60,7 @@ class RowReader:
         self._sizes: dict[bytes, int] = {}  # the same -> its item's length less its value's
         self._layouts: dict[int, re.Pattern[bytes]] = {}  # item count -> the pattern of such a record
         self._count = 0  # the item count of the last record read
-        self._orders: dict[tuple[bytes, ...], tuple[tuple[str, ...], int]] = {}  # the keys' orders seen
+        self._orders: dict[tuple[bytes, ...], tuple[bytes, int]] = {}  # the keys' orders seen
         self._tag = b""
         self._hits = self._misses = 0  # a run whose records keep missing stops being tried
 
@@ -126,7 +127,7 @@ class RowReader:
                 return None
             if len(orders) < _MAX_ORDERS:
                 orders[keys] = order
-        names, sizes = order  # every item length is its value's length plus its size: added as one big integer
+        row, sizes = order  # every item length is its value's length plus its size: added as one big integer
         if int.from_bytes(b"".join(groups[1:-2:4])) != int.from_bytes(lengths) + sizes:  # (no byte carries: < 169)
             return None
         size, step_size, step = groups[0], groups[-2], groups[-1]
@@ -134,16 +135,19 @@ class RowReader:
         if declared != len(payload) - match.end(1) or (step_size is not None and step_size[0] != len(step)):
             return None
         try:
-            numbers = orjson.loads(b"[" + b",".join(values) + b"]")
+            numbers: dict[str, Any] = orjson.loads(row % values)  # the row as one JSON object
         except orjson.JSONDecodeError:
             return None
         self._hits += 1
-        return dict(zip(names, numbers, strict=False))  # as many numbers as names: their lengths were checked
+        return numbers
 
-    def _order(self, keys: tuple[bytes, ...]) -> tuple[tuple[str, ...], int] | None:
-        """The names of ``keys`` (length byte and bytes, as a record holds them) and their items' sizes less
-        their values' (one byte each, read as a big-endian integer); None when one is not known."""
+    def _order(self, keys: tuple[bytes, ...]) -> tuple[bytes, int] | None:
+        """For ``keys`` (length byte and bytes, as a record holds them): the row as a JSON object whose values
+        are ``%s`` (``{"a":%s,"b":%s}``), and their items' sizes less their values' (one byte each, read as a
+        big-endian integer); None when one is not known."""
         try:
-            return tuple(map(self._names.__getitem__, keys)), int.from_bytes(bytes(map(self._sizes.__getitem__, keys)))
+            names = [orjson.dumps(self._names[key]).replace(b"%", b"%%") for key in keys]
+            return b"{" + b",".join(name + b":%s" for name in names) + b"}", int.from_bytes(
+                bytes(map(self._sizes.__getitem__, keys)))
         except KeyError:
             return None
