@@ -179,3 +179,81 @@ def test_parameter_importance_comes_from_optuna_once_enough_trials_finished(serv
         assert client.get(url).json() == found  # cached until a trial ends, and seeded
     with server.client(outsider) as other:
         assert other.get(url).status_code == 404
+
+
+def _trial_runs(server: Server, key: str, sweep_id: str, start: float) -> list[dict[str, Any]]:
+    """Claim trials until the sweep's run_cap; each trial's run is created through the ingest route (named
+    ``t{number}``, started out of number order) and the trial ended."""
+    with server.client(key) as client:
+        got = []
+        while True:
+            answer = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/claim", json={})
+            assert answer.status_code == 200, answer.text
+            trial = answer.json()["trial"]
+            if trial is None:
+                return got
+            number = trial["number"]
+            meta = {"name": f"t{number}", "started": start + (number * 7919) % 3001}
+            put = client.put(f"/api/v1/runs/research/p/{trial['run_id']}", json={"meta": meta})
+            assert put.status_code == 200, put.text
+            ended = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/trials/{number}/end", json={"state": "finished"})
+            assert ended.status_code == 200, ended.text
+            got.append(trial)
+
+
+def test_the_run_listing_scoped_to_a_sweep_of_3000_trials(server: Server) -> None:
+    """``?sweep=ID`` lists exactly the sweep's trials' runs, sorted and paged like any listing (in SQL, and in
+    Python where the order or filter needs it), in a request of a few bytes; another sweep's runs and the
+    project's other runs are left out; a sweep the caller's team does not have is the 404 of an unknown one."""
+    key = new_key(server.data, "research", "box", db=server.db)
+    outsider = new_key(server.data, "vision", "other", "admin", db=server.db)
+    trials = 3000
+    config = {"method": "random", "run_cap": trials, "parameters": {"lr": {"min": 0.001, "max": 0.1}}}
+    with server.client(key) as client:
+        sweep_id = client.post("/api/v1/sweeps/research/p", json={"config": config}).json()["id"]
+        small = {**config, "run_cap": 5}
+        other_id = client.post("/api/v1/sweeps/research/p", json={"config": small}).json()["id"]
+        for n in range(20):  # runs of no sweep, named like trials' runs
+            assert client.put(f"/api/v1/runs/research/p/plain{n}", json={"meta": {"name": f"t{n}"}}).status_code == 200
+    with ThreadPoolExecutor(4) as pool:
+        claimed = [t for part in pool.map(lambda _: _trial_runs(server, key, sweep_id, 1e9), range(4)) for t in part]
+    others = _trial_runs(server, key, other_id, 2e9)
+    assert len(claimed) == trials and len(others) == 5
+    mine = {t["run_id"] for t in claimed}
+    runs_url = "/api/v1/runs/research/p"
+    with server.client(key) as client:
+        everything = client.get(runs_url, params={"limit": 100_000}).json()
+        assert everything["total"] == trials + 5 + 20
+        expected = [r["id"] for r in everything["runs"] if r["id"] in mine]  # the usual order: created_at, id
+        scoped = client.get(runs_url, params={"sweep": sweep_id, "limit": 100_000})
+        assert len(str(scoped.request.url)) < 200
+        assert scoped.json()["total"] == trials and [r["id"] for r in scoped.json()["runs"]] == expected
+        newest = client.get(runs_url, params={"sweep": sweep_id, "order": "-created_at", "limit": 500,
+                                              "offset": 1000}).json()
+        assert newest["total"] == trials and [r["id"] for r in newest["runs"]] == expected[::-1][1000:1500]
+        by_name = sorted(scoped.json()["runs"], key=lambda r: (r["name"], r["created_at"], r["id"]))
+        named = client.get(runs_url, params={"sweep": sweep_id, "order": "name", "limit": 100, "offset": 2950}).json()
+        assert named["total"] == trials and [r["id"] for r in named["runs"]] == [r["id"] for r in by_name[2950:]]
+        ones = client.get(runs_url, params={"sweep": sweep_id, "filters": "name~^t1", "limit": 100_000}).json()
+        assert {r["id"] for r in ones["runs"]} == {r["id"] for r in by_name if r["name"].startswith("t1")}
+        assert ones["total"] == sum(1 for t in claimed if str(t["number"]).startswith("1"))
+        few = client.get(runs_url, params={"sweep": other_id}).json()
+        assert few["total"] == 5 and {r["id"] for r in few["runs"]} == {t["run_id"] for t in others}
+        unknown = client.get(runs_url, params={"sweep": "nosuchsweep"})
+        assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+        best_url = "/api/v1/best/research/p"
+        assert client.get(best_url, params={"metric": "loss", "sweep": "nosuchsweep"}).status_code == 404
+        assert client.get(best_url, params={"metric": "loss", "sweep": sweep_id}).json()["run"] is None
+        spec = client.get("/openapi.json").json()["paths"]
+        for path in ("/api/v1/runs/{entity}/{project}", "/api/v1/best/{entity}/{project}"):
+            [documented] = [p for p in spec[path]["get"]["parameters"] if p["name"] == "sweep"]
+            assert documented["in"] == "query" and "sweep" in documented["description"]
+    with server.client(outsider) as other:
+        assert other.put("/api/v1/runs/vision/p/theirs", json={"meta": {}}).status_code == 200  # their own project p
+        for asked in (sweep_id, "nosuchsweep"):
+            for path in ("/api/v1/runs/vision/p", "/api/v1/best/vision/p"):
+                refused = other.get(path, params={"sweep": asked, "metric": "loss"})
+                assert refused.status_code == 404, refused.text
+                assert refused.json() == {**refused.json(), "error": "not_found",
+                                          "detail": f"no such sweep vision/p/{asked}"}
+        assert other.get(runs_url, params={"sweep": sweep_id}).status_code == 404  # the research team's path

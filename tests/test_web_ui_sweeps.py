@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import test_web_ui
@@ -162,10 +163,32 @@ def _lines_open_runs(page: Any, sweep_id: str, tmp_path: Path) -> None:
     page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
 
 
+def _listing_requests(page: Any) -> list[str]:
+    """The addresses of the run listings and best-run reads the page asks from now on (filled as it does)."""
+    seen: list[str] = []
+
+    def note(request: Any) -> None:
+        path = urlsplit(request.url).path
+        if re.fullmatch(r"/api/v1/(runs|best)/[^/]+/[^/]+", path):
+            seen.append(request.url)
+
+    page.on("request", note)
+    return seen
+
+
+def _scoped_by_the_server(requests: list[str], sweep_id: str) -> None:
+    """The workspace's listing and best run were asked for the sweep by its id, with no list of run ids."""
+    scoped = [u for u in requests if parse_qs(urlsplit(u).query).get("sweep") == [sweep_id]]
+    assert any("/api/v1/runs/" in u for u in scoped) and any("/api/v1/best/" in u for u in scoped), requests
+    assert all("$in" not in unquote(u) and len(u) < 400 for u in requests), requests
+
+
 def _sweep_runs_in_the_workspace(page: Any, sweep_id: str, trials: int, tmp_path: Path) -> None:
-    """The sweep page's link opens the workspace over the sweep's runs only, ranked on the sweep's metric
-    (minimize: the lowest first), until the user picks another goal."""
+    """The sweep page's link opens the workspace over the sweep's runs only (the server's listing scoped to the
+    sweep), ranked on the sweep's metric (minimize: the lowest first), until the user picks another goal;
+    the compare page opened from there links back to the same scoped workspace."""
     best_run = page.get_by_test_id("sweep-best").locator("a").inner_text()
+    requests = _listing_requests(page)
     page.get_by_test_id("sweep-runs").click()
     page.wait_for_url(re.compile(rf"sweep={sweep_id}"))
     page.wait_for_function(f"document.querySelectorAll('.tr').length === {trials}")
@@ -182,8 +205,38 @@ def _sweep_runs_in_the_workspace(page: Any, sweep_id: str, trials: int, tmp_path
     page.wait_for_url(re.compile(r"metric=max"))
     page.wait_for_function("document.querySelector('.best-title').innerText.includes('(highest)')")
     assert page.locator(".tr").first.get_attribute("data-run") != best_run
+    _scoped_by_the_server(requests, sweep_id)
+    _compare_and_back(page, sweep_id, trials, tmp_path)
     page.get_by_test_id("sweep-filter").locator("button").click()  # all the project's runs again
     page.wait_for_function(f"document.querySelectorAll('.tr').length > {trials}")
+
+
+def _compare_and_back(page: Any, sweep_id: str, trials: int, tmp_path: Path) -> None:
+    """Two of the sweep's runs compared; the compare page's link back opens the workspace still scoped to the
+    sweep, with its goal, sort and selection as they were."""
+    picked = [page.locator(".tr").nth(i).get_attribute("data-run") for i in (0, 1)]
+    for run_id in picked:
+        page.locator(f'.tr[data-run="{run_id}"] input[type=checkbox]').check()
+    page.wait_for_url(re.compile(r"sel="))
+    before = parse_qs(urlsplit(page.url).query)
+    best_title = page.locator(".best-title").inner_text()
+    page.locator('a:text-is("compare 2 runs")').click()
+    page.wait_for_selector('[data-testid="config-diff"] tbody tr')
+    assert urlsplit(page.url).path.endswith("/compare") and parse_qs(urlsplit(page.url).query) == before
+    back = page.get_by_test_id("compare-back")
+    page.wait_for_function("document.querySelector('[data-testid=compare-back]').innerText.includes('lr search')")
+    assert back.inner_text().endswith(f"/ sweep {CONFIG['name']}") and back.locator("img").count() == 0
+    page.wait_for_selector(".vega canvas, .vega svg")
+    screenshot(page, tmp_path, "sweep-compare")
+    back.click()
+    page.wait_for_selector(".workspace")
+    assert urlsplit(page.url).path.count("/") == 2 and parse_qs(urlsplit(page.url).query) == before
+    page.wait_for_function(f"document.querySelectorAll('.tr').length === {trials}")  # the sweep's runs, no others
+    assert HOSTILE in page.get_by_test_id("sweep-filter").inner_text()
+    assert page.locator(".best-title").inner_text() == best_title
+    checked = page.locator(".tr input[type=checkbox]:checked").evaluate_all(
+        "boxes => boxes.map(b => b.closest('.tr').dataset.run)")
+    assert sorted(checked) == sorted(picked)
 
 
 def test_the_local_ui_shows_a_local_sweep_and_its_new_trials_without_reload(
@@ -257,6 +310,15 @@ def test_the_team_servers_sweep_view_after_sign_in(browser: Any, tmp_path: Path)
         page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"]')
         _check_view(page, 6)
         screenshot(page, tmp_path, "sweep-view-team-server")
+        requests = _listing_requests(page)
+        page.get_by_test_id("sweep-runs").click()  # the workspace scoped to the sweep, and compare from there
+        page.wait_for_url(re.compile(rf"sweep={sweep_id}"))
+        page.wait_for_function("document.querySelectorAll('.tr').length === 6")
+        page.wait_for_selector('[data-testid="best"]')
+        _scoped_by_the_server(requests, sweep_id)
+        _compare_and_back(page, sweep_id, 6, tmp_path)
+        page.goto(f"{server.url}/research/tune/sweeps/{sweep_id}")
+        page.wait_for_selector(f'.sweep-page[data-sweep="{sweep_id}"] [data-testid="trials"] tbody tr[data-trial="0"]')
         page.locator('[data-testid="trials"] tbody tr[data-trial="0"] a').click()  # the trial's run on the server
         page.wait_for_selector(".run-page")
         assert page.get_by_test_id("run-sweep").inner_text() == f"{sweep_id} trial 0"

@@ -70,7 +70,7 @@ class TrialWatch(threading.Thread):
         self._close_probe()
 
     def run(self) -> None:
-        checked = 0.0
+        checked = time.monotonic()  # the claim was the first look (and, on a server, the first heartbeat)
         while not self._done.wait(_POLL):
             try:
                 values = self._read()
@@ -246,7 +246,18 @@ def _command(controller: AnyController, claim: Claim, kill_delay: float) -> tupl
 
 def run_agent(controller: AnyController, function: Callable[[], Any] | None, count: int | None,
               kill_delay: float, wait_while_paused: bool = True) -> int:
-    """Run trials until ``count`` is reached or the controller has none; returns how many ran."""
+    """Run trials until ``count`` is reached or the controller has none; returns how many ran. In-process
+    trials share one provenance (git, packages: the code this process runs), collected by the first."""
+    if function is None:
+        return _run_trials(controller, function, count, kill_delay, wait_while_paused)
+    from tracker_core._provenance import shared_by_runs
+
+    with shared_by_runs():
+        return _run_trials(controller, function, count, kill_delay, wait_while_paused)
+
+
+def _run_trials(controller: AnyController, function: Callable[[], Any] | None, count: int | None,
+                kill_delay: float, wait_while_paused: bool) -> int:
     done = 0
     while count is None or done < count:
         claim = controller.next_trial()

@@ -10,8 +10,11 @@
   ``max_resource`` = ``max_iter`` or ``auto``, ``reduction_factor`` = ``eta``), fed the sweep metric each time the
   trial logs it; iteration ``n`` is the ``n``-th logged value (W&B's meaning, not ``_step``).
 
-Every trial is also an Optuna trial of the sweep's study (its parameters and run id in the ``tracker`` user
-attribute, and, for bayes, as Optuna parameters), so Optuna's tools read the sweep.
+A trial that Optuna decides on (bayes: the sampler; hyperband: the pruner) is also an Optuna trial of the
+sweep's study, its parameters and run id in the ``tracker`` user attribute (and, for bayes, as Optuna
+parameters). A grid or random trial without hyperband is decided by the claim alone and is only a row of the
+trials table, as on the team server: no Optuna write per trial (an ask, a user attribute and a tell were
+most of a claim's and an end's cost).
 """
 
 from __future__ import annotations
@@ -53,17 +56,29 @@ class Claim:
 
 def _storage(url: str) -> Any:
     """Optuna's RDB storage on the store's SQLite file, switched to WAL (a setting the file keeps): readers
-    stop blocking the writer, and a commit costs one fsync instead of several."""
+    stop blocking the writer; and each of its connections to ``synchronous=NORMAL``, as ``sweeps.db``: a
+    commit is not fsynced (it survives any process's crash; the last ones may be lost on power loss)."""
     import sqlite3
 
     import optuna
 
-    if url.startswith("sqlite:///"):
+    sqlite = url.startswith("sqlite:///")
+    if sqlite:
         with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"), timeout=60.0)) as db:
             db.execute("PRAGMA journal_mode=WAL")
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    if sqlite:
+        from sqlalchemy import event
+
+        event.listen(storage.engine, "connect", _no_fsync_per_commit)
+        storage.engine.dispose()  # the connections opened while checking the schema, without the setting
+    return storage
+
+
+def _no_fsync_per_commit(connection: Any, _record: Any) -> None:
+    connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def create_study(store: SweepStore, sweep_id: str, config: SweepConfig) -> None:
@@ -86,6 +101,7 @@ class Controller:
             warnings.simplefilter("ignore")
             self.config = SweepConfig.parse(self.sweep.config)
         self._study: optuna.Study | None = None
+        self._optuna = self.config.method == "bayes" or self.config.hyperband is not None  # Optuna trials
         self.agent = dict(current_identity())
 
     @property
@@ -105,8 +121,9 @@ class Controller:
     # ----- handing out trials -----------------------------------------------------------------
 
     def next_trial(self) -> Claim:
-        """Claim the next trial for this agent (one transaction across all agents); reaps trials whose agent died."""
-        study = self.study  # connect before taking the lock
+        """Claim the next trial for this agent (one transaction across all agents); reaps trials whose agent died.
+        Bayes and hyperband trials are Optuna trials too (bayes: asked under the lock; hyperband: after it)."""
+        study = self.study if self._optuna else None  # connect before taking the lock
         with self.store.transaction() as db:
             self._reap(db)
             state = db.execute("SELECT state FROM sweeps WHERE id = ?", (self.sweep.id,)).fetchone()[0]
@@ -129,16 +146,17 @@ class Controller:
                        "optuna_trial_id, agent, created) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                        (self.sweep.id, number, run_id, json.dumps(params), key, grid_index,
                         None if optuna_trial is None else optuna_trial._trial_id, json.dumps(self.agent), time.time()))
-        if optuna_trial is None:  # grid and random: the claim above decided; Optuna's trial needs no lock
+        if optuna_trial is None and study is not None:  # hyperband on grid/random: the pruner's trial, no lock needed
             optuna_trial = study.ask()
             with self.store.transaction() as db:
                 db.execute("UPDATE trials SET optuna_trial_id = ? WHERE sweep_id = ? AND number = ?",
                            (optuna_trial._trial_id, self.sweep.id, number))
-        optuna_trial.set_user_attr("tracker", {"params": params, "run_id": run_id})  # one write
+        if optuna_trial is not None:
+            optuna_trial.set_user_attr("tracker", {"params": params, "run_id": run_id})  # one write
         trial = Trial(self.sweep.id, number, run_id, self.sweep.project, self.sweep.entity, self.store.root, params)
-        return Claim(trial, optuna_trial._trial_id)
+        return Claim(trial, None if optuna_trial is None else optuna_trial._trial_id)
 
-    def _propose(self, db: sqlite3.Connection, study: optuna.Study,
+    def _propose(self, db: sqlite3.Connection, study: optuna.Study | None,
                  number: int) -> tuple[dict[str, Any], int | None, str | None, optuna.Trial | None] | None:
         """Parameters, grid index, configuration key and (bayes only: sampled under the lock) Optuna trial."""
         method = self.config.method
@@ -153,6 +171,7 @@ class Controller:
         rng = random.Random(f"{self.sweep.seed}:{number}")  # noqa: S311 - a search, not a secret
         if method == "random":
             return self._random(rng), None, None, None
+        assert study is not None  # bayes
         return self._bayes(db, study, rng, number)
 
     def _bayes(self, db: sqlite3.Connection, study: optuna.Study, rng: random.Random,

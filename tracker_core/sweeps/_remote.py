@@ -158,7 +158,8 @@ class RemoteController:
     def report(self, optuna_trial_id: int, value: float, iteration: int) -> bool:
         """From the trial's watcher thread: the metric's ``iteration``-th value; True if Hyperband stops the trial
         (False while the server cannot be reached: the trial goes on)."""
-        client, number = self._watch
+        connect, number = self._watch
+        client = connect()
         try:
             answer = client.call("POST", f"{self.path}/trials/{number}/report", "reporting the sweep metric",
                                  json={"value": value, "iteration": iteration}, timeout=10.0)
@@ -178,17 +179,27 @@ class RemoteController:
         return [trial_row(self.sweep.id, r) for r in rows]
 
     def state_probe(self, number: int) -> tuple[Callable[[], str], Callable[[], None]]:
-        """For a trial's watcher thread (its own connection), called every second while the trial runs: the
-        agent's heartbeat for the trial, answered by the sweep's state (``running`` while unreachable)."""
-        client = ServerClient(self.store.client.url, None)
-        client._session.headers.update(self.store.client._session.headers)
-        self._watch = (client, number)  # the watcher's reports go through it too
+        """For a trial's watcher thread (its own connection, opened at its first use: a short trial needs
+        none), called every second while the trial runs: the agent's heartbeat for the trial, answered by the
+        sweep's state (``running`` while unreachable)."""
+        opened: list[ServerClient] = []
+
+        def connect() -> ServerClient:
+            if not opened:
+                opened.append(self.store.client.another())
+            return opened[0]
+
+        self._watch = (connect, number)  # the watcher's reports go through it too
 
         def probe() -> str:
             try:
-                return str(client.call("POST", f"{self.path}/trials/{number}/heartbeat", "the trial's heartbeat",
-                                       timeout=5.0)["state"])
+                return str(connect().call("POST", f"{self.path}/trials/{number}/heartbeat", "the trial's heartbeat",
+                                          timeout=5.0)["state"])
             except ServerError:
                 return "running"
 
-        return probe, client.close
+        def close() -> None:
+            if opened:
+                opened[0].close()
+
+        return probe, close

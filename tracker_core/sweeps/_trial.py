@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tracker_core import _workers
+
 if TYPE_CHECKING:
     from tracker_core._run import Run
 
@@ -132,4 +134,4 @@ def _watch_stop_file(path: str, run: Run) -> None:
                 run._request_stop(reason)
                 return
 
-    threading.Thread(target=watch, name="tracker-sweep-stop", daemon=True).start()
+    _workers.spawn(watch, "tracker-sweep-stop")

@@ -59,25 +59,32 @@ describe("a trial's line", () => {
 
 describe("the workspace over a sweep's runs", () => {
   const view = { ...DEFAULTS, page: "workspace" as const, entity: "e", project: "p", sweep: "sw1", filters: ["config.lr<1"] };
-  it("keeps the trials' runs and defaults the main metric and sort to the sweep's metric and goal", () => {
-    const got = sweepWorkspace(view, { name: "val/loss", goal: "minimize" }, ["r1", "r2"]);
-    expect(got.filters).toEqual(["config.lr<1", '{"id":{"$in":["r1","r2"]}}']);
+  it("keeps the view's filters and sweep (the server scopes the listing) and defaults the main metric and sort to the sweep's", () => {
+    const got = sweepWorkspace(view, { name: "val/loss", goal: "minimize" });
+    expect([got.filters, got.sweep]).toEqual([["config.lr<1"], "sw1"]);  // no list of run ids, however many trials
     expect(got.metric).toBe("min:val/loss");
     expect(got.sort).toBe("summary.val/loss");  // minimize: ascending
-    const up = sweepWorkspace(view, { name: "acc", goal: "maximize" }, []);
-    expect([up.metric, up.sort, up.filters[1]]).toEqual(["max:acc", "-summary.acc", '{"id":{"$in":[]}}']);
+    const up = sweepWorkspace(view, { name: "acc", goal: "maximize" });
+    expect([up.metric, up.sort]).toEqual(["max:acc", "-summary.acc"]);
   });
   it("leaves the user's own metric and sort alone; a chosen metric sets the default sort", () => {
     const metric = { name: "val/loss", goal: "minimize" } as const;
-    expect(sweepWorkspace({ ...view, metric: "max:val/acc" }, metric, []).sort).toBe("-summary.val/acc");
-    expect(sweepWorkspace({ ...view, sort: "config.lr" }, metric, [])).toMatchObject({ metric: "min:val/loss", sort: "config.lr" });
-    expect(sweepWorkspace(view, null, [])).toMatchObject({ metric: "", sort: DEFAULTS.sort });
+    expect(sweepWorkspace({ ...view, metric: "max:val/acc" }, metric).sort).toBe("-summary.val/acc");
+    expect(sweepWorkspace({ ...view, sort: "config.lr" }, metric)).toMatchObject({ metric: "min:val/loss", sort: "config.lr" });
+    expect(sweepWorkspace(view, null)).toMatchObject({ metric: "", sort: DEFAULTS.sort });
   });
-  it("travels in the workspace's link, not in other pages'", () => {
+  it("travels in the workspace's link and the compare page's (its link back keeps it), not in other pages'", () => {
     expect(encodeState(view)).toBe("/e/p?f=config.lr%3C1&sweep=sw1");
     expect(decodeState("/e/p", "?sweep=sw1").sweep).toBe("sw1");
     expect(encodeState({ ...view, page: "run", run: "r1" })).toBe("/e/p/runs/r1?f=config.lr%3C1");
     expect(decodeState("/e/p/runs/r1", "?sweep=sw1").sweep).toBe("");
     expect(decodeState("/e/p/sweeps/sw2", "").sweep).toBe("sw2");
+    const compare = { ...view, page: "compare" as const, selected: ["r1", "r2"], sort: "config.lr", metric: "max:acc", smoothing: 0.5 };
+    const there = encodeState(compare);
+    expect(there).toBe("/e/p/compare?f=config.lr%3C1&sort=config.lr&sel=r1%2Cr2&smooth=0.5&metric=max%3Aacc&sweep=sw1");
+    const [path, search] = there.split("?");
+    const back = { ...decodeState(path!, "?" + search), page: "workspace" as const };
+    expect(back).toEqual({ ...compare, page: "workspace" });  // the link back: the workspace as it was
+    expect(encodeState(back)).toBe("/e/p?f=config.lr%3C1&sort=config.lr&sel=r1%2Cr2&smooth=0.5&metric=max%3Aacc&sweep=sw1");
   });
 });

@@ -67,13 +67,14 @@ export function trialText(t: Trial, params: SweepParam[], metric: SweepMetric): 
     + [...params.map((p) => `${p.name}=${display(paramValue(t.params, p.path))}`), `${metric.name}=${value}`].join(", ");
 }
 
-/** The workspace scoped to a sweep: its trials' runs as one more filter; the main metric the view's own, else
- * the sweep's (minimize is "min"); the sort the view's own, else by the main metric in its goal's direction. */
-export function sweepWorkspace(view: ViewState, metric: SweepMetric | null, runIds: string[]): ViewState {
+/** The workspace scoped to a sweep (its ``sweep``, which the listing sends: the server knows the trials' runs):
+ * the main metric the view's own, else the sweep's (minimize is "min"); the sort the view's own, else by the
+ * main metric in its goal's direction. */
+export function sweepWorkspace(view: ViewState, metric: SweepMetric | null): ViewState {
   const main = view.metric || (metric ? `${metric.goal === "maximize" ? "max" : "min"}:${metric.name}` : "");
   const [goal, ...name] = main.split(":");
   const sort = view.sort !== DEFAULTS.sort || !main ? view.sort : `${goal === "max" ? "-" : ""}summary.${name.join(":")}`;
-  return { ...view, filters: [...view.filters, JSON.stringify({ id: { $in: runIds } })], metric: main, sort };
+  return { ...view, metric: main, sort };
 }
 
 export interface Axis { name: string; position: (value: unknown) => number | null; ticks: [number, string][] }

@@ -7,7 +7,8 @@ export interface ViewState {
   entity: string;
   project: string;
   run: string;            // the run page's run id
-  sweep: string;          // the sweep page's sweep id; on the workspace, the sweep whose runs it shows
+  sweep: string;          // the sweep page's sweep id; on the workspace (and the compare page it opens, whose
+                          // link back keeps it), the sweep whose runs it shows
   filters: string[];      // Api().runs filter expressions, all must hold
   sort: string;           // "[-]field", e.g. "-summary.val/acc"
   selected: string[];     // run ids charted and compared
@@ -28,6 +29,8 @@ export const DEFAULTS: ViewState = {
 };
 
 const seg = (s: string) => encodeURIComponent(s);
+/** The pages whose link carries the workspace's sweep scope (``?sweep=ID``). */
+const scoped = (page: Page) => page === "workspace" || page === "compare";
 
 /** The path and query of a view; settings equal to their defaults are left out. */
 export function encodeState(state: ViewState): string {
@@ -56,7 +59,7 @@ export function encodeState(state: ViewState): string {
   if (state.range) query.set("range", `${state.range[0]}~${state.range[1]}`);
   if (state.tab !== DEFAULTS.tab) query.set("tab", state.tab);
   if (state.metric) query.set("metric", state.metric);
-  if (state.page === "workspace" && state.sweep) query.set("sweep", state.sweep);
+  if (scoped(state.page) && state.sweep) query.set("sweep", state.sweep);
   const text = query.toString();
   return text ? `${path}?${text}` : path;
 }
@@ -81,7 +84,7 @@ export function decodeState(pathname: string, search: string): ViewState {
   else if (parts[2] === "sweeps" && parts.length >= 4) { state.page = "sweep"; state.sweep = parts[3]!; }
   else if (parts[2] === "sweeps") state.page = "sweeps";
   else state.page = parts.length >= 2 ? "workspace" : "projects";
-  if (state.page === "workspace") state.sweep = query.get("sweep") ?? "";
+  if (scoped(state.page)) state.sweep = query.get("sweep") ?? "";
   state.sort = query.get("sort") || DEFAULTS.sort;
   state.group = query.get("group") ?? "";
   state.x = query.get("x") || DEFAULTS.x;

@@ -1,8 +1,9 @@
 // Selected runs side by side: config diff (differences highlighted), overlaid charts, parallel
 // coordinates of config → metric and a scatter of a config value against a summary metric (Vega-Lite).
+// Opened from a workspace scoped to a sweep, its link back keeps the scope (and the rest of the workspace's state).
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { get, runPath, type Run } from "../api";
+import { get, runPath, type Run, sweep as getSweep } from "../api";
 import { ChartSettings, Charts, colorOf } from "../components/Charts";
 import { link } from "../lib/router";
 import type { ViewState } from "../lib/urlstate";
@@ -10,6 +11,11 @@ import { display, flatten, toNumber } from "../lib/values";
 
 export function Compare({ view }: { view: ViewState }) {
   const [runs, setRuns] = useState<Run[]>([]);
+  const [sweepName, setSweepName] = useState("");
+  useEffect(() => {  // the scope's name for the link back (its id until then, or if it cannot be read)
+    setSweepName("");
+    if (view.sweep) getSweep(view.entity, view.project, view.sweep).then((s) => setSweepName(s.name ?? "")).catch(() => setSweepName(""));
+  }, [view.entity, view.project, view.sweep]);
   useEffect(() => {
     Promise.all(view.selected.map((id) => get<Run>(runPath(view.entity, view.project, id)))).then(setRuns);
   }, [view.selected.join(",")]);
@@ -25,9 +31,11 @@ export function Compare({ view }: { view: ViewState }) {
   const sx = xKey || numericConfig[0] || "";
   const sy = yKey || metrics.find((m) => !m.startsWith("_")) || "";
   if (view.selected.length >= 2 && runs.length < view.selected.length) return <div class="muted">loading runs…</div>;
-  if (view.selected.length < 2) return <div class="muted">Select at least two runs in the <a href={link({ page: "workspace" })}>workspace</a> to compare them.</div>;
+  const back = link({ page: "workspace" });  // the workspace as it was: its sweep, filters, selection, settings
+  if (view.selected.length < 2) return <div class="muted">Select at least two runs in the <a href={back}>workspace</a> to compare them.</div>;
   return <div class="compare">
-    <h1><a href={link({ page: "workspace" })}>{view.entity}/{view.project}</a> / compare {runs.length} runs</h1>
+    <h1><a href={back} data-testid="compare-back">{view.entity}/{view.project}{view.sweep && ` / sweep ${sweepName || view.sweep}`}</a>
+      {" "}/ compare {runs.length} runs</h1>
     <h2>Config</h2>
     <table class="diff" data-testid="config-diff"><thead><tr><th>key</th>{runs.map((r, i) => <th key={r.id} style={{ color: colorOf(i) }}>{r.name}</th>)}</tr></thead>
       <tbody>{table.map((row) => <tr key={row.key} class={row.differs ? "differs" : ""}><th>{row.key}</th>{row.values.map((v, i) => <td key={i}>{v}</td>)}</tr>)}</tbody></table>

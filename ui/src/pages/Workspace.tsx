@@ -1,9 +1,9 @@
 // A project's workspace: the best run on the main metric, the runs table, and charts of the selected runs.
-// Opened on a sweep (``?sweep=ID``, the sweep page's link) it shows that sweep's runs, its metric the default main
-// metric and sort.
+// Opened on a sweep (``?sweep=ID``, the sweep page's link) it shows that sweep's runs (the server's listing scoped
+// to the sweep: no list of run ids in the request), its metric the default main metric and sort.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ApiFailure, get, type Params, prefetch, runPath, type Run, sweep as getSweep, type SweepInfo, sweeps, trials as getTrials } from "../api";
+import { ApiFailure, get, type Params, prefetch, runPath, type Run, sweep as getSweep, type SweepInfo, sweepPath, sweeps } from "../api";
 import { ChartSettings, Charts, historyRequest } from "../components/Charts";
 import { fieldValue, RunsTable, StateBadge } from "../components/RunsTable";
 import { sortRuns } from "../lib/sort";
@@ -19,8 +19,6 @@ interface Best { run: Run | null; value: number | null; step: number | null }
 const DEFAULT_CHARTED = 10;
 const LIMIT = 100_000;  // runs read at once; beyond it the server sorts and pages
 
-interface Scope { info: SweepInfo; runIds: string[] }
-
 const failure = (e: Error) => (e instanceof ApiFailure ? `${e.code}: ${e.message}` : e.message);
 
 export function Workspace({ view: chosen }: { view: ViewState }) {
@@ -29,18 +27,17 @@ export function Workspace({ view: chosen }: { view: ViewState }) {
   const [error, setError] = useState("");
   const [metrics, setMetrics] = useState<Metric[]>([]);
   const [reload, setReload] = useState(0);
-  const [scope, setScope] = useState<Scope | null>(null);
+  const [scope, setScope] = useState<SweepInfo | null>(null);
   const base = runPath(chosen.entity, chosen.project);
-  const sweep = chosen.sweep && scope?.info.id === chosen.sweep ? scope : null;
-  const waiting = !!chosen.sweep && !sweep;  // the sweep's trials are not read yet
-  const view = sweep ? sweepWorkspace(chosen, sweepMetric(sweep.info.config), sweep.runIds) : chosen;
+  const sweep = chosen.sweep && scope?.id === chosen.sweep ? scope : null;
+  const waiting = !!chosen.sweep && !sweep;  // the sweep (its metric: the default sort) is not read yet
+  const view = sweep ? sweepWorkspace(chosen, sweepMetric(sweep.config)) : chosen;
 
-  useEffect(() => {  // the sweep's trials (re-read on run events: new trials come)
+  useEffect(() => {  // the sweep's name and metric; its runs are the listing's (scoped to it by the server)
     if (!chosen.sweep) { setScope(null); return; }
-    Promise.all([getSweep(chosen.entity, chosen.project, chosen.sweep), getTrials(chosen.entity, chosen.project, chosen.sweep)])
-      .then(([info, trials]) => setScope({ info, runIds: trials.map((t) => t.run_id) }))
+    getSweep(chosen.entity, chosen.project, chosen.sweep).then(setScope)
       .catch((e: Error) => setError(`sweep ${chosen.sweep}: ${failure(e)}`));
-  }, [base, chosen.sweep, reload]);
+  }, [base, chosen.sweep]);
 
   useEffect(() => {
     if (waiting) return;
@@ -48,7 +45,7 @@ export function Workspace({ view: chosen }: { view: ViewState }) {
     get<{ runs: Run[]; total: number }>(...listingRequest(view))
       .then((r) => { setRuns(r.runs); setTotal(r.total); })
       .catch((e: Error) => setError(failure(e)));
-  }, [base, view.filters.join("\n"), total > LIMIT ? view.sort : "", reload, waiting]);  // all runs here: sorted in the browser
+  }, [base, view.filters.join("\n"), view.sweep, total > LIMIT ? view.sort : "", reload, waiting]);  // all runs here: sorted in the browser
 
   const sorted = useMemo(() => (runs ? sortRuns(runs, view.sort, (run, field) => fieldValue(run, field === "status" ? "state" : field)) : null),
     [runs, view.sort]);
@@ -89,10 +86,10 @@ export function Workspace({ view: chosen }: { view: ViewState }) {
 
   return <div class="workspace">
     <h1><a href={link({ page: "projects", project: "", selected: [], filters: [] })}>{view.entity}</a> / {view.project}
-      {sweep && <> / sweep <a href={link({ page: "sweep", sweep: sweep.info.id })}>{sweep.info.name || sweep.info.id}</a></>}</h1>
+      {sweep && <> / sweep <a href={link({ page: "sweep", sweep: sweep.id })}>{sweep.name || sweep.id}</a></>}</h1>
     {!waiting && <BestBanner view={view} main={main} chosen={!!chosen.metric} runs={runs ?? []} fields={fields} />}
     <ProjectSweeps view={view} reload={reload} />
-    <Filters view={chosen} sweep={sweep?.info ?? null} />
+    <Filters view={chosen} sweep={sweep} />
     {error && <div class="error" data-testid="error">{error}</div>}
     {runs === null ? !error && <div class="muted">loading runs…</div> : <>
       {total > runs.length && <div class="note">showing {runs.length} of {total}</div>}
@@ -108,14 +105,16 @@ export function Workspace({ view: chosen }: { view: ViewState }) {
   </div>;
 }
 
-/** The listing's request: every run of the project (filtered), sorted in the browser from there on. */
+/** The listing's request: every run of the project (of its sweep, when scoped; filtered), sorted in the browser
+ * from there on. */
 export function listingRequest(view: ViewState): [string, Params] {
-  return [runPath(view.entity, view.project), { filters: view.filters, order: view.sort, limit: LIMIT }];
+  return [runPath(view.entity, view.project), { filters: view.filters, sweep: view.sweep, order: view.sort, limit: LIMIT }];
 }
 
 /** The requests a workspace link makes first, started at page load (see ``prefetch``). */
 export function prefetchWorkspace(view: ViewState): void {
-  if (!view.sweep) prefetch(...listingRequest(view));  // a sweep's listing waits for its trials
+  if (view.sweep) prefetch(sweepPath(view.entity, view.project, view.sweep));  // its listing's sort is its metric's
+  else prefetch(...listingRequest(view));
   for (const id of view.selected) {
     const request = historyRequest({ entity: view.entity, project: view.project, id, created_at: 0 }, view);
     if (request) prefetch(...request);
@@ -180,8 +179,9 @@ function BestBanner({ view, main, chosen, runs, fields }: { view: ViewState; mai
   useEffect(() => {
     if (!main) { setBest(null); return; }
     get<Best>(`/api/v1/best/${encodeURIComponent(view.entity)}/${encodeURIComponent(view.project)}`,
-      { metric: main.name, goal: main.goal ?? "min", filters: view.filters }).then(setBest).catch(() => setBest(null));
-  }, [main?.name, main?.goal, view.filters.join("\n"), runs]);
+      { metric: main.name, goal: main.goal ?? "min", filters: view.filters, sweep: view.sweep })
+      .then(setBest).catch(() => setBest(null));
+  }, [main?.name, main?.goal, view.filters.join("\n"), view.sweep, runs]);
   if (!main) return <div class="best muted">No main metric yet: choose one <MetricChooser main={main} chosen={chosen} fields={fields} /> or call{" "}
     <code>define_metric("val/acc", goal="max")</code> in a run.</div>;
   if (!best?.run) return <div class="best muted">No run has logged {main.name} yet. <MetricChooser main={main} chosen={chosen} fields={fields} /></div>;
