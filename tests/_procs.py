@@ -8,6 +8,7 @@ when the test runner itself was started with SIGINT ignored (a background job).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -33,6 +34,7 @@ requires_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
 def child_env(**extra: str) -> dict[str, str]:
     """A copy of this process's environment (the fixture's TRACKER_* included) plus ``extra``."""
     env = os.environ.copy()
+    env["PYTHONFAULTHANDLER"] = "1"  # a child that hangs prints its threads' stacks on SIGABRT (see Child.wait)
     env.update(extra)
     return env
 
@@ -46,6 +48,7 @@ def write_script(tmp_path: Path, body: str, name: str = "child.py") -> Path:
 def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())  # none blocked, whatever the forking thread blocked
 
 
 def run_command(command: list[str], *, env: dict[str, str] | None = None, timeout: float = 60.0,
@@ -123,12 +126,26 @@ class Child:
         self.proc.stdin.flush()
 
     def wait(self, timeout: float = 30.0) -> int:
-        """The child's exit status (negative: the signal that ended it); kills it after ``timeout``."""
+        """The child's exit status (negative: the signal that ended it); after ``timeout`` fails with what the
+        child was doing: its signal masks and every thread's stack (SIGABRT, which ``PYTHONFAULTHANDLER``
+        makes Python print), then kills it."""
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            state = self._signal_state()
+            self.proc.send_signal(signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
             self.kill()
-            raise AssertionError(f"the child did not exit within {timeout} s\nstderr:\n{self.stderr}") from None
+            raise AssertionError(f"the child did not exit within {timeout} s\n{state}\n"
+                                 f"stderr:\n{self.stderr}") from None
+
+    def _signal_state(self) -> str:
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return "(no /proc status)"
+        return " ".join(line for line in status.splitlines() if line.startswith(("State", "Threads", "Sig", "ShdPnd")))
 
     def kill(self) -> None:
         """SIGKILL the child (if still running) and reap it, so readers see a dead pid, not a zombie."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -111,6 +112,68 @@ def test_sigterm_with_default_disposition_ends_killed_and_dies_by_sigterm(tmp_pa
     assert run.exit_code == 143
     assert run.signal == "SIGTERM"
     assert run.seq_gaps == 0
+
+
+# A background thread (the system sampler, the heartbeat, an uploader) holds the run's lock when SIGTERM
+# lands, and the main thread then writes nothing more: it waits on stdin, as a loader or a long evaluation would.
+HELD_BY_A_THREAD = """
+    import sys, threading, time
+    import tracker_core
+
+    run = tracker_core.init(project=sys.argv[1], heartbeat_interval=600)
+    run.log({"i": 0})
+    held = threading.Event()
+
+    def hold():
+        with run._records.lock:  # what a slow write on a loaded disk does
+            held.set()
+            time.sleep(1.0)
+
+    threading.Thread(target=hold, daemon=True).start()
+    held.wait()
+    print("ready", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_sigterm_while_a_background_thread_holds_the_runs_lock_still_ends_killed(tmp_path: Path) -> None:
+    with Child(tmp_path, HELD_BY_A_THREAD, PROJECT) as child:
+        child.expect("ready")
+        child.proc.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == -signal.SIGTERM, child.stderr
+    run = only_run(PROJECT)
+    assert (run.status, run.signal, run.exit_code) == ("killed", "SIGTERM", 143)
+
+
+# Prints {thread name: its blocked-signal mask} for each thread but the main one, once the run's services run.
+THREAD_MASKS = """
+    import json, sys, threading
+    from pathlib import Path
+    import tracker_core
+
+    run = tracker_core.init(project=sys.argv[1])
+    Path("live.txt").write_text("x")
+    run.save("live.txt", policy="live")
+    run.log({"loss": 0.5})
+    masks = {}
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread():
+            status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+            masks[thread.name] = int(status.split("SigBlk:")[1].split()[0], 16)
+    print(json.dumps(masks))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads thread signal masks from Linux's /proc")
+def test_the_trackers_threads_leave_sigint_and_sigterm_to_the_main_thread(tmp_path: Path) -> None:
+    """Python handles a signal on the main thread only, and only once it runs again: a SIGTERM that one of the
+    tracker's threads took while the main thread slept in input() was never handled (see _workers)."""
+    done = run_script(tmp_path, THREAD_MASKS, PROJECT)
+    assert done.returncode == 0, done.stderr
+    masks = json.loads(done.stdout.splitlines()[-1])
+    assert len(masks) >= 3, masks  # heartbeat, system sampler, live file copier
+    wanted = 1 << (signal.SIGINT - 1) | 1 << (signal.SIGTERM - 1)
+    assert {name: mask & wanted for name, mask in masks.items()} == dict.fromkeys(masks, wanted)
 
 
 @pytest.mark.parametrize("activity", ["busy", "idle"])

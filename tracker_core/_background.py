@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from tracker_core import _services
+from tracker_core import _services, _workers
 from tracker_core._encoding import encode_tree, tag_row
 from tracker_core._errors import TrackerWarning
 from tracker_core._services import ServiceContext
@@ -32,23 +32,32 @@ def _remaining(deadline: float, cap: float) -> float:
     return max(0.0, min(cap, deadline - time.monotonic()))
 
 
-class Periodic(threading.Thread):
-    """Calls ``tick`` every ``period`` seconds until ``stop()``; a daemon, so it never holds up exit."""
+class Periodic:
+    """Calls ``tick`` every ``period`` seconds from ``start()`` until ``stop()``, on a daemon thread of
+    ``tracker_core._workers`` (one a previous run left idle, when there is one), so it never holds up exit."""
 
     def __init__(self, tick: Callable[[], None], period: float, name: str) -> None:
-        super().__init__(name=name, daemon=True)
+        self.name = name
         self._tick = tick
         self._period = period
         self._stopped = threading.Event()
+        self._job: _workers.Job | None = None
 
-    def run(self) -> None:
+    def start(self) -> None:
+        self._job = _workers.spawn(self._run, self.name)
+
+    def _run(self) -> None:
         while not self._stopped.wait(self._period):
             self._tick()
 
+    def is_alive(self) -> bool:
+        return self._job is not None and self._job.is_alive()
+
     def stop(self, timeout: float) -> None:
+        """Ask it to end; wait up to ``timeout`` seconds for it (not when called from its own thread)."""
         self._stopped.set()
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join(timeout)
+        if self._job is not None:
+            self._job.join(timeout)
 
 
 class Heartbeat:
@@ -85,16 +94,21 @@ class Heartbeat:
 
 
 class Provenance:
-    """Collects provenance on a daemon thread and appends it as one ``provenance`` record."""
+    """Collects provenance on a daemon thread and appends it as one ``provenance`` record; appends it at
+    once, with no thread, when ``ready`` has it (collected for an earlier run of this process)."""
 
     name = "provenance"
 
-    def __init__(self, context: ServiceContext, collect: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, context: ServiceContext, collect: Callable[[], dict[str, Any]],
+                 ready: Callable[[], dict[str, Any] | None] = lambda: None) -> None:
         self._append = context.append
         self._collect = collect
-        self._thread = threading.Thread(target=self._record, name=f"tracker-provenance-{context.run_id}", daemon=True)
+        self._ready = ready
+        self._name = f"tracker-provenance-{context.run_id}"
+        self._job: _workers.Job | None = None
 
     def _record(self) -> None:
+        time.sleep(0)  # hand the GIL back to init(), which waits for this thread to start, before collecting
         try:
             info = self._collect()
         except Exception as exc:  # noqa: BLE001 - provenance is best effort
@@ -102,10 +116,15 @@ class Provenance:
         self._append({"type": "provenance", "data": encode_tree(info)})
 
     def start(self) -> None:
-        self._thread.start()
+        info = self._ready()
+        if info is not None:
+            self._append({"type": "provenance", "data": encode_tree(info)})
+            return
+        self._job = _workers.spawn(self._record, self._name)
 
     def stop(self, deadline: float) -> None:
-        self._thread.join(timeout=_remaining(deadline, 2.0))
+        if self._job is not None and self._job.is_alive():
+            self._job.join(timeout=_remaining(deadline, 2.0))
 
     def forked(self) -> None:
         pass
@@ -123,15 +142,18 @@ class SystemMetrics:
         labels = {"rank": str(context.meta().get("rank", 0))} if settings.distributed == "all" else None
         self._append = context.append
         self._sampler = SystemSampler(self._record, settings.system_interval, labels)
+        self._job: _workers.Job | None = None
 
     def _record(self, metrics: dict[str, Any]) -> None:
         self._append({"type": "system", "data": tag_row(metrics)})
 
     def start(self) -> None:
-        self._sampler.start()
+        self._job = _workers.spawn(self._sampler.run, self._sampler.name)  # the sampler's loop on a reused thread
 
     def stop(self, deadline: float) -> None:
-        self._sampler.stop(timeout=_remaining(deadline, 1.0))
+        self._sampler.stop(timeout=0.0)  # its thread was never started: this only asks the loop to end
+        if self._job is not None:
+            self._job.join(_remaining(deadline, 1.0))
 
     def forked(self) -> None:
         pass
@@ -176,7 +198,8 @@ def _provenance(context: ServiceContext) -> Provenance | None:
     from tracker_core import _provenance as provenance
 
     secrets = _secrets(context)
-    return Provenance(context, lambda: provenance.collect(exclude, settings.git_diff_max_bytes, secrets=secrets))
+    return Provenance(context, lambda: provenance.collect(exclude, settings.git_diff_max_bytes, secrets=secrets),
+                      lambda: provenance.shared(exclude, settings.git_diff_max_bytes, secrets=secrets))
 
 
 def _system(context: ServiceContext) -> SystemMetrics | None:

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RunEnding"]
 
+_lifecycle.takes_run_locks(__file__)
+
 _time = time.time
 _live: list[RunEnding] = []  # writing runs of this process, for the fork hook
 
@@ -86,12 +88,12 @@ class RunEnding:
 
     # ----- signals --------------------------------------------------------------------------------
 
-    def note_signal(self, signum: int) -> bool:
-        """Record that a signal arrived; False if the run's lock is busy (the caller retries later)."""
+    def note_signal(self, signum: int, wait: float = 0.05) -> bool:
+        """Record that a signal arrived; False if the run's lock stayed busy for ``wait`` seconds."""
         records = self._records
         if records.inactive is not None:
             return True
-        if not records.lock.acquire(timeout=0.05):
+        if not records.lock.acquire(timeout=wait):
             return False
         try:
             self._signal = (signum, self._rows.step)

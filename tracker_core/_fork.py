@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from tracker_core import _lifecycle
 from tracker_core._encoding import decode_tree
 from tracker_core._errors import RunNotFoundError
 from tracker_core._run_files import note_meta
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from tracker_core._run import Run
 
 __all__ = ["find_source", "fork_history"]
+
+_lifecycle.takes_run_locks(__file__)
 
 CONSOLE_LOG = "output.log"
 """The run's captured stdout/stderr in ``files/`` (see ``_background``): not a saved file."""

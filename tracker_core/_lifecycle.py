@@ -12,7 +12,7 @@ Installed once, on the first run (signal handlers only from the main thread):
   and go on without ending the run). A previous default action finishes the runs
   as ``killed`` and re-raises the signal, so the process dies as it would have.
   A signal that lands while the main thread is inside a run's write is handled
-  right after that write.
+  right after that write; one that lands while another thread writes waits for that write.
 
 None of it acts in a forked child: each run knows the pid that owns it.
 """
@@ -29,7 +29,8 @@ from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
-__all__ = ["LiveRun", "handle_deferred_signal", "register", "stands_in_for_default_action", "unregister"]
+__all__ = ["LiveRun", "handle_deferred_signal", "register", "stands_in_for_default_action", "takes_run_locks",
+           "unregister"]
 
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -39,7 +40,7 @@ class LiveRun(Protocol):
 
     owner_pid: int
 
-    def note_signal(self, signum: int) -> bool: ...  # False: busy, try again after its write
+    def note_signal(self, signum: int, wait: float = ...) -> bool: ...  # False: busy, try again after its write
 
     def finish_from_hook(self, status: str, exit_code: int, traceback_text: str | None = None,
                          signal_name: str | None = None) -> None: ...
@@ -174,10 +175,31 @@ def _at_exit() -> None:
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     runs = _owned_runs()
     busy = [run for run in runs if not run.note_signal(signum)]
-    if busy and threading.current_thread() is threading.main_thread():
-        _deferred.append(signum)  # we interrupted a write; finish the job right after it
+    if busy and _interrupted_a_write(frame):
+        _deferred.append(signum)  # the main thread holds the lock: finish the job right after its write
         return
+    for run in busy:  # another thread holds it (a sampler's or an uploader's write): it lets go while we wait
+        run.note_signal(signum, wait=_OTHER_THREAD_WAIT)
     _chain(signum, frame, runs)
+
+
+_OTHER_THREAD_WAIT = 5.0
+_lock_takers: set[str] = set()
+
+
+def takes_run_locks(module_file: str) -> None:
+    """Declare that code in ``module_file`` takes a run's lock on the caller's thread: a signal that
+    interrupts the main thread there is handled after the write, never waited out in the handler."""
+    _lock_takers.add(module_file)
+
+
+def _interrupted_a_write(frame: FrameType | None) -> bool:
+    """True if the interrupted main thread is inside code that may hold a run's lock."""
+    while frame is not None:
+        if frame.f_code.co_filename in _lock_takers:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def stands_in_for_default_action(signum: int) -> bool:

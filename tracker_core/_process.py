@@ -36,10 +36,17 @@ def start_ticks(pid: int) -> int | None:
         return None
 
 
+_identity: list[ProcessIdentity] = []  # this process's, read once (a forked child has another pid: read again)
+
+
 def current_identity() -> ProcessIdentity:
-    """Host, boot id, pid and start time of this process."""
+    """Host, boot id, pid and start time of this process (a copy; /proc is read once per process: under
+    load a read of /proc/<pid>/stat took milliseconds, and every run's start and a sweep's claims ask)."""
     pid = os.getpid()
-    return {"host": os.uname().nodename, "boot_id": _boot_id(), "pid": pid, "start_ticks": start_ticks(pid)}
+    if not _identity or _identity[0]["pid"] != pid:
+        _identity[:] = [{"host": os.uname().nodename, "boot_id": _boot_id(), "pid": pid,
+                         "start_ticks": start_ticks(pid)}]
+    return dict(_identity[0])
 
 
 def _pid_alive(pid: int) -> bool:

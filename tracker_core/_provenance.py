@@ -1,21 +1,41 @@
 """What produced a run: command, code version, environment and hardware.
 
 Collected off the training thread (``collect`` is called from a background thread);
-each item can be turned off with the ``provenance_exclude`` setting.
+each item can be turned off with the ``provenance_exclude`` setting. Inside ``shared_by_runs()`` (an
+in-process sweep agent: its trial runs all run the code this process loaded) it is collected once and every
+later run gets a copy: git alone is four subprocesses, more CPU than the rest of a short trial.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import platform
 import shutil
 import subprocess
 import sys
-from collections.abc import Collection
+import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["collect", "redact"]
+__all__ = ["collect", "redact", "shared", "shared_by_runs"]
+
+_shared: list[dict[tuple[Any, ...], dict[str, Any]]] = []  # inside shared_by_runs(): what was collected, by arguments
+_shared_lock = threading.Lock()
+
+
+@contextmanager
+def shared_by_runs() -> Iterator[None]:
+    """While inside: ``collect`` gathers once per set of arguments, later calls return a copy of that."""
+    with _shared_lock:
+        _shared.append({})
+    try:
+        yield
+    finally:
+        with _shared_lock:
+            _shared.pop()
 
 
 def _git(args: list[str], cwd: str, limit: int | None = None) -> str | None:
@@ -106,10 +126,34 @@ def redact(text: str, secrets: Collection[str]) -> str:
 def collect(exclude: Collection[str], diff_limit: int, cwd: str | None = None,
             secrets: Collection[str] = ()) -> dict[str, Any]:
     """Gather every provenance item not excluded; ``secrets`` (an API key) are redacted from the command
-    line. Slow parts: git, package list, nvidia-smi."""
+    line. Slow parts: git, package list, nvidia-smi. Inside ``shared_by_runs()``, only the first call gathers."""
     if "all" in exclude:
         return {}
     cwd = cwd or os.getcwd()
+    found = shared(exclude, diff_limit, cwd, secrets)
+    if found is not None:
+        return copy.deepcopy(found)
+    info = _collect(exclude, diff_limit, cwd, secrets)
+    with _shared_lock:
+        if _shared:
+            _shared[-1].setdefault(_key(exclude, diff_limit, cwd, secrets), copy.deepcopy(info))
+    return info
+
+
+def shared(exclude: Collection[str], diff_limit: int, cwd: str | None = None,
+           secrets: Collection[str] = ()) -> dict[str, Any] | None:
+    """Inside ``shared_by_runs()``: what an earlier ``collect`` with these arguments gathered (shared: not to
+    be changed); else None (nothing gathered yet, or not inside)."""
+    key = _key(exclude, diff_limit, cwd or os.getcwd(), secrets)
+    with _shared_lock:
+        return _shared[-1].get(key) if _shared else None
+
+
+def _key(exclude: Collection[str], diff_limit: int, cwd: str, secrets: Collection[str]) -> tuple[Any, ...]:
+    return frozenset(exclude), diff_limit, cwd, tuple(secrets)
+
+
+def _collect(exclude: Collection[str], diff_limit: int, cwd: str, secrets: Collection[str]) -> dict[str, Any]:
     info: dict[str, Any] = {}
     if "command" not in exclude:
         info["command"] = [redact(arg, secrets) for arg in (sys.executable, *sys.argv)]

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RunRecords", "after_write"]
 
+_lifecycle.takes_run_locks(__file__)
+
 _time = time.time
 _deferred_signals = _lifecycle._deferred  # the same list object: one lookup less per write
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tracker_core import _lifecycle
 from tracker_core._encoding import Problem, is_media, normalize_row, plain_row, tag_row, tag_scalar
 from tracker_core._errors import StepOrderError, TrackerError
 from tracker_core._media_store import store_media
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from tracker_core._records import RunRecords
 
 __all__ = ["RowPath"]
+
+_lifecycle.takes_run_locks(__file__)
 
 _time = time.time
 

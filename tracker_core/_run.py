@@ -401,9 +401,9 @@ class Run:
 
     # ----- the end of the run (tracker_core._ending) -----------------------------------------------
 
-    def note_signal(self, signum: int) -> bool:
-        """Record that a signal arrived; False if the run's lock is busy (the caller retries later)."""
-        return self._ending.note_signal(signum)
+    def note_signal(self, signum: int, wait: float = 0.05) -> bool:
+        """Record that a signal arrived; False if the run's lock stayed busy for ``wait`` seconds."""
+        return self._ending.note_signal(signum, wait)
 
     def ended_by_signal(self) -> int | None:
         """The signal that ended the run: one arrived and nothing was logged after it."""

@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Callable
 
-from tracker_core import _services
+from tracker_core import _services, _workers
 from tracker_core._errors import TrackerWarning
 from tracker_core._services import ServiceContext
 
@@ -72,7 +72,7 @@ class SavedFiles:
         self._end: dict[str, str] = {}  # destination -> source
         self._warned: set[str] = set()
         self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread: _workers.Job | None = None
 
     def start(self) -> None:
         with _registry_lock:
@@ -86,9 +86,7 @@ class SavedFiles:
                 return
             self._live[destination] = (source, None)
             if self._thread is None and not self._stopped.is_set():
-                self._thread = threading.Thread(target=self._loop, name=f"tracker-saved-files-{self._run_id}",
-                                                daemon=True)
-                self._thread.start()
+                self._thread = _workers.spawn(self._loop, f"tracker-saved-files-{self._run_id}")
         self._copy_live(destination)
 
     def _loop(self) -> None:
@@ -132,7 +130,7 @@ class SavedFiles:
         """Stop re-copying; copy the live files that changed and the end files, until ``deadline``."""
         self._stopped.set()
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
+        if thread is not None:  # at once from the loop's own thread
             thread.join(max(0.0, min(1.0, deadline - time.monotonic())))
         with _registry_lock:
             if _registry.get(self._run_dir) is self:

@@ -341,6 +341,7 @@ class SystemSampler(threading.Thread):
         self._warned = False
 
     def run(self) -> None:
+        time.sleep(0)  # hand the GIL back to the thread that started us (init() waits for the start) first
         probe = Probe()
         try:
             probe.sample()

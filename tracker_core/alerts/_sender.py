@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from tracker_core import _workers
 from tracker_core.alerts._config import RetryPolicy
 from tracker_core.alerts._messages import Alert
 from tracker_core.alerts._targets import DeliveryError, Target
@@ -52,7 +53,7 @@ class AlertSender:
         self._ids = itertools.count()
         self._changed = threading.Condition()
         self._abandon = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread: _workers.Job | None = None
 
     def submit(self, alert: Alert, targets: tuple[Target, ...], policy: RetryPolicy) -> None:
         """Queue ``alert`` for each target; returns at once (starts the thread on first use)."""
@@ -60,8 +61,7 @@ class AlertSender:
             if self._abandon.is_set():
                 return
             if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
-                self._thread.start()
+                self._thread = _workers.spawn(self._work, self._name)
             for target in targets:
                 job_id = next(self._ids)
                 self._pending[job_id] = _Job(alert, target, policy)
