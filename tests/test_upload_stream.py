@@ -90,7 +90,7 @@ def test_a_finished_run_arrives_whole_in_seq_order_with_its_files(ingest: Ingest
 
 
 def test_records_travel_in_bounded_gzip_batches(ingest: Ingest) -> None:
-    run = finished_run(rows=2000)
+    run = finished_run(rows=2000, provenance_exclude=["all"])  # a dirty checkout's diff is one large record
     bodies: list[int] = []
     handler = ingest.httpd.RequestHandlerClass
     original = handler._records  # type: ignore[attr-defined]
@@ -190,7 +190,7 @@ def test_throttling_is_retried_after_the_servers_retry_after(tmp_path: Path) -> 
 def test_a_batch_over_the_servers_limit_is_split(tmp_path: Path) -> None:
     server = Ingest(tmp_path / "server", limit=12_000)
     try:
-        run = finished_run(rows=3000)
+        run = finished_run(rows=3000, provenance_exclude=["all"])  # a dirty checkout's diff is one large record
         up = uploader(server.url, run)
         up.start()
         up.stop(time.monotonic() + 30)
@@ -349,3 +349,77 @@ def test_logged_artifacts_travel_by_digest_and_are_stored_once_per_team(ingest: 
         assert files[f"artifacts/{name}/v0/model.bin"] == {"sha256": digest, "size": 300_000}
         assert f"artifacts/{name}/v0/manifest.json" in files
         assert ingest.records(run) == local_records(run)
+
+
+def test_a_backlog_is_read_ahead_during_each_post_and_arrives_exactly_once(
+        ingest: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker_core.sync import _upload
+
+    run = finished_run(rows=3000)
+    readers: list[str] = []
+    prepare = _upload._prepare
+
+    def spy(*args: Any) -> Any:
+        readers.append(threading.current_thread().name)
+        return prepare(*args)
+
+    monkeypatch.setattr(_upload, "_prepare", spy)
+    up = uploader(ingest.url, run, max_batch_bytes=16_384)
+    up.start()
+    up.stop(time.monotonic() + 30)
+    assert ingest.records(run) == local_records(run)
+    ahead = readers.count("tracker-upload-read-ahead")
+    assert ingest.store.batches > 10 and ahead >= ingest.store.batches - 2  # all but the first and the tail's
+
+
+def test_a_throttled_or_lost_batch_drops_the_batch_read_ahead(ingest: Ingest) -> None:
+    run = finished_run(rows=3000)
+    handler = ingest.httpd.RequestHandlerClass
+    original = handler._records  # type: ignore[attr-defined]
+    calls = 0
+
+    def spy(self: Any, path: str) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            ingest.store.throttle = 1  # 429 with Retry-After while the next batch is read ahead
+        if calls == 8:  # the server lost records (restored from a backup) while the next batch is read ahead
+            stored = Path(path, "records.jsonl")
+            stored.write_bytes(b"".join(stored.read_bytes().splitlines(keepends=True)[:10]))
+        original(self, path)
+
+    handler._records = spy  # type: ignore[attr-defined]
+    up = uploader(ingest.url, run, max_batch_bytes=16_384)
+    up.start()
+    up.stop(time.monotonic() + 30)
+    assert ingest.records(run) == local_records(run)  # in order, each record once
+    assert calls > 12
+
+
+def test_a_run_that_logs_all_the_time_is_sent_a_batch_a_poll(ingest: Ingest) -> None:
+    run = tracker_core.init(project="p")
+    up = uploader(ingest.url, run, poll=0.2)
+    up.start()
+    started, step = time.monotonic(), 0
+    while time.monotonic() - started < 2.0:  # a row every half millisecond for 2 s
+        run.log({"loss": float(step)})
+        step += 1
+        time.sleep(0.0005)
+    while_logging = ingest.store.batches
+    run.finish()
+    up.stop(time.monotonic() + 20)
+    assert ingest.records(run) == local_records(run)
+    assert step > 1000 and 2 <= while_logging <= 2.0 / 0.2 + 4  # not a request per round trip (hundreds)
+
+
+def test_a_backlog_goes_batch_after_batch_without_waiting_for_the_poll(ingest: Ingest) -> None:
+    run = finished_run(rows=3000)
+    up = uploader(ingest.url, run, poll=30.0, max_batch_bytes=16_384)
+    started = time.monotonic()
+    up.start()
+    while len(ingest.records(run)) < len(local_records(run)) and time.monotonic() - started < 40:
+        time.sleep(0.02)
+    took = time.monotonic() - started
+    up.stop(time.monotonic() + 20)
+    assert ingest.records(run) == local_records(run)
+    assert ingest.store.batches > 10 and took < 20.0  # one poll between two batches would take 30 s

@@ -61,22 +61,7 @@ def resolve_remote(client: ServerClient, entity: str, project: str, name_ref: st
 
 
 def _blob_bytes(client: ServerClient, entity: str, sha: str) -> Iterator[bytes]:
-    import requests
-
-    url = f"{client.url}/api/v1/blobs/{segment(entity)}/{sha}"
-    try:
-        with client._session.get(url, stream=True, timeout=client.timeout) as response:
-            if response.status_code >= 400:
-                try:
-                    body = response.json()
-                except ValueError:
-                    body = {}
-                raise ServerError(f"downloading blob {sha[:12]}", response.status_code,
-                                  body if isinstance(body, dict) else None)
-            yield from response.iter_content(_CHUNK)
-    except requests.RequestException as exc:
-        raise ServerError(f"downloading blob {sha[:12]}", None,
-                          reason=f"{type(exc).__name__} talking to {client.url}") from None
+    return client.download(f"/api/v1/blobs/{segment(entity)}/{sha}", f"downloading blob {sha[:12]}", _CHUNK)
 
 
 def pull_version(client: ServerClient, store: ArtifactStore, data: dict[str, Any]) -> ArtifactVersion:

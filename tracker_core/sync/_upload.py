@@ -1,7 +1,11 @@
 """Uploading one run folder: its log's records by seq; its media, run files and logged artifacts by digest.
 
 The log is read from the byte offset the server last acknowledged, complete lines only (a
-torn tail is never read), at most one batch at a time. Records with a seq the server already
+torn tail is never read), at most one batch at a time. While a backlog is sent (a batch read
+full), the next batch is read and compressed on a helper thread during the current one's POST,
+so catching up runs at the server's speed; it is used only if the server acknowledged the whole
+current batch (else it is dropped and read again), so at most two batches are in memory and
+requests still go one at a time, in seq order. Records with a seq the server already
 holds are skipped; a refused gap (409) moves the position to the server's high-water mark.
 A batch's media files reach the server before the batch. Every acknowledgement is saved in
 the run folder (``.sync.json``), so an upload stopped anywhere resumes without duplicates.
@@ -18,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from tracker_core import _workers
 from tracker_core.media._stored import stored_files
 from tracker_core.sync._client import ServerClient, ServerError, segment
 from tracker_core.sync._state import SyncState, last_seq_in_log
@@ -25,6 +30,8 @@ from tracker_core.sync._state import SyncState, last_seq_in_log
 __all__ = ["RunUpload", "UploadRefused"]
 
 MAX_BATCH_BYTES = 1 << 20
+GZIP_LEVEL = 1
+"""zlib's fastest level: 2x the speed of level 5 on metric lines, for a body about 7% larger."""
 _HASH_CHUNK = 1 << 20
 
 
@@ -54,6 +61,8 @@ class RunUpload:
         self.refused_artifacts: list[str] = []
         self._gap_rescans = 0
         self._careful = False  # check every line of a batch (after the server called one malformed)
+        self._ahead: _Prepared | None = None  # the next batch, read while the last one was in flight
+        self.more_waiting = True  # False after a send_batch that sent all the log held (or found nothing)
 
     # ----- set-up -------------------------------------------------------------------------------
 
@@ -125,28 +134,45 @@ class RunUpload:
             ServerError: the batch was not stored (nothing is lost: it is read again next time).
         """
         state = self._state()
-        batch = self._read_batch(state.offset)
-        if batch is None:
+        self.more_waiting = True
+        prepared = self._take_ahead(state.offset) or _prepare(self.log_path, state.offset, self.max_batch_bytes,
+                                                              state.acked_seq, self._careful)
+        if prepared is None:
+            self.more_waiting = False
             return False
+        batch, body = prepared.batch, prepared.body
         if not batch.body:  # only records the server holds already
             state.offset = batch.end
             self._save()
             return True
         self._send_media(batch.records_with(_MEDIA_MARK))
         self._send_artifacts(batch.records_with(_ARTIFACT_MARK))
-        body = gzip.compress(batch.body, compresslevel=5)  # zlib works without the GIL: log() does not wait
+        ahead = _ReadAhead(self.log_path, batch.end, self.max_batch_bytes, batch.last, self._careful) \
+            if batch.full else None
         try:
             answer = self.client.call("POST", self._run_path() + "/records", "sending records", data=body,
                                       headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"})
         except ServerError as exc:
             self._after_refusal(exc, batch)
             return True
+        finally:
+            self._ahead = ahead.result() if ahead is not None else None
         acked = int(answer.get("acked_seq", 0))
         self.sent_records += max(0, min(acked, batch.last) - max(state.acked_seq, batch.first - 1))
         self.sent_bytes += len(body)
         self._careful = False
         self._move_to(acked, batch)
+        self.more_waiting = batch.full
         return True
+
+    def _take_ahead(self, offset: int) -> _Prepared | None:
+        """The batch read ahead, if it is the one that comes next now (read from ``offset`` after the same
+        acknowledgement, with the same limit and care); dropped either way."""
+        ahead, self._ahead = self._ahead, None
+        state = self._state()
+        if ahead is None or ahead.key != (offset, self.max_batch_bytes, state.acked_seq, self._careful):
+            return None
+        return ahead
 
     def _after_refusal(self, exc: ServerError, batch: _Batch) -> None:
         """A 409 gap moves to the server's mark, a 413 shrinks the batch, a first 400 re-reads it checking
@@ -187,26 +213,6 @@ class RunUpload:
             state.files_done = False  # the run went on: its files may have changed too
         state.acked_seq = acked
         self._save()
-
-    def _read_batch(self, offset: int) -> _Batch | None:
-        """Complete lines from ``offset``, at most one batch (a longer record alone); None when there are none."""
-        try:
-            with open(self.log_path, "rb") as handle:
-                handle.seek(offset)
-                data = handle.read(self.max_batch_bytes)
-                end = data.rfind(b"\n")
-                while end < 0 and len(data) >= self.max_batch_bytes:  # one record longer than a batch: alone
-                    more = handle.read(self.max_batch_bytes)
-                    if not more:
-                        break
-                    end = more.find(b"\n")
-                    end = len(data) + end if end >= 0 else -1
-                    data += more
-        except FileNotFoundError:
-            return None
-        if end < 0:
-            return None
-        return _Batch(offset, data[: end + 1], self._state().acked_seq, self._careful)
 
     # ----- files --------------------------------------------------------------------------------
 
@@ -375,8 +381,73 @@ def _seq_prefix(line: bytes) -> int | None:
         return None
 
 
+def _read_batch(path: str, offset: int, limit: int, acked: int, careful: bool) -> _Batch | None:
+    """Complete lines of the log at ``path`` from ``offset``, at most ``limit`` bytes (a longer record alone);
+    None when there are none."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(limit)
+            full = len(data) >= limit
+            end = data.rfind(b"\n")
+            while end < 0 and len(data) >= limit:  # one record longer than a batch: alone
+                more = handle.read(limit)
+                if not more:
+                    break
+                end = more.find(b"\n")
+                end = len(data) + end if end >= 0 else -1
+                data += more
+    except FileNotFoundError:
+        return None
+    if end < 0:
+        return None
+    batch = _Batch(offset, data[: end + 1], acked, careful)
+    batch.full = full
+    return batch
+
+
+class _Prepared:
+    """A batch and its gzip body, with what it was read under (``key``: offset, limit, acknowledged seq, care)."""
+
+    def __init__(self, batch: _Batch, key: tuple[int, int, int, bool]) -> None:
+        self.batch, self.key = batch, key
+        self.body = gzip.compress(batch.body, compresslevel=GZIP_LEVEL) if batch.body else b""  # without the GIL
+
+
+def _prepare(path: str, offset: int, limit: int, acked: int, careful: bool) -> _Prepared | None:
+    """The batch from ``offset`` (see ``_read_batch``), compressed; None when the log holds no complete line there."""
+    batch = _read_batch(path, offset, limit, acked, careful)
+    return _Prepared(batch, (offset, limit, acked, careful)) if batch is not None else None
+
+
+class _ReadAhead:
+    """``_prepare`` on a daemon thread, started at once; ``result()`` waits for it (None if it failed: the
+    batch is then read again where it is needed, and any error is raised there)."""
+
+    def __init__(self, path: str, offset: int, limit: int, acked: int, careful: bool) -> None:
+        self._result: _Prepared | None = None
+        self._thread: _workers.Job | None
+        try:
+            self._thread = _workers.spawn(lambda: self._run(path, offset, limit, acked, careful),
+                                          "tracker-upload-read-ahead")
+        except RuntimeError:  # no thread to be had: the batch is read when it is needed
+            self._thread = None
+
+    def _run(self, path: str, offset: int, limit: int, acked: int, careful: bool) -> None:
+        try:
+            self._result = _prepare(path, offset, limit, acked, careful)
+        except Exception:  # noqa: BLE001 - read again (and reported) on the uploader's own thread
+            self._result = None
+
+    def result(self) -> _Prepared | None:
+        if self._thread is not None:
+            self._thread.join()
+        return self._result
+
+
 class _Batch:
-    """Complete log lines read from ``start``: the lines to send (``body``) and where each record ends.
+    """Complete log lines read from ``start``: the lines to send (``body``) and where each record ends;
+    ``full``: the read stopped at its limit (more of the log is likely waiting).
 
     The quick read, for lines numbered ``acked+1, acked+2, ...`` as the writer makes them, looks at
     the first and last line only, so the uploader holds the GIL for microseconds per batch. Anything
@@ -387,6 +458,7 @@ class _Batch:
 
     def __init__(self, start: int, chunk: bytes, acked: int, careful: bool = False) -> None:
         self.start, self.end, self._chunk = start, start + len(chunk), chunk
+        self.full = False
         self._positions: dict[int, int] | None = None
         count = chunk.count(b"\n")
         first = _seq_prefix(chunk)
