@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
+from typing import Any
 
 ROW = {"train/loss": 0.5, "train/acc": 0.9, "train/lr": 3e-4, "train/grad_norm": 1.25}  # the 4 scalars
 
@@ -79,3 +84,43 @@ def verdict(ok: bool) -> str:
 
 def python() -> str:
     return sys.executable
+
+
+def start_team_server(tmp: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    """A team server (SQLite, one process) on a free loopback port, and a member key of team ``bench``:
+    (the process, its URL, the key). The caller stops the process."""
+    data = os.path.join(tmp, "server")
+    made = subprocess.run([sys.executable, "-m", "tracker_server", "keys", "create", "--team", "bench", "--name",
+                           "bench", "--data", data], capture_output=True, text=True, timeout=120, check=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "tracker_server", "--data", data, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("the team server did not start") from None
+            time.sleep(0.1)
+    return proc, url, made.stdout.strip().split()[-1]
+
+
+def held_on_server(url: str, key: str, run: Any) -> tuple[int, int]:
+    """(the seq the team server holds of ``run``, the last seq of its local log), for a finished online run
+    of project ``bench``, entity ``bench``."""
+    import json
+
+    request = urllib.request.Request(f"{url}/api/v1/runs/bench/bench/{run.id}",
+                                     headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        held = json.loads(answer.read())["last_seq"]
+    with open(os.path.join(str(run.dir), "events.jsonl"), "rb") as log:
+        local = json.loads(log.read().splitlines()[-1])["seq"]
+    return int(held), int(local)

@@ -4,7 +4,8 @@ Budgets (issue "Import and export with W&B, MLflow and TensorBoard"): a W&B run 
 rows imported in <= 10 s.
 
 Each source is one function, ``bench_<source>(args)``; ``main`` runs those named by ``--source``
-(default: all). Medians of ``--repeat`` timings, wall clock and CPU time of this process (the
+(default: all). Medians of ``--repeat`` timings, wall clock and CPU time of this process and its
+child processes (the W&B import reads the second half of a large file in a forked child; the
 machines these run on are shared: CPU time says what the work costs, wall time what a user waits).
 
 wandb: the run is written once by the wandb package itself (offline, 4 scalars a row, ~7 min for
@@ -44,14 +45,20 @@ run.finish()
 '''
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (the import's forked reader)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """Median wall and CPU seconds of ``fn`` over ``repeat`` calls."""
+    """Median wall and CPU seconds (with child processes) of ``fn`` over ``repeat`` calls."""
     walls, cpus = [], []
     for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter(), _cpu()
         fn()
         walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
+        cpus.append(_cpu() - cpu)
     return median(walls), median(cpus)
 
 
@@ -108,7 +115,7 @@ def bench_wandb(args: argparse.Namespace) -> bool:
              f"{peer[0] / floor[0]:.2f}"],
             ["tracker import wandb (to a fresh store)", f"{mine[0]:.2f}", f"{mine[1]:.2f}",
              f"{mine[0] / floor[0]:.2f}"]]
-    print(table(["what", "wall s (median)", "cpu s (median)", "wall / floor"], rows))
+    print(table(["what", "wall s (median)", "cpu s (median, with children)", "wall / floor"], rows))
     if args.rows != 1_000_000:
         print(f"(the budget is for 10^6 rows; this run had {args.rows:,}: {mine[0] / args.rows * 1e6:.1f} us a row)")
         return True

@@ -13,7 +13,11 @@ Overhead = median fit time with the logger / median fit time without one - 1, pl
 per-round ratios (less sensitive to drift on a noisy machine). Last, each logger's ``log_metrics``
 of a 4-value row (what the Trainer hands it every step) is timed alone: median per call.
 
-Run:  python benchmarks/bench_lightning.py [--rounds 9] [--epochs 4]
+With ``--sync``, one more contender: ``TrackerLogger`` streaming online to a real team server (one
+process over SQLite, started here), its uploader tailing each run's log during the fit; after each
+round the run is finished and the server must hold every record of it.
+
+Run:  python benchmarks/bench_lightning.py [--rounds 9] [--epochs 4] [--sync]
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from _common import installed, table, use_offline_env
+from _common import held_on_server, installed, start_team_server, table, use_offline_env
 
 
-def contenders(tmp: str) -> dict[str, tuple[Callable[[], Any], Callable[[], None]]]:
-    """name -> (make the logger, finish its run)."""
+def contenders(tmp: str, server: tuple[str, str] | None) -> dict[str, tuple[Callable[[], Any], Callable[[], None]]]:
+    """name -> (make the logger, finish its run); with ``server`` (URL, key) also ``TrackerLogger`` streaming to it."""
     from lightning.pytorch.loggers import CSVLogger
 
     import tracker_core
@@ -46,6 +50,13 @@ def contenders(tmp: str) -> dict[str, tuple[Callable[[], Any], Callable[[], None
                           tracker_core.finish),
         "CSVLogger": (lambda: CSVLogger(os.path.join(tmp, "csv")), lambda: None),
     }
+    if server is not None:
+        url, key = server
+        found["TrackerLogger, sync on"] = (
+            lambda: TrackerLogger(project="bench", save_dir=os.path.join(tmp, "tracker-online"), console="off",
+                                  silent=True, system_interval=0, mode="online", server=url, api_key=key,
+                                  entity="bench"),
+            lambda: _finish_online(url, key))
     if installed("wandb"):
         import wandb
         from lightning.pytorch.loggers import WandbLogger
@@ -53,6 +64,18 @@ def contenders(tmp: str) -> dict[str, tuple[Callable[[], Any], Callable[[], None
         found["WandbLogger(offline=True)"] = (lambda: WandbLogger(project="bench", offline=True, save_dir=tmp),
                                               wandb.finish)
     return found
+
+
+def _finish_online(url: str, key: str) -> None:
+    """Finish the online run (its uploader sends the rest); raises unless the server holds all of its log."""
+    import tracker_core
+
+    run = tracker_core.run
+    assert run is not None and run.settings.mode == "online", run
+    run.finish()
+    held, local = held_on_server(url, key, run)
+    if held != local:
+        raise SystemExit(f"sync on: the server holds seq {held} of the local log's {local}")
 
 
 def make_module() -> Any:
@@ -114,6 +137,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--sync", action="store_true", help="also TrackerLogger streaming to a real team server "
+                        "(started and stopped here); each of its runs is checked to be whole on the server")
     args = parser.parse_args()
     if not installed("lightning", "torch"):
         print("lightning and torch are needed (pip install 'tracker[lightning]')")
@@ -128,7 +153,19 @@ def main() -> int:
     for name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    loggers = contenders(tmp)
+    server = None
+    if args.sync:
+        os.environ.pop("WANDB_MODE", None)  # it would win over mode="online"; WandbLogger(offline=True) stays offline
+        server, url, key = start_team_server(tmp)
+    try:
+        return _measure(args, contenders(tmp, None if server is None else (url, key)))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+
+
+def _measure(args: argparse.Namespace, loggers: dict[str, tuple[Callable[[], Any], Callable[[], None]]]) -> int:
     times: dict[str, list[float]] = {name: [] for name in loggers}
     for round_index in range(args.rounds + 1):
         order = list(loggers)

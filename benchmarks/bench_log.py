@@ -34,16 +34,23 @@ import logging
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import warnings
 from collections.abc import Callable
 
-from _common import ROW, installed, median, quartiles, table, use_offline_env, verdict
+from _common import (
+    ROW,
+    held_on_server,
+    installed,
+    median,
+    quartiles,
+    start_team_server,
+    table,
+    use_offline_env,
+    verdict,
+)
 
 Setup = Callable[[str], tuple[Callable[[int], None], Callable[[], None]]]
 
@@ -66,32 +73,6 @@ def tracker(tmp: str) -> tuple[Callable[[int], None], Callable[[], None]]:
 _SERVER: dict[str, str] = {}  # url and key of the team server started for --sync
 
 
-def start_server(tmp: str) -> subprocess.Popen[bytes]:
-    """A team server on a free loopback port with a member key of team ``bench``, in ``_SERVER``."""
-    data = os.path.join(tmp, "server")
-    made = subprocess.run([sys.executable, "-m", "tracker_server", "keys", "create", "--team", "bench", "--name",
-                           "bench", "--data", data], capture_output=True, text=True, timeout=120, check=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "tracker_server", "--data", data, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit("the team server did not start") from None
-            time.sleep(0.1)
-    _SERVER.update(url=url, key=made.stdout.strip().split()[-1])
-    return proc
-
-
 def tracker_online(tmp: str) -> tuple[Callable[[int], None], Callable[[], None]]:
     import tracker_core
 
@@ -107,15 +88,8 @@ def tracker_online(tmp: str) -> tuple[Callable[[int], None], Callable[[], None]]
 
     def close() -> None:
         """Finish (the uploader sends the rest), then check that the server holds every record."""
-        import json
-
         run.finish()
-        request = urllib.request.Request(f"{_SERVER['url']}/api/v1/runs/bench/bench/{run.id}",
-                                         headers={"Authorization": f"Bearer {_SERVER['key']}"})
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            held = json.loads(answer.read())["last_seq"]
-        with open(os.path.join(str(run.dir), "events.jsonl"), "rb") as log:
-            local = json.loads(log.read().splitlines()[-1])["seq"]
+        held, local = held_on_server(_SERVER["url"], _SERVER["key"], run)
         print(f"sync on: the server holds seq {held} of the local log's {local}", flush=True)
 
     return (lambda i: run.log(ROW, step=i)), close
@@ -217,7 +191,8 @@ def main() -> int:
     server = None
     try:
         if args.sync:
-            server = start_server(tmp)
+            server, url, key = start_team_server(tmp)
+            _SERVER.update(url=url, key=key)
         for name, modules, setup, batch, quick_batch, note in CONTENDERS:
             if setup is tracker_online and not args.sync:
                 skipped.append(name)

@@ -2,13 +2,15 @@
 server process, beside Optuna used directly on the same storage.
 
 Each of ``--agents`` processes (default 8) runs ``--trials`` in-process trials of one random sweep at once. Locally
-they share ``<store>/.sweeps/``; against the server (``python -m tracker_server`` on SQLite, or ``--db`` PostgreSQL)
-each agent has its own store, as on its own machine, claims and ends trials over HTTP, and its trial runs are
-online runs streamed to the server. Per trial it records:
+they share ``<store>/.sweeps/``; against the server (``python -m tracker_server`` on SQLite, or ``--db`` PostgreSQL,
+``--workers`` processes, default 2 as in bench_server.py) each agent has its own store, as on its own machine,
+claims and ends trials over HTTP, and its trial runs are online runs streamed to the server. Per trial it records:
 
-- ``ask``: ``next_trial()``, the claim (one SQLite transaction, with the Optuna trial created inside);
+- ``ask``: ``next_trial()``, the claim (locally one SQLite transaction; a random trial without hyperband is no
+  Optuna trial, a bayes or hyperband one is created there too; on the server one HTTP request);
 - ``start``: from the trial's function being called to its first record written (``init()`` + first ``log()``);
-- ``controller``: ask + start + the end of the trial recorded (``end_trial``: the trials table and Optuna's tell);
+- ``controller``: ask + start; ``... + end``: with the end of the trial recorded (``end_trial``: the trials
+  table, and Optuna's tell for an Optuna trial);
 - ``trial wall``: the whole agent loop per trial (the trial's function does nothing but init, one log, finish).
 
 Beside the local sweep, the same number of processes use Optuna directly on the same kind of storage (RDB on
@@ -17,7 +19,7 @@ Optuna pays.
 
 Budget (issue 17): controller time per trial (ask + start + first record) <= 50 ms median with 8 agents.
 
-Run:  python benchmarks/bench_sweeps.py [--agents 8] [--trials 25] [--only local|server]
+Run:  python benchmarks/bench_sweeps.py [--agents 8] [--trials 25] [--only local|server] [--workers 2]
           [--db postgresql://postgres@127.0.0.1:5432/bench_sweeps]
 """
 
@@ -193,7 +195,8 @@ def _server(options: argparse.Namespace) -> float:
         url = f"http://127.0.0.1:{port}"
         base = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "WANDB_"))}
         log = open(os.path.join(tmp, "server.log"), "wb")  # noqa: SIM115 - open while the server runs
-        server = subprocess.Popen([sys.executable, "-m", "tracker_server", *storage, "--port", str(port)],
+        server = subprocess.Popen([sys.executable, "-m", "tracker_server", *storage, "--port", str(port),
+                                   "--workers", str(options.workers)],
                                   stdout=log, stderr=subprocess.STDOUT, env=base, start_new_session=True)
         try:
             _wait_healthy(url, server)
@@ -241,6 +244,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=25, help="trials per agent")
     parser.add_argument("--only", choices=["local", "server"], help="one path (default: both)")
     parser.add_argument("--db", help="the team server's PostgreSQL URL (default: its embedded SQLite)")
+    parser.add_argument("--workers", type=int, default=2, help="the team server's worker processes (default 2)")
     options = parser.parse_args()
     found = {}
     if options.only in (None, "local"):
