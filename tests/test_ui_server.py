@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from _server import Server, make_run, new_key, server_cli, start_ui_needing_sign_in
+from _server import Server, make_run, new_key, run_lines, server_cli, start_ui_needing_sign_in
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -98,6 +98,50 @@ def test_the_importer_stores_every_record_once_and_waits_for_a_torn_line(tmp_pat
     restarted, _ = _importer(tmp_path, store)  # a restarted UI over the same cache resumes, exactly once
     restarted.scan()
     assert len(_stored(restarted, run_dir.name)) == len(lines) + 1
+
+
+def _table_counts(importer: Importer) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from tracker_server._models import Project, Record, RecordPack, Run, SeriesChunk
+
+    with importer.state.db.read() as session:
+        return {model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+                for model in (Project, Run, Record, RecordPack, SeriesChunk)}
+
+
+def _listed(importer: Importer) -> set[tuple[str, str]]:
+    from sqlalchemy import select
+
+    from tracker_server._models import Project, Run
+
+    with importer.state.db.read() as session:
+        return set(session.execute(select(Project.name, Run.run_id).outerjoin(Run, Run.project_id == Project.id)))
+
+
+def test_a_run_whose_folder_is_gone_leaves_the_ui_with_everything_it_stored(tmp_path: Path, store: Path) -> None:
+    import shutil
+
+    kept, deleted, other = make_run(project="p", steps=30), make_run(project="p", steps=30), make_run(project="q")
+    importer, _ = _importer(tmp_path, store)
+    importer.scan()
+    full = _table_counts(importer)
+    assert _listed(importer) == {("p", kept.name), ("p", deleted.name), ("q", other.name)}
+    shutil.rmtree(deleted)
+    assert importer.scan() == 1
+    assert _listed(importer) == {("p", kept.name), ("q", other.name)}
+    after = _table_counts(importer)
+    assert after["series_chunks"] < full["series_chunks"] and after["records"] + after["record_packs"] < (
+        full["records"] + full["record_packs"])  # its series and raw records went with it
+    assert len(_stored(importer, kept.name)) == len(run_lines(kept))  # the other runs are untouched
+    shutil.rmtree(store / "q")  # a whole project deleted while the UI is down: gone when it starts again
+    restarted, _ = _importer(tmp_path, store)
+    restarted.scan()
+    assert _listed(restarted) == {("p", kept.name)}
+    assert restarted.scan() == 0  # nothing more to do
+    again = make_run(project="q")  # the same project made anew
+    restarted.scan()
+    assert _listed(restarted) == {("p", kept.name), ("q", again.name)}
 
 
 def test_a_session_ends_with_sign_out_and_with_its_key(tmp_path: Path) -> None:

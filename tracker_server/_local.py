@@ -4,7 +4,8 @@
 thread feeds it through the server's own ingest path (the same functions the ingest routes call):
 each run's ``run.json``, the complete lines of its ``events.jsonl`` after the acknowledged seq, and its
 ``media/`` and ``files/`` as blobs, and the store's sweeps (``SweepMirror``). It polls the store, so live
-runs appear and grow in the UI; it reads, never writes, the store.
+runs appear and grow in the UI, and a run whose folder is gone (deleted, or the store made anew at the same
+path) leaves it; it reads, never writes, the store.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy import delete, exists, select
 
 from tracker_server._deps import Scope, ServerState
 from tracker_server._errors import ApiError
+from tracker_server._models import ArtifactCollection, Project, Run, Sweep
 
 __all__ = ["Importer", "cache_folder"]
 
@@ -53,6 +56,7 @@ class Importer:
     def __init__(self, root: str, state: ServerState, scope: Scope, interval: float = 0.25) -> None:
         self.root, self.state, self.scope, self.interval = Path(root), state, scope, interval
         self.tails: dict[Path, _Tail] = {}
+        self._folders: set[tuple[str, str]] | None = None  # the (project, run id) folders of the last scan
         from tracker_server._local_sweeps import SweepMirror
 
         self.sweeps = SweepMirror(self.root, state, scope)
@@ -85,16 +89,44 @@ class Importer:
             self.sweeps.scan()
         except (OSError, sqlite3.Error, ValueError, KeyError) as error:  # a store's file being written; next scan
             _log.warning("the sweeps of %s cannot be imported yet: %s", self.root, error)
+        folders: set[tuple[str, str]] = set()
         for project in sorted(self.root.iterdir()):
             if not project.is_dir() or project.name.startswith(".") or project.name == "artifacts":
                 continue
             for run_dir in sorted(project.iterdir()):
                 if (run_dir / "events.jsonl").is_file():
+                    folders.add((project.name, run_dir.name))
                     try:
                         changed += self._import_run(project.name, run_dir)
                     except ApiError as error:  # one unreadable run does not stop the others
                         _log.warning("run %s cannot be imported: %s", run_dir, error.detail)
+        if self._folders is None or not folders >= self._folders:  # at start, and when a folder went away
+            changed += self._drop_vanished(folders)
+        self._folders = folders
         return changed
+
+    def _drop_vanished(self, folders: set[tuple[str, str]]) -> int:
+        """Deletes from the database the runs with no folder in ``folders`` (their records, series, files and
+        the rest go with them), then the projects left with no run, sweep, artifact or folder; returns how many
+        runs went."""
+        with self.state.db.write() as session:
+            rows = session.execute(select(Run.id, Project.name, Run.run_id).join(Project, Run.project_id == Project.id)
+                                   .where(Project.team_id == self.scope.team_id)).all()
+            gone = [(pk, project, run_id) for pk, project, run_id in rows if (project, run_id) not in folders]
+            for start in range(0, len(gone), 500):
+                session.execute(delete(Run).where(Run.id.in_([pk for pk, _, _ in gone[start:start + 500]])))
+            empty = [pk for pk, name in session.execute(
+                select(Project.id, Project.name).where(Project.team_id == self.scope.team_id,
+                                                       ~exists().where(Run.project_id == Project.id),
+                                                       ~exists().where(Sweep.project_id == Project.id),
+                                                       ~exists().where(ArtifactCollection.project_id == Project.id)))
+                     if not (self.root / name).is_dir()]
+            if empty:
+                session.execute(delete(Project).where(Project.id.in_(empty)))
+        for _, project, run_id in gone:
+            self.tails.pop(self.root / project / run_id, None)
+            _log.info("run %s/%s left the store: removed from the UI", project, run_id)
+        return len(gone)
 
     def _import_run(self, project: str, run_dir: Path) -> bool:
         from tracker_server.routers.ingest import _ingest, _put_run
