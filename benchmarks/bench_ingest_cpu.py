@@ -23,10 +23,9 @@ import orjson
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tracker_core.store._replay import RunState
 from tracker_server._config import database_url
 from tracker_server._database import Database
-from tracker_server._ingest import Fold, _save_fold, apply_batch, parse_batch, refresh_meta
+from tracker_server._ingest import _save_fold, apply_batch, new_run, parse_batch, refresh_meta
 from tracker_server._models import Project, Run, Team
 from tracker_server._schema import upgrade
 
@@ -62,11 +61,7 @@ def main() -> int:
         project = Project(team_id=team.id, name="p", created_at=t0, last_activity=t0)
         session.add(project)
         session.flush()
-        run = Run(project_id=project.id, run_id="r", state="running", created_at=t0, updated_at=t0, last_seq=0,
-                  edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
-        session.add(run)
-        session.flush()
-        fold = Fold(RunState(keep_rows=False))
+        run, fold = new_run(session, project.id, "r", t0)
         refresh_meta(run, fold)
         _save_fold(run, fold)
         run_pk = run.id

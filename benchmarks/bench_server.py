@@ -41,11 +41,10 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker_core.store._replay import RunState  # noqa: E402
 from tracker_server._config import ServerConfig, database_url  # noqa: E402
 from tracker_server._database import Database  # noqa: E402
 from tracker_server._identity import create_key  # noqa: E402
-from tracker_server._ingest import Fold, _save_fold, apply_batch, parse_batch, refresh_meta  # noqa: E402
+from tracker_server._ingest import _save_fold, apply_batch, new_run, parse_batch, refresh_meta  # noqa: E402
 from tracker_server._models import Project, Run  # noqa: E402
 from tracker_server._schema import upgrade  # noqa: E402
 
@@ -82,11 +81,7 @@ def _store_run(session: Any, team_id: int, project: str, run_id: str, lines: lis
         found = Project(team_id=team_id, name=project, created_at=now, last_activity=now)
         session.add(found)
         session.flush()
-    run = Run(project_id=found.id, run_id=run_id, state="running", created_at=now, updated_at=now, last_seq=0,
-              edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
-    session.add(run)
-    session.flush()
-    fold = Fold(RunState(keep_rows=False))
+    run, fold = new_run(session, found.id, run_id, now)
     refresh_meta(run, fold)
     _save_fold(run, fold)
     apply_batch(session, run, parse_batch(b"".join(lines)))

@@ -185,7 +185,8 @@ def one_run_database(tmp_path: Path, db_url: str | None) -> tuple[Any, int]:
     running run: (the ``Database``, the run's primary key). The caller disposes of the database."""
     from tracker_server._config import database_url
     from tracker_server._database import Database
-    from tracker_server._models import Project, Run, Team
+    from tracker_server._ingest import new_run
+    from tracker_server._models import Project, Team
     from tracker_server._schema import upgrade
 
     db = Database(database_url(db_url, str(tmp_path / "data")))
@@ -198,11 +199,7 @@ def one_run_database(tmp_path: Path, db_url: str | None) -> tuple[Any, int]:
         project = Project(team_id=team.id, name="p", created_at=now, last_activity=now)
         session.add(project)
         session.flush()
-        run = Run(project_id=project.id, run_id="r", state="running", created_at=now, updated_at=now, last_seq=0,
-                  edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
-        session.add(run)
-        session.flush()
-        return db, run.id
+        return db, new_run(session, project.id, "r", now)[0].id
 
 
 class SeaweedS3:

@@ -28,7 +28,7 @@ from tracker_server._models import ConfigValue, MetricBest, Run, SummaryValue
 from tracker_server._raw_records import records_after, store_records
 from tracker_server._series import SeriesBuffer, delete_series
 
-__all__ = ["Fold", "apply_batch", "parse_batch", "refresh_meta"]
+__all__ = ["Fold", "apply_batch", "new_run", "parse_batch", "refresh_meta"]
 
 FOLD_VERSION = 1
 _TRACEBACK_LIMIT = 65536
@@ -65,6 +65,16 @@ def parse_batch(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
                            "and a text type)", line=number)
         parsed.append((record, line))
     return parsed
+
+
+def new_run(session: Session, project_id: int, run_id: str, now: float) -> tuple[Run, Fold]:
+    """Adds a running run with nothing folded yet (flushed, so its ``id`` is set); returns it and its empty fold,
+    which the caller saves."""
+    run = Run(project_id=project_id, run_id=run_id, state="running", created_at=now, updated_at=now, last_seq=0,
+              edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
+    session.add(run)
+    session.flush()
+    return run, Fold(RunState(keep_rows=False))
 
 
 def load_fold(session: Session, run: Run) -> Fold:

@@ -13,12 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tracker_core.store._replay import RunState
 from tracker_server._body import read_body
 from tracker_server._deps import Scope, ServerState, check_names, find_run, json_response, reader, server, writer
 from tracker_server._errors import ApiError, not_found
 from tracker_server._file_response import stored_file
-from tracker_server._ingest import Fold, _save_fold, apply_batch, load_fold, parse_batch, refresh_meta
+from tracker_server._ingest import _save_fold, apply_batch, load_fold, new_run, parse_batch, refresh_meta
 from tracker_server._models import Blob, Project, Run, RunFile
 
 __all__ = ["router"]
@@ -64,14 +63,7 @@ def _put_run(state: ServerState, scope: Scope, project: str, run_id: str, meta: 
                     session.flush()
                 run = session.scalars(select(Run).where(Run.project_id == found.id, Run.run_id == run_id)
                                       .with_for_update()).first()
-                if run is None:
-                    run = Run(project_id=found.id, run_id=run_id, state="running", created_at=now, updated_at=now,
-                              last_seq=0, edits="{}", tags="[]", preempted=False, heartbeat_interval=30.0)
-                    session.add(run)
-                    session.flush()
-                    fold = Fold(RunState(keep_rows=False))
-                else:
-                    fold = load_fold(session, run)
+                run, fold = new_run(session, found.id, run_id, now) if run is None else (run, load_fold(session, run))
                 fold.sent_meta = meta
                 refresh_meta(run, fold)
                 _save_fold(run, fold)
