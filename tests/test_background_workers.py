@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -128,3 +129,35 @@ def test_idle_workers_never_hold_up_exit() -> None:
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.stdout.strip() == "bye"
     assert time.monotonic() - t0 < 10  # far below IDLE_SECONDS: the idle thread is a daemon
+
+
+
+def _blocked_signals() -> int:
+    """The calling thread's blocked-signal mask, from Linux's /proc."""
+    with open(f"/proc/self/task/{threading.get_native_id()}/status") as status:
+        return int(status.read().split("SigBlk:")[1].split()[0], 16)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads thread signal masks from Linux's /proc")
+def test_a_new_worker_thread_blocks_sigint_and_sigterm_from_its_first_instruction(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocked only once its loop ran, a new thread could take a SIGTERM sent in init()'s first milliseconds
+    (its start takes 6-8 ms under load) while the main thread slept in a read: never handled. The profile
+    hook runs in the new thread before its ``run()``; the caller's own mask is as it was."""
+    monkeypatch.setattr(_workers, "_idle", [])  # no idle thread to reuse: this spawn starts one
+    masks: list[int] = []
+
+    def first_look(*_: object) -> None:
+        if not masks:
+            masks.append(_blocked_signals())
+
+    before = _blocked_signals()
+    threading.setprofile(first_look)
+    try:
+        job = _workers.spawn(lambda: None, "tracker-test-born")
+    finally:
+        threading.setprofile(None)  # type: ignore[arg-type]
+    job.join(5)
+    wanted = 1 << (signal.SIGINT - 1) | 1 << (signal.SIGTERM - 1)
+    assert masks and masks[0] & wanted == wanted, masks
+    assert _blocked_signals() == before
