@@ -3,9 +3,11 @@ configs are refused with the key path, state changes, and another team's sweep i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from _server import Server, new_key
 
@@ -98,8 +100,9 @@ def test_bad_configs_are_refused_and_other_teams_get_404(server: Server) -> None
         assert other.get(f"/api/v1/sweeps/vision/p/{sweep_id}").status_code == 404
 
 
-def _claim_and_end(server: Server, key: str, sweep_id: str) -> list[dict[str, Any]]:
-    """Claim trials until there are none, ending each with a value of a known function (best at x=3, y=b)."""
+def _claim_ending_each(server: Server, key: str, sweep_id: str,
+                       end: Callable[[httpx.Client, dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Claim trials until there are none, ending each with the body ``end(client, trial)`` returns."""
     with server.client(key) as client:
         got = []
         while True:
@@ -108,12 +111,19 @@ def _claim_and_end(server: Server, key: str, sweep_id: str) -> list[dict[str, An
             trial = answer.json()["trial"]
             if trial is None:
                 return got
-            params = trial["params"]
-            value = (params["x"] - 3) ** 2 + (0.0 if params["y"] == "b" else 1.0)
             ended = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/trials/{trial['number']}/end",
-                                json={"state": "finished", "value": value})
+                                json=end(client, trial))
             assert ended.status_code == 200, ended.text
             got.append(trial)
+
+
+def _claim_and_end(server: Server, key: str, sweep_id: str) -> list[dict[str, Any]]:
+    """Claim trials until there are none, ending each with a value of a known function (best at x=3, y=b)."""
+    def end(_: httpx.Client, trial: dict[str, Any]) -> dict[str, Any]:
+        params = trial["params"]
+        return {"state": "finished", "value": (params["x"] - 3) ** 2 + (0.0 if params["y"] == "b" else 1.0)}
+
+    return _claim_ending_each(server, key, sweep_id, end)
 
 
 def test_bayes_on_the_server_never_repeats_a_configuration_and_feeds_optuna(server: Server) -> None:
@@ -184,21 +194,14 @@ def test_parameter_importance_comes_from_optuna_once_enough_trials_finished(serv
 def _trial_runs(server: Server, key: str, sweep_id: str, start: float) -> list[dict[str, Any]]:
     """Claim trials until the sweep's run_cap; each trial's run is created through the ingest route (named
     ``t{number}``, started out of number order) and the trial ended."""
-    with server.client(key) as client:
-        got = []
-        while True:
-            answer = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/claim", json={})
-            assert answer.status_code == 200, answer.text
-            trial = answer.json()["trial"]
-            if trial is None:
-                return got
-            number = trial["number"]
-            meta = {"name": f"t{number}", "started": start + (number * 7919) % 3001}
-            put = client.put(f"/api/v1/runs/research/p/{trial['run_id']}", json={"meta": meta})
-            assert put.status_code == 200, put.text
-            ended = client.post(f"/api/v1/sweeps/research/p/{sweep_id}/trials/{number}/end", json={"state": "finished"})
-            assert ended.status_code == 200, ended.text
-            got.append(trial)
+    def end(client: httpx.Client, trial: dict[str, Any]) -> dict[str, Any]:
+        number = trial["number"]
+        meta = {"name": f"t{number}", "started": start + (number * 7919) % 3001}
+        put = client.put(f"/api/v1/runs/research/p/{trial['run_id']}", json={"meta": meta})
+        assert put.status_code == 200, put.text
+        return {"state": "finished"}
+
+    return _claim_ending_each(server, key, sweep_id, end)
 
 
 def test_the_run_listing_scoped_to_a_sweep_of_1000_trials(server: Server) -> None:
